@@ -1,0 +1,167 @@
+"""modelyard: the whole life of a machine-learning model in one loop.
+
+The public API. Names follow MLflow's where the concept is the same, so that moving
+over is a rename::
+
+    import modelyard
+
+    modelyard.set_experiment("credit")
+    with modelyard.start_run():
+        modelyard.log_params({"model": "gbm", "lr": 0.1})
+        modelyard.log_metric("auc", 0.91, step=1)
+
+Heavy parts (the store, pandas, pyarrow) load on first use: ``import modelyard`` is light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from modelyard.core.entities import (
+    DatasetInput,
+    DatasetVersion,
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from modelyard.core.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    ConfigurationError,
+    ConflictError,
+    FilterSyntaxError,
+    InvalidStateError,
+    MissingDependencyError,
+    ModelyardError,
+    NotFoundError,
+    ParamConflictError,
+    StoreError,
+    StoreLockedError,
+    StoreUnreadableError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+_TRACKING = (
+    "ActiveRun",
+    "Client",
+    "active_run",
+    "autolog",
+    "compare_runs",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_client",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_config",
+    "log_dict",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "plot_metric_history",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+)
+_SUBMODULES = ("data",)
+
+__all__ = [
+    "ArtifactError",
+    "ArtifactIntegrityError",
+    "ConfigurationError",
+    "ConflictError",
+    "DatasetInput",
+    "DatasetVersion",
+    "Experiment",
+    "FileInfo",
+    "FilterSyntaxError",
+    "InvalidStateError",
+    "LifecycleStage",
+    "Metric",
+    "MissingDependencyError",
+    "ModelyardError",
+    "NotFoundError",
+    "Param",
+    "ParamConflictError",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+    "StoreError",
+    "StoreLockedError",
+    "StoreUnreadableError",
+    "ValidationError",
+    "ViewType",
+    *_TRACKING,
+    *_SUBMODULES,
+]
+
+if TYPE_CHECKING:
+    from modelyard import data
+    from modelyard.tracking import (
+        ActiveRun,
+        Client,
+        active_run,
+        autolog,
+        compare_runs,
+        delete_tag,
+        end_run,
+        get_artifact_uri,
+        get_client,
+        get_run,
+        get_tracking_uri,
+        last_active_run,
+        log_artifact,
+        log_artifacts,
+        log_config,
+        log_dict,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        plot_metric_history,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRACKING:
+        value = getattr(importlib.import_module("modelyard.tracking"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"modelyard.{name}")
+    else:
+        raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

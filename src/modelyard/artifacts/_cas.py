@@ -1,0 +1,205 @@
+"""A content-addressed blob store on fsspec: a local folder or an S3-compatible bucket.
+
+A blob lives at ``<root>/blobs/<sha[:2]>/<sha[2:]>``. Writing the same bytes twice
+stores them once. Writes are atomic: a local blob is written to a temporary file and
+renamed into place; an S3 object appears only when its (multipart) upload completes.
+Reads verify the sha256 before returning anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from modelyard.artifacts._progress import callback_for
+from modelyard.core.errors import (
+    ArtifactError,
+    ArtifactIntegrityError,
+    ConfigurationError,
+    MissingDependencyError,
+)
+from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes
+
+_PROTOCOL_EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs")}
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class ContentAddressedStore:
+    """Blobs addressed by their sha256 under one fsspec root."""
+
+    def __init__(self, uri: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.uri = uri.rstrip("/")
+        options = dict(storage_options or {})
+        protocol = self.uri.split("://", 1)[0] if "://" in self.uri else "file"
+        if protocol == "s3" and "endpoint_url" not in options:
+            endpoint = os.environ.get("MODELYARD_S3_ENDPOINT_URL") or os.environ.get(
+                "AWS_ENDPOINT_URL"
+            )
+            if endpoint:
+                options["endpoint_url"] = endpoint
+        try:
+            self._fs, self._root = fsspec.core.url_to_fs(self.uri, **options)
+        except ImportError as error:
+            package, extra = _PROTOCOL_EXTRAS.get(protocol, (protocol, protocol))
+            raise MissingDependencyError(package, extra, f"Artifacts at {self.uri!r}") from error
+        except ValueError as error:
+            raise ConfigurationError(f"artifact URI {self.uri!r} is not usable: {error}") from error
+        self._local = isinstance(self._fs, LocalFileSystem)
+        if self._local:
+            Path(self._root).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def is_local(self) -> bool:
+        return self._local
+
+    def blob_path(self, digest: str) -> str:
+        check_digest(digest)
+        return f"{self._root}/blobs/{digest[:2]}/{digest[2:]}"
+
+    def exists(self, digest: str) -> bool:
+        try:
+            return bool(self._fs.exists(self.blob_path(digest)))
+        except OSError as error:
+            raise ArtifactError(f"artifact store {self.uri!r} cannot be reached: {error}") from error
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put_file(self, local_path: str | os.PathLike[str]) -> tuple[str, int]:
+        """Store a local file; return its (sha256, size). Idempotent."""
+        path = Path(local_path)
+        if not path.is_file():
+            raise ArtifactError(f"cannot log {str(path)!r}: it is not a readable file")
+        if self._local:
+            return self._put_local(path)
+        digest, size = _hash_file(path)
+        if not self.exists(digest):
+            target = self.blob_path(digest)
+            try:
+                with callback_for(f"upload {path.name}", size) as callback:
+                    self._fs.put_file(str(path), target, callback=callback)
+            except OSError as error:
+                raise ArtifactError(
+                    f"upload of {str(path)!r} to {self.uri!r} failed: {error}"
+                ) from error
+        return digest, size
+
+    def _put_local(self, path: Path) -> tuple[str, int]:
+        tmp_dir = Path(self._root) / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = path.stat().st_size
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+        try:
+            with (
+                open(path, "rb") as source,
+                os.fdopen(fd, "wb") as sink,
+                callback_for(f"store {path.name}", size) as callback,
+            ):
+                while chunk := source.read(CHUNK_SIZE):
+                    digest.update(chunk)
+                    sink.write(chunk)
+                    callback.relative_update(len(chunk))
+                sink.flush()
+                os.fsync(sink.fileno())
+            return self._commit_local(tmp_name, digest.hexdigest()), size
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+
+    def _commit_local(self, tmp_name: str, digest: str) -> str:
+        final = Path(self.blob_path(digest))
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, final)
+        return digest
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store ``data``; return its (sha256, size)."""
+        digest = sha256_bytes(data)
+        if self._local:
+            tmp_dir = Path(self._root) / "tmp"
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            tmp_name = str(tmp_dir / f"blob-{uuid.uuid4().hex}")
+            try:
+                with open(tmp_name, "wb") as sink:
+                    sink.write(data)
+                    sink.flush()
+                    os.fsync(sink.fileno())
+                self._commit_local(tmp_name, digest)
+            finally:
+                if os.path.exists(tmp_name):
+                    os.unlink(tmp_name)
+        elif not self.exists(digest):
+            try:
+                self._fs.pipe_file(self.blob_path(digest), data)
+            except OSError as error:
+                raise ArtifactError(f"upload to {self.uri!r} failed: {error}") from error
+        return digest, len(data)
+
+    # -- reads ------------------------------------------------------------------------
+
+    def _corrupt(self, digest: str, actual: str) -> ArtifactIntegrityError:
+        return ArtifactIntegrityError(
+            f"blob {digest} in {self.uri!r} is corrupted: its bytes hash to {actual}; "
+            "it was not used. Log the artifact again, or restore the blob from a backup"
+        )
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, after checking they hash to ``digest``."""
+        try:
+            data: bytes = self._fs.cat_file(self.blob_path(digest))
+        except FileNotFoundError as error:
+            raise ArtifactError(
+                f"blob {digest} is missing from the artifact store {self.uri!r}"
+            ) from error
+        except OSError as error:
+            raise ArtifactError(f"cannot read blob {digest} from {self.uri!r}: {error}") from error
+        actual = sha256_bytes(data)
+        if actual != digest:
+            raise self._corrupt(digest, actual)
+        return data
+
+    def get_file(self, digest: str, destination: str | os.PathLike[str], size: int = 0) -> Path:
+        """Copy the blob to ``destination``, verified, written atomically."""
+        dest = Path(destination)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        hasher = hashlib.sha256()
+        try:
+            with (
+                os.fdopen(fd, "wb") as sink,
+                self._fs.open(self.blob_path(digest), "rb") as source,
+                callback_for(f"download {dest.name}", size) as callback,
+            ):
+                while chunk := source.read(CHUNK_SIZE):
+                    hasher.update(chunk)
+                    sink.write(chunk)
+                    callback.relative_update(len(chunk))
+            actual = hasher.hexdigest()
+            if actual != digest:
+                raise self._corrupt(digest, actual)
+            os.replace(tmp_name, dest)
+            return dest
+        except FileNotFoundError as error:
+            raise ArtifactError(
+                f"blob {digest} is missing from the artifact store {self.uri!r}"
+            ) from error
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)

@@ -1,0 +1,37 @@
+"""The ``modelyard`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelyard import __version__
+from modelyard.cli import _demo, _experiments, _runs
+
+app = typer.Typer(
+    name="modelyard",
+    help="modelyard: track experiments, and (soon) register, serve and watch models, in one loop.\n\n"
+    "Every command reads the store from --tracking-uri or $MODELYARD_TRACKING_URI "
+    "(default: ./.modelyard). Listings print Rich tables, or JSON with --json.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_runs.app, name="runs")
+app.command()(_demo.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"modelyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """modelyard's command line."""

@@ -1,0 +1,1 @@
+"""The core layer: ids, hashing, validation, entities, errors, settings. No I/O here."""

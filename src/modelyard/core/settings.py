@@ -1,0 +1,79 @@
+"""Where modelyard keeps things, from the environment; nothing here touches the disk.
+
+    MODELYARD_HOME           project-local home folder (default: ./.modelyard)
+    MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., or a folder
+    MODELYARD_ARTIFACT_URI   artifact store: a folder or s3://bucket/prefix
+                             (default: <home>/artifacts)
+    MODELYARD_BUSY_TIMEOUT   seconds a SQLite writer waits for another (default: 30)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelyard.core.errors import ConfigurationError
+
+DEFAULT_HOME = ".modelyard"
+DB_FILE = "modelyard.db"
+
+
+def home_dir() -> Path:
+    """The home folder: ``$MODELYARD_HOME`` or ``./.modelyard`` in the working directory."""
+    return Path(os.environ.get("MODELYARD_HOME") or DEFAULT_HOME).expanduser().absolute()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """Where the metadata and the artifacts of one tracking URI live."""
+
+    metadata_url: str
+    artifact_uri: str
+
+
+def _is_db_url(uri: str) -> bool:
+    return uri.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:"))
+
+
+def resolve(tracking_uri: str | None = None, artifact_uri: str | None = None) -> StoreLocation:
+    """Turn a tracking URI (or the environment) into a metadata URL and an artifact URI.
+
+    A folder (or ``file:`` URI) holds both: ``<folder>/modelyard.db`` and
+    ``<folder>/artifacts``. A database URL keeps artifacts in ``$MODELYARD_ARTIFACT_URI``,
+    or beside a SQLite file, or under the home folder.
+    """
+    uri = tracking_uri or os.environ.get("MODELYARD_TRACKING_URI") or str(home_dir())
+    artifacts = artifact_uri or os.environ.get("MODELYARD_ARTIFACT_URI")
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://"):]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    if _is_db_url(uri):
+        if artifacts is None:
+            if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+                artifacts = str(Path(uri[len("sqlite:///"):]).absolute().parent / "artifacts")
+            else:
+                artifacts = str(home_dir() / "artifacts")
+        return StoreLocation(uri, artifacts)
+    if "://" in uri and not uri.startswith("file://"):
+        scheme = uri.split("://", 1)[0]
+        raise ConfigurationError(
+            f"tracking URI {uri!r} has the unsupported scheme {scheme!r}; use a folder, "
+            "sqlite:///path/to/modelyard.db or postgresql://user@host/db"
+        )
+    folder = Path(uri.removeprefix("file://").removeprefix("file:")).expanduser().absolute()
+    return StoreLocation(f"sqlite:///{folder / DB_FILE}", artifacts or str(folder / "artifacts"))
+
+
+def busy_timeout_s() -> float:
+    raw = os.environ.get("MODELYARD_BUSY_TIMEOUT", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"MODELYARD_BUSY_TIMEOUT={raw!r} is not a number of seconds"
+        ) from None
+    if value < 0:
+        raise ConfigurationError(f"MODELYARD_BUSY_TIMEOUT={raw!r} must not be negative")
+    return value
