@@ -81,7 +81,7 @@ MEASURES = [
     ("search", "results_returned", "results returned", ""),
     ("search", "top_auc", "top auc", ""),
     ("concurrent", "processes_failed", "processes failed (of 8)", "lower"),
-    ("concurrent", "points_found", "points found (of 4000)", "higher"),
+    ("concurrent", "points_found", "points found (of {points_expected})", "higher"),
     ("concurrent", "points_lost", "points lost", "lower"),
     ("concurrent", "throughput_points_per_s", "throughput points/s", "higher"),
 ]
@@ -196,14 +196,24 @@ def run_one(console, python: str, case: Case, store_dir: str, log_path: Path,
                 if line.startswith("progress: "):
                     console.print(f"    [dim]{line[10:].rstrip()}[/dim]", highlight=False)
 
-    th = threading.Thread(target=pump, daemon=True)
-    th.start()
+    out_chunks: list[str] = []
+
+    def drain_stdout() -> None:
+        out_chunks.append(proc.stdout.read())  # type: ignore[union-attr]
+
+    # Our own readers for both pipes (communicate() would compete with pump()).
+    threads = [threading.Thread(target=pump, daemon=True),
+               threading.Thread(target=drain_stdout, daemon=True)]
+    for th in threads:
+        th.start()
     try:
-        out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        proc.wait(timeout=RUN_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # only the process group we started
-        out, _ = proc.communicate()
-    th.join(timeout=10)
+        proc.wait()
+    for th in threads:
+        th.join(timeout=30)
+    out = "".join(out_chunks)
     wall = time.perf_counter() - t0
     res = last_json(out or "")
     if proc.returncode != 0 or res is None:
@@ -258,6 +268,8 @@ def main() -> int:
     from rich.table import Table
 
     console = Console()
+    if console.width < 132:
+        console = Console(width=132)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     for w in workloads:
         if w not in WORKLOADS:
@@ -368,6 +380,8 @@ def main() -> int:
             continue
         my_case = next((c for c in cases if c.workload == w and c.tool == "modelyard"), None)
         ml_cases = [c for c in cases if c.workload == w and c.tool == "mlflow"] or [None]
+        ref = medians[(my_case or ml_cases[0]).id]  # type: ignore[union-attr]
+        label = label.format(points_expected=fmt(ref.get("points_expected")))
         for ml_case in ml_cases:
             my_v = medians[my_case.id].get(field) if my_case else None
             ml_v = medians[ml_case.id].get(field) if ml_case else None
@@ -404,7 +418,7 @@ def main() -> int:
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
     os.replace(tmp, out_path)
-    console.print(f"wrote {os.path.relpath(out_path, os.getcwd())} "
+    console.print(f"wrote {out_path} "
                   f"(total {result['total_wall_s']:.0f}s)", highlight=False)
     return 1 if any(m["failed_runs"] for m in medians.values()) else 0
 

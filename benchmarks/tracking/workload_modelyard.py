@@ -179,8 +179,8 @@ def concurrent_writer_body(store_dir: str, n_points: int) -> int:
 
 
 def concurrent_readback(args) -> dict:
-    client = Client(sqlite_uri(args.store_dir))
     try:
+        client = Client(sqlite_uri(args.store_dir))
         exp = client.get_experiment_by_name(C.CONCURRENT_EXPERIMENT)
         if exp is None:
             return {"ok": True, "runs_found": 0, "points_found": 0, "per_run": []}

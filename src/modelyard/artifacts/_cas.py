@@ -76,7 +76,9 @@ class ContentAddressedStore:
         try:
             return bool(self._fs.exists(self.blob_path(digest)))
         except OSError as error:
-            raise ArtifactError(f"artifact store {self.uri!r} cannot be reached: {error}") from error
+            raise ArtifactError(
+                f"artifact store {self.uri!r} cannot be reached: {error}"
+            ) from error
 
     # -- writes ------------------------------------------------------------------------
 

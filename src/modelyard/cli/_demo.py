@@ -26,9 +26,20 @@ def _models() -> dict[str, tuple[Any, dict[str, Any]]]:
     from sklearn.preprocessing import StandardScaler
 
     return {
-        "logistic": (make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=500)), {"model": "logistic", "C": 0.5}),
-        "forest": (RandomForestClassifier(n_estimators=200, max_depth=6, random_state=0, n_jobs=2), {"model": "forest", "n_estimators": 200, "max_depth": 6}),
-        "gbm": (GradientBoostingClassifier(n_estimators=150, learning_rate=0.1, max_depth=3, random_state=0), {"model": "gbm", "n_estimators": 150, "learning_rate": 0.1, "max_depth": 3}),
+        "logistic": (
+            make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=500)),
+            {"model": "logistic", "C": 0.5},
+        ),
+        "forest": (
+            RandomForestClassifier(n_estimators=200, max_depth=6, random_state=0, n_jobs=2),
+            {"model": "forest", "n_estimators": 200, "max_depth": 6},
+        ),
+        "gbm": (
+            GradientBoostingClassifier(
+                n_estimators=150, learning_rate=0.1, max_depth=3, random_state=0
+            ),
+            {"model": "gbm", "n_estimators": 150, "learning_rate": 0.1, "max_depth": 3},
+        ),
     }
 
 
@@ -51,15 +62,29 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
     X_test, y_test = test.drop(columns="target"), test["target"]
     children: list[str] = []
     models = _models()
-    with my.start_run(run_name="model-selection") as parent, Progress(console=console, transient=True) as progress:
-        my.log_config({"data": {"name": "breast_cancer", "test_size": 0.3, "seed": 0}, "candidates": list(models)})
+    with (
+        my.start_run(run_name="model-selection") as parent,
+        Progress(console=console, transient=True) as progress,
+    ):
+        my.log_config(
+            {
+                "data": {"name": "breast_cancer", "test_size": 0.3, "seed": 0},
+                "candidates": list(models),
+            }
+        )
         task = progress.add_task("training", total=len(models))
         for name, (model, params) in models.items():
             progress.update(task, description=f"training {name}")
             with my.start_run(run_name=name, nested=True) as run:
                 my.log_params(params)
-                my.log_input(my.data.from_pandas(train, name="breast-cancer-train", targets="target"), context="training")
-                my.log_input(my.data.from_pandas(test, name="breast-cancer-test", targets="target"), context="evaluation")
+                my.log_input(
+                    my.data.from_pandas(train, name="breast-cancer-train", targets="target"),
+                    context="training",
+                )
+                my.log_input(
+                    my.data.from_pandas(test, name="breast-cancer-test", targets="target"),
+                    context="evaluation",
+                )
                 started = time.perf_counter()
                 model.fit(X_train, y_train)
                 my.log_metric("fit_seconds", time.perf_counter() - started)
@@ -68,12 +93,15 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
                         my.log_metric("test_log_loss", skm.log_loss(y_test, proba), step=step)
                 proba = model.predict_proba(X_test)[:, 1]
                 predicted = (proba >= 0.5).astype(int)
-                my.log_metrics({
-                    "test_auc": skm.roc_auc_score(y_test, proba),
-                    "test_accuracy": skm.accuracy_score(y_test, predicted),
-                    "test_f1": skm.f1_score(y_test, predicted),
-                    "test_log_loss": skm.log_loss(y_test, proba),
-                }, step=len(getattr(model, "estimators_", [])) or 0)
+                my.log_metrics(
+                    {
+                        "test_auc": skm.roc_auc_score(y_test, proba),
+                        "test_accuracy": skm.accuracy_score(y_test, predicted),
+                        "test_f1": skm.f1_score(y_test, predicted),
+                        "test_log_loss": skm.log_loss(y_test, proba),
+                    },
+                    step=len(getattr(model, "estimators_", [])) or 0,
+                )
                 my.get_client().log_bytes(run.info.run_id, pickle.dumps(model), "model/model.pkl")
                 children.append(run.info.run_id)
             progress.advance(task)
@@ -87,8 +115,15 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
         my.log_metric("best_test_auc", best[0].data.metrics["test_auc"])
     my.plot_metric_history(children, plot_path, keys=["test_log_loss"])
     rows = [
-        [r.info.run_name, r.info.run_id[:8], number(r.data.metrics["test_auc"]), number(r.data.metrics["test_accuracy"]),
-         number(r.data.metrics["test_f1"]), number(r.data.metrics["test_log_loss"]), f"{r.data.metrics['fit_seconds']:.2f}s"]
+        [
+            r.info.run_name,
+            r.info.run_id[:8],
+            number(r.data.metrics["test_auc"]),
+            number(r.data.metrics["test_accuracy"]),
+            number(r.data.metrics["test_f1"]),
+            number(r.data.metrics["test_log_loss"]),
+            f"{r.data.metrics['fit_seconds']:.2f}s",
+        ]
         for r in best
     ]
     table(
@@ -96,9 +131,11 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
         ["model", "run", "test AUC", "accuracy", "F1", "log loss", "fit"],
         rows,
     )
-    console.print(f"Stored in [bold]{my.get_tracking_uri()}[/]; loss curves plotted to [bold]{plot_path}[/]")
     console.print(
-        "Next: [cyan]modelyard runs search \"metrics.test_auc > 0.95\" -o \"metrics.test_auc DESC\"[/], "
+        f"Stored in [bold]{my.get_tracking_uri()}[/]; loss curves plotted to [bold]{plot_path}[/]"
+    )
+    console.print(
+        'Next: [cyan]modelyard runs search "metrics.test_auc > 0.95" -o "metrics.test_auc DESC"[/], '
         f"[cyan]modelyard runs show {best[0].info.run_id}[/], "
         f"[cyan]modelyard runs compare {' '.join(children)}[/]"
     )
@@ -107,7 +144,9 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
 
 def demo(
     tracking_uri: TrackingUri = None,
-    plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves.")] = Path("modelyard-demo-loss.png"),
+    plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves.")] = Path(
+        "modelyard-demo-loss.png"
+    ),
 ) -> None:
     """Train three scikit-learn models on a bundled data set, track them, compare them."""
     with friendly_errors():

@@ -44,8 +44,19 @@ def list_(
     table(
         "Experiments",
         ["id", "name", "runs", "created", "stage"],
-        [[e.experiment_id, e.name, counts[e.experiment_id], when(e.creation_time), e.lifecycle_stage.value] for e in found],
-        caption=None if found else "No experiments yet: run `modelyard demo` or call modelyard.set_experiment().",
+        [
+            [
+                e.experiment_id,
+                e.name,
+                counts[e.experiment_id],
+                when(e.creation_time),
+                e.lifecycle_stage.value,
+            ]
+            for e in found
+        ],
+        caption=None
+        if found
+        else "No experiments yet: run `modelyard demo` or call modelyard.set_experiment().",
     )
 
 
@@ -81,8 +92,14 @@ def show(
     table(
         f"Experiment {e.name}",
         ["field", "value"],
-        [["id", e.experiment_id], ["name", e.name], ["runs", runs], ["created", when(e.creation_time)],
-         ["stage", e.lifecycle_stage.value], *[[f"tag {k}", val] for k, val in e.tags.items()]],
+        [
+            ["id", e.experiment_id],
+            ["name", e.name],
+            ["runs", runs],
+            ["created", when(e.creation_time)],
+            ["stage", e.lifecycle_stage.value],
+            *[[f"tag {k}", val] for k, val in e.tags.items()],
+        ],
     )
 
 
@@ -109,7 +126,9 @@ def delete(
         c = client(tracking_uri)
         e = experiment(c, ref)
         c.delete_experiment(e.experiment_id)
-    typer.echo(f"Deleted experiment {e.name!r} (id {e.experiment_id}); undo with `modelyard experiments restore {e.experiment_id}`")
+    typer.echo(
+        f"Deleted experiment {e.name!r} (id {e.experiment_id}); undo with `modelyard experiments restore {e.experiment_id}`"
+    )
 
 
 @app.command()

@@ -23,7 +23,11 @@ T = TypeVar("T")
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        orjson.dumps(
+            data,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+            default=str,
+        ).decode()
         + "\n"
     )
 
@@ -49,7 +53,12 @@ def number(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None) -> None:
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    caption: str | None = None,
+) -> None:
     out = Table(title=title, caption=caption, header_style="bold cyan", show_lines=False)
     for i, column in enumerate(columns):
         out.add_column(column, overflow="fold", no_wrap=i < 2)

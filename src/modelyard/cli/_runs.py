@@ -17,7 +17,9 @@ app = typer.Typer(help="Find, inspect and compare runs.", no_args_is_help=True)
 
 ExperimentOpt = Annotated[
     list[str] | None,
-    typer.Option("--experiment", "-e", help="Experiment id or name (repeatable; default: all experiments)."),
+    typer.Option(
+        "--experiment", "-e", help="Experiment id or name (repeatable; default: all experiments)."
+    ),
 ]
 
 
@@ -37,7 +39,13 @@ def run_json(run: Run) -> dict[str, Any]:
         "params": run.data.params,
         "tags": run.data.tags,
         "inputs": [
-            {"name": d.name, "digest": d.digest, "context": d.context, "source": d.source, "num_rows": d.num_rows}
+            {
+                "name": d.name,
+                "digest": d.digest,
+                "context": d.context,
+                "source": d.source,
+                "num_rows": d.num_rows,
+            }
             for d in run.inputs
         ],
     }
@@ -57,13 +65,21 @@ def _mentioned(node: Node | None, entity: Entity) -> list[str]:
     return [k for item in node.items for k in _mentioned(item, entity)]
 
 
-def _runs_table(title: str, found: list[Run], metrics: list[str], params: list[str], caption: str | None) -> None:
+def _runs_table(
+    title: str, found: list[Run], metrics: list[str], params: list[str], caption: str | None
+) -> None:
     if not metrics:
         metrics = sorted({k for r in found for k in r.data.metrics})[:3]
     if not params:
         params = sorted({k for r in found for k in r.data.params})[:2]
     rows = [
-        [r.info.run_id[:8], r.info.run_name, r.info.status.value, when(r.info.start_time), duration(r.info.duration_ms)]
+        [
+            r.info.run_id[:8],
+            r.info.run_name,
+            r.info.status.value,
+            when(r.info.start_time),
+            duration(r.info.duration_ms),
+        ]
         + [number(r.data.metrics.get(k)) for k in metrics]
         + [r.data.params.get(k, "-") for k in params]
         for r in found
@@ -86,15 +102,27 @@ def _search(
         c = client(tracking_uri)
         ids = _experiment_ids(c, experiments)
         view = ViewType.ALL if all_ else ViewType.ACTIVE_ONLY
-        page = c.search_runs(ids, filter_string, view, max_results, order_by, page_token) if ids else []
+        page = (
+            c.search_runs(ids, filter_string, view, max_results, order_by, page_token)
+            if ids
+            else []
+        )
         node = parse_filter(filter_string)
         order = parse_order_by(order_by)
     token = getattr(page, "token", None)
     if json:
         emit_json({"runs": [run_json(r) for r in page], "next_page_token": token})
         return
-    metric_keys = list(dict.fromkeys(_mentioned(node, Entity.METRIC) + [o.key for o in order if o.entity is Entity.METRIC]))
-    param_keys = list(dict.fromkeys(_mentioned(node, Entity.PARAM) + [o.key for o in order if o.entity is Entity.PARAM]))
+    metric_keys = list(
+        dict.fromkeys(
+            _mentioned(node, Entity.METRIC) + [o.key for o in order if o.entity is Entity.METRIC]
+        )
+    )
+    param_keys = list(
+        dict.fromkeys(
+            _mentioned(node, Entity.PARAM) + [o.key for o in order if o.entity is Entity.PARAM]
+        )
+    )
     caption = f"more: --page-token {token}" if token else (None if page else "No runs match.")
     _runs_table(title, list(page), metric_keys, param_keys, caption)
 
@@ -102,8 +130,12 @@ def _search(
 @app.command("list")
 def list_(
     experiments: ExperimentOpt = None,
-    max_results: Annotated[int, typer.Option("--max-results", "-n", help="Show at most this many runs.")] = 50,
-    page_token: Annotated[str | None, typer.Option(help="Token printed under the previous page.")] = None,
+    max_results: Annotated[
+        int, typer.Option("--max-results", "-n", help="Show at most this many runs.")
+    ] = 50,
+    page_token: Annotated[
+        str | None, typer.Option(help="Token printed under the previous page.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted runs.")] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
@@ -124,16 +156,29 @@ def search(
     ] = "",
     experiments: ExperimentOpt = None,
     order_by: Annotated[
-        list[str] | None, typer.Option("--order-by", "-o", help="e.g. 'metrics.auc DESC' (repeatable).")
+        list[str] | None,
+        typer.Option("--order-by", "-o", help="e.g. 'metrics.auc DESC' (repeatable)."),
     ] = None,
     max_results: Annotated[int, typer.Option("--max-results", "-n", help="Page size.")] = 50,
-    page_token: Annotated[str | None, typer.Option(help="Token printed under the previous page.")] = None,
+    page_token: Annotated[
+        str | None, typer.Option(help="Token printed under the previous page.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted runs.")] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
     """Search runs with a filter over metrics, params, tags and attributes."""
-    _search(tracking_uri, experiments, filter_string, order_by, max_results, page_token, all_, json, "Matching runs")
+    _search(
+        tracking_uri,
+        experiments,
+        filter_string,
+        order_by,
+        max_results,
+        page_token,
+        all_,
+        json,
+        "Matching runs",
+    )
 
 
 @app.command()
@@ -153,33 +198,52 @@ def show(
     info = run.info
     git = run.context.get("git") or {}
     rows = [
-        ["run id", info.run_id], ["name", info.run_name], ["experiment", info.experiment_id],
-        ["status", info.status.value], ["started", when(info.start_time)], ["took", duration(info.duration_ms)],
-        ["parent", info.parent_run_id or "-"], ["user", info.user],
+        ["run id", info.run_id],
+        ["name", info.run_name],
+        ["experiment", info.experiment_id],
+        ["status", info.status.value],
+        ["started", when(info.start_time)],
+        ["took", duration(info.duration_ms)],
+        ["parent", info.parent_run_id or "-"],
+        ["user", info.user],
     ]
     if git:
-        rows.append(["git", f"{git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}"])
+        rows.append(
+            ["git", f"{git.get('commit', '')[:12]}{' (dirty)' if git.get('dirty') else ''}"]
+        )
     if run.context.get("python"):
         rows.append(["python", run.context["python"]])
     if run.context.get("command"):
         rows.append(["command", " ".join(run.context["command"])])
     table(f"Run {info.run_name}", ["field", "value"], rows)
     if run.data.metrics:
-        table("Metrics (latest)", ["metric", "value"], [[k, number(val)] for k, val in sorted(run.data.metrics.items())])
+        table(
+            "Metrics (latest)",
+            ["metric", "value"],
+            [[k, number(val)] for k, val in sorted(run.data.metrics.items())],
+        )
     if run.data.params:
         table("Params", ["param", "value"], sorted(run.data.params.items()))
     user_tags = {k: val for k, val in run.data.tags.items() if not k.startswith("modelyard.")}
     if user_tags:
         table("Tags", ["tag", "value"], sorted(user_tags.items()))
     if run.inputs:
-        table("Inputs", ["dataset", "digest", "rows", "context"], [[d.name, d.digest[:12], d.num_rows, d.context] for d in run.inputs])
+        table(
+            "Inputs",
+            ["dataset", "digest", "rows", "context"],
+            [[d.name, d.digest[:12], d.num_rows, d.context] for d in run.inputs],
+        )
 
 
 @app.command()
 def compare(
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
-    diff_only: Annotated[bool, typer.Option("--diff-only", help="Keep only params and metrics that differ.")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Also write a PNG of every metric's series to this file.")] = None,
+    diff_only: Annotated[
+        bool, typer.Option("--diff-only", help="Keep only params and metrics that differ.")
+    ] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also write a PNG of every metric's series to this file.")
+    ] = None,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
@@ -190,10 +254,20 @@ def compare(
         written = c.plot_metric_history(run_ids, plot) if plot else None
     if json:
         records = frame.reset_index().to_dict(orient="records")
-        emit_json({"runs": [{k: (None if val != val else val) for k, val in r.items()} for r in records], "plot": str(written) if written else None})
+        emit_json(
+            {
+                "runs": [
+                    {k: (None if val != val else val) for k, val in r.items()} for r in records
+                ],
+                "plot": str(written) if written else None,
+            }
+        )
         return
     transposed = frame.T
-    rows = [[field, *(number(val) if isinstance(val, float) else val for val in transposed.loc[field])] for field in transposed.index]
+    rows = [
+        [field, *(number(val) if isinstance(val, float) else val for val in transposed.loc[field])]
+        for field in transposed.index
+    ]
     table("Run comparison", ["", *map(str, transposed.columns)], rows)
     if written:
         console.print(f"Metric plot written to [bold]{written}[/]")
@@ -212,15 +286,23 @@ def history(
     if json:
         emit_json([{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points])
         return
-    table(f"{key} of {run_id[:8]}", ["step", "value", "time"], [[p.step, number(p.value), when(p.timestamp)] for p in points])
+    table(
+        f"{key} of {run_id[:8]}",
+        ["step", "value", "time"],
+        [[p.step, number(p.value), when(p.timestamp)] for p in points],
+    )
 
 
 @app.command()
 def artifacts(
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     path: Annotated[str, typer.Argument(help="Folder or file inside the run.")] = "",
-    download: Annotated[Path | None, typer.Option(help="Copy the path (verified by sha256) into this folder.")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="List every file below path.")] = False,
+    download: Annotated[
+        Path | None, typer.Option(help="Copy the path (verified by sha256) into this folder.")
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="List every file below path.")
+    ] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
@@ -236,11 +318,23 @@ def artifacts(
             return
         files = c.list_artifact_files(run_id, path) if recursive else c.list_artifacts(run_id, path)
     if json:
-        emit_json([{"path": f.path, "is_dir": f.is_dir, "size": f.file_size, "sha256": f.digest} for f in files])
+        emit_json(
+            [
+                {"path": f.path, "is_dir": f.is_dir, "size": f.file_size, "sha256": f.digest}
+                for f in files
+            ]
+        )
         return
     table(
         f"Artifacts of {run_id[:8]}" + (f" under {path}" if path else ""),
         ["path", "size", "sha256"],
-        [[f.path + ("/" if f.is_dir else ""), "-" if f.file_size is None else f.file_size, (f.digest or "")[:12]] for f in files],
+        [
+            [
+                f.path + ("/" if f.is_dir else ""),
+                "-" if f.file_size is None else f.file_size,
+                (f.digest or "")[:12],
+            ]
+            for f in files
+        ],
         caption=None if files else "No artifacts here.",
     )

@@ -112,7 +112,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             raise FilterSyntaxError(
-                f"filter {text!r}: cannot read {text[pos:pos + 20]!r} at character {pos}; "
+                f"filter {text!r}: cannot read {text[pos : pos + 20]!r} at character {pos}; "
                 "write clauses like metrics.auc > 0.8 and params.model = 'gbm'"
             )
         kind = m.lastgroup
@@ -180,7 +180,9 @@ class _Parser:
         node = self.disjunction()
         tok = self.peek()
         if tok is not None:
-            raise self.error(f"unexpected {tok[1]!r} at character {tok[2]}; join clauses with 'and'")
+            raise self.error(
+                f"unexpected {tok[1]!r} at character {tok[2]}; join clauses with 'and'"
+            )
         return node
 
     def disjunction(self) -> Node:

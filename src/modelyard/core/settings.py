@@ -1,10 +1,10 @@
 """Where modelyard keeps things, from the environment; nothing here touches the disk.
 
-    MODELYARD_HOME           project-local home folder (default: ./.modelyard)
-    MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., or a folder
-    MODELYARD_ARTIFACT_URI   artifact store: a folder or s3://bucket/prefix
-                             (default: <home>/artifacts)
-    MODELYARD_BUSY_TIMEOUT   seconds a SQLite writer waits for another (default: 30)
+MODELYARD_HOME           project-local home folder (default: ./.modelyard)
+MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., or a folder
+MODELYARD_ARTIFACT_URI   artifact store: a folder or s3://bucket/prefix
+                         (default: <home>/artifacts)
+MODELYARD_BUSY_TIMEOUT   seconds a SQLite writer waits for another (default: 30)
 """
 
 from __future__ import annotations
@@ -46,13 +46,13 @@ def resolve(tracking_uri: str | None = None, artifact_uri: str | None = None) ->
     uri = tracking_uri or os.environ.get("MODELYARD_TRACKING_URI") or str(home_dir())
     artifacts = artifact_uri or os.environ.get("MODELYARD_ARTIFACT_URI")
     if uri.startswith("postgres://"):
-        uri = "postgresql://" + uri[len("postgres://"):]
+        uri = "postgresql://" + uri[len("postgres://") :]
     if uri.startswith("postgresql://"):
-        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
     if _is_db_url(uri):
         if artifacts is None:
             if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
-                artifacts = str(Path(uri[len("sqlite:///"):]).absolute().parent / "artifacts")
+                artifacts = str(Path(uri[len("sqlite:///") :]).absolute().parent / "artifacts")
             else:
                 artifacts = str(home_dir() / "artifacts")
         return StoreLocation(uri, artifacts)

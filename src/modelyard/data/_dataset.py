@@ -35,14 +35,18 @@ def profile(frame: Any) -> dict[str, Any]:
             counts = series.astype("string").value_counts(normalize=True, dropna=True)
             stats["kind"] = "categorical"
             stats["distinct"] = int(series.nunique(dropna=True))
-            stats["frequencies"] = {str(k): float(f) for k, f in counts.head(TOP_CATEGORIES).items()}
+            stats["frequencies"] = {
+                str(k): float(f) for k, f in counts.head(TOP_CATEGORIES).items()
+            }
         else:
             numeric = series.dropna().astype("float64")
             stats["kind"] = "numeric"
             if len(numeric):
                 stats["mean"] = float(numeric.mean())
                 stats["std"] = float(numeric.std(ddof=0))
-                stats["quantiles"] = {str(q): float(val) for q, val in numeric.quantile(list(QUANTILES)).items()}
+                stats["quantiles"] = {
+                    str(q): float(val) for q, val in numeric.quantile(list(QUANTILES)).items()
+                }
         columns[str(name)] = stats
     return {"num_rows": len(frame), "columns": columns}
 
@@ -64,7 +68,9 @@ def from_pandas(
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"from_pandas needs a pandas DataFrame, got {type(df).__name__}")
     if targets is not None and targets not in df.columns:
-        raise ValidationError(f"targets column {targets!r} is not among the columns {list(df.columns)[:20]}")
+        raise ValidationError(
+            f"targets column {targets!r} is not among the columns {list(df.columns)[:20]}"
+        )
     digest = _digest(df)
     schema = {str(c): str(t) for c, t in df.dtypes.items()}
     prof = profile(df)
@@ -100,7 +106,9 @@ def from_numpy(
         raise ValidationError(f"from_numpy needs a 1-D or 2-D array, got {array.ndim} dimensions")
     columns = feature_names or [f"f{i}" for i in range(array.shape[1])]
     if len(columns) != array.shape[1]:
-        raise ValidationError(f"feature_names has {len(columns)} names for {array.shape[1]} columns")
+        raise ValidationError(
+            f"feature_names has {len(columns)} names for {array.shape[1]} columns"
+        )
     frame = pd.DataFrame(array, columns=columns)
     target_name = None
     if targets is not None:

@@ -47,7 +47,7 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
         case "LIKE":
             return column.like(value)  # type: ignore[no-any-return]
         case "NOT LIKE":
-            return not_(column.like(value))
+            return not_(column.like(value))  # type: ignore[no-any-return]
         case "ILIKE":
             return func.lower(column).like(func.lower(value))
         case "NOT ILIKE":
@@ -85,7 +85,9 @@ def _comparison(c: Comparison) -> ColumnElement[bool]:
         return ~exists().where(has_key)
     if c.op == "IS NOT NULL":
         return exists().where(has_key)
-    matching = select(table.c.run_id).where(table.c.key == c.key, _compare(table.c.value, c.op, c.value))
+    matching = select(table.c.run_id).where(
+        table.c.key == c.key, _compare(table.c.value, c.op, c.value)
+    )
     return runs.c.run_id.in_(matching)
 
 

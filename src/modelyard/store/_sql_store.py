@@ -88,7 +88,7 @@ def _decode_token(token: str | None) -> int:
         return 0
     try:
         offset = orjson.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except Exception:  # noqa: BLE001 - any garbage token is the same mistake
+    except Exception:
         raise ValidationError(
             f"page_token {token[:40]!r} is not a token this store returned"
         ) from None
@@ -135,7 +135,10 @@ class SqlStore:
                 if tags_:
                     conn.execute(
                         insert(experiment_tags),
-                        [{"experiment_id": experiment_id, "key": k, "value": v} for k, v in tags_.items()],
+                        [
+                            {"experiment_id": experiment_id, "key": k, "value": v}
+                            for k, v in tags_.items()
+                        ],
                     )
         except sa_exc.IntegrityError as error:
             raise ConflictError(
@@ -144,11 +147,15 @@ class SqlStore:
         return str(experiment_id)
 
     def _experiment_rows(self, conn: Connection, where: Any) -> list[Experiment]:
-        rows = conn.execute(select(experiments).where(where).order_by(experiments.c.experiment_id)).all()
+        rows = conn.execute(
+            select(experiments).where(where).order_by(experiments.c.experiment_id)
+        ).all()
         ids = [r.experiment_id for r in rows]
         tag_map: dict[int, dict[str, str]] = {i: {} for i in ids}
         if ids:
-            for t in conn.execute(select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))):
+            for t in conn.execute(
+                select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))
+            ):
                 tag_map[t.experiment_id][t.key] = t.value
         return [
             Experiment(
@@ -178,7 +185,7 @@ class SqlStore:
     def search_experiments(
         self, view_type: ViewType = ViewType.ACTIVE_ONLY, name_like: str | None = None
     ) -> list[Experiment]:
-        where = experiments.c.lifecycle_stage.in_(_stages(view_type))
+        where: Any = experiments.c.lifecycle_stage.in_(_stages(view_type))
         if name_like:
             where = where & func.lower(experiments.c.name).like(func.lower(name_like))
         with translated(self.where), self._engines.read.connect() as conn:
@@ -246,9 +253,13 @@ class SqlStore:
                 raise InvalidStateError(
                     f"experiment {experiment_id!r} is deleted; restore it to add runs"
                 )
-            if parent_run_id is not None and conn.execute(
-                select(runs.c.run_id).where(runs.c.run_id == parent_run_id)
-            ).first() is None:
+            if (
+                parent_run_id is not None
+                and conn.execute(
+                    select(runs.c.run_id).where(runs.c.run_id == parent_run_id)
+                ).first()
+                is None
+            ):
                 raise NotFoundError(f"parent run {parent_run_id!r} does not exist")
             conn.execute(
                 insert(runs).values(
@@ -266,7 +277,8 @@ class SqlStore:
             )
             if tags_:
                 conn.execute(
-                    insert(tags), [{"run_id": run_id, "key": k, "value": v} for k, v in tags_.items()]
+                    insert(tags),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags_.items()],
                 )
         return self.get_run(run_id)
 
@@ -339,14 +351,18 @@ class SqlStore:
     def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
             result = conn.execute(
-                update(runs).where(runs.c.run_id == run_id).values(status=status.value, end_time=end_time)
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(status=status.value, end_time=end_time)
             )
         if result.rowcount == 0:
             raise NotFoundError(f"run {run_id!r} does not exist")
 
     def rename_run(self, run_id: str, run_name: str) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(update(runs).where(runs.c.run_id == run_id).values(run_name=run_name))
+            result = conn.execute(
+                update(runs).where(runs.c.run_id == run_id).values(run_name=run_name)
+            )
         if result.rowcount == 0:
             raise NotFoundError(f"run {run_id!r} does not exist")
 
@@ -405,7 +421,10 @@ class SqlStore:
         ).first()
         if row is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
-        if row.lifecycle_stage != LifecycleStage.ACTIVE.value or RunStatus(row.status).is_terminated:
+        if (
+            row.lifecycle_stage != LifecycleStage.ACTIVE.value
+            or RunStatus(row.status).is_terminated
+        ):
             raise InvalidStateError(
                 f"run {run_id!r} is {row.status}; it no longer accepts data. Resume it with "
                 f"start_run(run_id={run_id!r}) to log more"
@@ -417,7 +436,11 @@ class SqlStore:
             self._require_writable(conn, run_id)
             paths = [path for path, _, _ in files]
             for chunk in _chunks(paths):
-                conn.execute(delete(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.path.in_(chunk)))
+                conn.execute(
+                    delete(artifacts).where(
+                        artifacts.c.run_id == run_id, artifacts.c.path.in_(chunk)
+                    )
+                )
             if files:
                 conn.execute(
                     insert(artifacts),
@@ -431,12 +454,13 @@ class SqlStore:
         )
         if prefix:
             query = query.where(
-                (artifacts.c.path == prefix) | artifacts.c.path.startswith(prefix + "/", autoescape=True)
+                (artifacts.c.path == prefix)
+                | artifacts.c.path.startswith(prefix + "/", autoescape=True)
             )
         with translated(self.where), self._engines.read.connect() as conn:
             if conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
                 raise NotFoundError(f"run {run_id!r} does not exist")
-            return [tuple(r) for r in conn.execute(query.order_by(artifacts.c.path))]  # type: ignore[misc]
+            return [(r[0], r[1], r[2]) for r in conn.execute(query.order_by(artifacts.c.path))]
 
     def log_input(self, run_id: str, dataset: DatasetVersion, context: str) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
@@ -456,7 +480,9 @@ class SqlStore:
                         source=dataset.source,
                         num_rows=dataset.num_rows,
                         schema=orjson.dumps(dataset.schema).decode(),
-                        profile=orjson.dumps(dataset.profile, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                        profile=orjson.dumps(
+                            dataset.profile, option=orjson.OPT_SERIALIZE_NUMPY
+                        ).decode(),
                         created_time=now_ms(),
                     )
                 )
@@ -480,7 +506,9 @@ class SqlStore:
 
     # -- search ----------------------------------------------------------------------
 
-    def count_runs(self, experiment_ids: Sequence[str], view_type: ViewType = ViewType.ACTIVE_ONLY) -> dict[str, int]:
+    def count_runs(
+        self, experiment_ids: Sequence[str], view_type: ViewType = ViewType.ACTIVE_ONLY
+    ) -> dict[str, int]:
         keys = [_experiment_key(e) for e in experiment_ids]
         query = (
             select(runs.c.experiment_id, func.count())

@@ -37,8 +37,7 @@ _UPSERT_LATEST = (
 _RUN_STATE = "SELECT status, lifecycle_stage FROM runs WHERE run_id = ?"
 _EXISTING_PARAMS = "SELECT key, value FROM params WHERE run_id = ?"
 _INSERT_PARAM = (
-    "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) "
-    "ON CONFLICT (run_id, key) DO NOTHING"
+    "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING"
 )
 _UPSERT_TAG = (
     "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
@@ -104,7 +103,7 @@ class Writer:
     def _fail(self, conn: Any, error: BaseException) -> BaseException:
         try:
             conn.rollback()
-        except Exception:  # noqa: BLE001 - the connection may be gone; report the first error
+        except Exception:
             self._fairy = self._conn = None
         if is_driver_error(error):
             return translate(error, self._engines.where)
@@ -166,7 +165,9 @@ class Writer:
                                 "log the new value under another key, or start a new run)"
                             )
                         existing[p.key] = p.value
-                    cursor.executemany(self._sql["param"], [(run_id, p.key, p.value) for p in params])
+                    cursor.executemany(
+                        self._sql["param"], [(run_id, p.key, p.value) for p in params]
+                    )
                 if tags:
                     cursor.executemany(self._sql["tag"], [(run_id, t.key, t.value) for t in tags])
                 if metrics:

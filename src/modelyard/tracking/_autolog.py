@@ -1,5 +1,7 @@
 """``autolog()`` for scikit-learn: params, training metrics and the fitted model, on ``fit``.
 
+Every classifier, regressor and clusterer is patched, and Pipeline and the searches.
+
 Only the outermost ``fit`` logs (a Pipeline's steps or a search's candidates do not
 start runs of their own). A ``fit`` outside a run gets a run of its own.
 """
@@ -17,8 +19,11 @@ from modelyard.core.errors import MissingDependencyError
 from modelyard.core.ids import now_ms
 from modelyard.tracking import _fluent
 
-_state = threading.local()
-_patched: dict[type, Callable[..., Any]] = {}
+# Fits nested inside an autologged fit (a search's candidates, possibly on joblib's
+# worker threads) must not log; a process-wide depth counts them.
+_depth_lock = threading.Lock()
+_depth = 0
+_patched: dict[type, tuple[Callable[..., Any], bool]] = {}  # class -> (fit, defined on it)
 _settings: dict[str, Any] = {"log_models": True}
 
 
@@ -31,24 +36,36 @@ def _training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any) -> dic
     found: dict[str, float] = {}
     try:
         predicted = estimator.predict(X)
-    except Exception:  # noqa: BLE001 - a model that cannot predict its own training data
+    except Exception:
         return {}
     if is_classifier(estimator):
-        found["training_accuracy_score"] = skm.accuracy_score(y, predicted, sample_weight=sample_weight)
+        found["training_accuracy_score"] = skm.accuracy_score(
+            y, predicted, sample_weight=sample_weight
+        )
         average = "binary" if len(getattr(estimator, "classes_", [])) == 2 else "weighted"
-        found["training_f1_score"] = skm.f1_score(y, predicted, average=average, sample_weight=sample_weight)
+        found["training_f1_score"] = skm.f1_score(
+            y, predicted, average=average, sample_weight=sample_weight
+        )
         if hasattr(estimator, "predict_proba"):
             try:
                 proba = estimator.predict_proba(X)
-                found["training_log_loss"] = skm.log_loss(y, proba, labels=estimator.classes_, sample_weight=sample_weight)
+                found["training_log_loss"] = skm.log_loss(
+                    y, proba, labels=estimator.classes_, sample_weight=sample_weight
+                )
                 if proba.shape[1] == 2:
-                    found["training_roc_auc"] = skm.roc_auc_score(y, proba[:, 1], sample_weight=sample_weight)
-            except Exception:  # noqa: BLE001 - e.g. a class absent from y
+                    found["training_roc_auc"] = skm.roc_auc_score(
+                        y, proba[:, 1], sample_weight=sample_weight
+                    )
+            except Exception:
                 pass
     elif is_regressor(estimator):
         found["training_r2_score"] = skm.r2_score(y, predicted, sample_weight=sample_weight)
-        found["training_mean_squared_error"] = skm.mean_squared_error(y, predicted, sample_weight=sample_weight)
-        found["training_mean_absolute_error"] = skm.mean_absolute_error(y, predicted, sample_weight=sample_weight)
+        found["training_mean_squared_error"] = skm.mean_squared_error(
+            y, predicted, sample_weight=sample_weight
+        )
+        found["training_mean_absolute_error"] = skm.mean_absolute_error(
+            y, predicted, sample_weight=sample_weight
+        )
     return {k: float(val) for k, val in found.items()}
 
 
@@ -67,9 +84,14 @@ def _log_fit(estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
             params=params,
             tags=[],
         )
-        client.set_tag(run_id, "estimator_class", f"{type(estimator).__module__}.{type(estimator).__name__}")
+        client.set_tag(
+            run_id, "estimator_class", f"{type(estimator).__module__}.{type(estimator).__name__}"
+        )
         now = now_ms()
-        metrics = [Metric(k, val, now, 0) for k, val in _training_metrics(estimator, X, y, sample_weight).items()]
+        metrics = [
+            Metric(k, val, now, 0)
+            for k, val in _training_metrics(estimator, X, y, sample_weight).items()
+        ]
         if metrics:
             client.log_batch(run_id, metrics=metrics)
         if _settings["log_models"]:
@@ -81,14 +103,20 @@ def _log_fit(estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
 
 def _wrap(cls: type, original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def fit(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if getattr(_state, "depth", 0) > 0:
-            return original(self, X, y, *args, **kwargs)
-        _state.depth = 1
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _depth
+        with _depth_lock:
+            outermost = _depth == 0
+            _depth += 1
         try:
-            result = original(self, X, y, *args, **kwargs)
+            result = original(self, *args, **kwargs)
         finally:
-            _state.depth = 0
+            with _depth_lock:
+                _depth -= 1
+        if not outermost:
+            return result
+        X = args[0] if args else kwargs.get("X")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
         _log_fit(self, X, y, kwargs.get("sample_weight"))
         return result
 
@@ -104,13 +132,20 @@ def autolog(disable: bool = False, log_models: bool = True) -> None:
         raise MissingDependencyError("scikit-learn", "sklearn", "autolog()") from error
     _settings["log_models"] = log_models
     if disable:
-        for cls, original in _patched.items():
-            cls.fit = original  # type: ignore[attr-defined]
+        for cls, (original, own) in _patched.items():
+            if own:
+                cls.fit = original  # type: ignore[attr-defined]
+            else:
+                delattr(cls, "fit")
         _patched.clear()
         return
-    for _, cls in all_estimators():
-        fit = cls.__dict__.get("fit")
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    models = [cls for _, cls in all_estimators(type_filter=["classifier", "regressor", "cluster"])]
+    for cls in [*models, Pipeline, GridSearchCV, RandomizedSearchCV]:
+        fit = getattr(cls, "fit", None)
         if fit is None or getattr(fit, "__modelyard_autolog__", False) or cls in _patched:
             continue
-        _patched[cls] = fit
+        _patched[cls] = (fit, "fit" in cls.__dict__)
         cls.fit = _wrap(cls, fit)  # type: ignore[attr-defined]

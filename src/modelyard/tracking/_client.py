@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -100,7 +101,10 @@ class Client:
 
     def create_experiment(self, name: str, tags: dict[str, Any] | None = None) -> str:
         v.check_name(name, "experiment name")
-        clean = {v.check_key(k, "experiment tag key"): v.tag_value(k, val) for k, val in (tags or {}).items()}
+        clean = {
+            v.check_key(k, "experiment tag key"): v.tag_value(k, val)
+            for k, val in (tags or {}).items()
+        }
         return self._store.create_experiment(name, clean)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -113,12 +117,11 @@ class Client:
         """The experiment called ``name``, created when missing (safe when racing)."""
         found = self._store.get_experiment_by_name(name)
         if found is None:
-            try:
+            with contextlib.suppress(ConflictError):  # another process may create it first
                 self.create_experiment(name)
-            except ConflictError:
-                pass  # another process created it first
             found = self._store.get_experiment_by_name(name)
-            assert found is not None
+            if found is None:
+                raise NotFoundError(f"experiment {name!r} was created but cannot be read back")
         return found
 
     def search_experiments(
@@ -136,7 +139,9 @@ class Client:
         self._store.restore_experiment(experiment_id)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self._store.set_experiment_tag(experiment_id, v.check_key(key, "tag key"), v.tag_value(key, value))
+        self._store.set_experiment_tag(
+            experiment_id, v.check_key(key, "tag key"), v.tag_value(key, value)
+        )
 
     # -- runs ------------------------------------------------------------------------
 
@@ -171,7 +176,9 @@ class Client:
         """End a run: FINISHED, FAILED or KILLED."""
         final = _status(status)
         if not final.is_terminated:
-            raise ValidationError(f"status {final.value!r} does not end a run; use FINISHED, FAILED or KILLED")
+            raise ValidationError(
+                f"status {final.value!r} does not end a run; use FINISHED, FAILED or KILLED"
+            )
         self._store.set_run_status(run_id, final, end_time if end_time is not None else now_ms())
 
     def resume_run(self, run_id: str) -> Run:
@@ -182,7 +189,9 @@ class Client:
         self._store.set_run_status(run_id, RunStatus.RUNNING, None)
         return self._store.get_run(run_id)
 
-    def update_run(self, run_id: str, status: RunStatus | str | None = None, name: str | None = None) -> None:
+    def update_run(
+        self, run_id: str, status: RunStatus | str | None = None, name: str | None = None
+    ) -> None:
         if name is not None:
             self._store.rename_run(run_id, v.check_name(name, "run name"))
         if status is not None:
@@ -240,11 +249,15 @@ class Client:
         now = now_ms()
         for m in metrics:
             if not isinstance(m, Metric):
-                raise ValidationError(f"log_batch metrics must be Metric objects, got {type(m).__name__}")
+                raise ValidationError(
+                    f"log_batch metrics must be Metric objects, got {type(m).__name__}"
+                )
             key = v.check_key(m.key, "metric key")
             value = m.value if type(m.value) is float else v.check_metric_value(key, m.value)
-            ts = m.timestamp if type(m.timestamp) is int else (
-                now if m.timestamp is None else v.check_timestamp(key, m.timestamp)
+            ts = (
+                m.timestamp
+                if type(m.timestamp) is int
+                else (now if m.timestamp is None else v.check_timestamp(key, m.timestamp))
             )
             step = m.step if type(m.step) is int else v.check_step(key, m.step)
             if value is m.value and ts is m.timestamp and step is m.step:
@@ -254,7 +267,9 @@ class Client:
         clean_params = [
             Param(v.check_key(p.key, "param key"), v.param_value(p.key, p.value)) for p in params
         ]
-        clean_tags = [RunTag(v.check_key(t.key, "tag key"), v.tag_value(t.key, t.value)) for t in tags]
+        clean_tags = [
+            RunTag(v.check_key(t.key, "tag key"), v.tag_value(t.key, t.value)) for t in tags
+        ]
         self._store.log_batch(run_id, clean_metrics, clean_params, clean_tags)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
@@ -273,7 +288,9 @@ class Client:
 
     # -- artifacts -------------------------------------------------------------------
 
-    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifact(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Store a file under ``artifact_path/<file name>`` of the run."""
         path = Path(local_path)
         if path.is_dir():
@@ -283,7 +300,9 @@ class Client:
         digest, size = self.blobs.put_file(path)
         self._store.record_artifacts(run_id, [(target, digest, size)])
 
-    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> None:
         """Store every file under ``local_dir``; recorded in one transaction at the end."""
         root = Path(local_dir)
         if not root.is_dir():
@@ -335,7 +354,9 @@ class Client:
         """Every file under ``path``, recursively."""
         return [FileInfo(p, False, s, d) for p, d, s in self._files(run_id, path or "")]
 
-    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None
+    ) -> str:
         """Copy a file or folder of the run to ``dst_path`` (a new temp folder by default),
         checking every byte against its sha256; return the local path."""
         import tempfile
@@ -344,7 +365,9 @@ class Client:
         files = self._files(run_id, prefix)
         if not files:
             raise NotFoundError(f"run {run_id!r} has no artifact {prefix or '(root)'!r}")
-        dest_root = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-"))
+        dest_root = (
+            Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-"))
+        )
         base = prefix.rsplit("/", 1)[0] if prefix and "/" in prefix else ""
         for file_path, digest, size in files:
             rel = file_path[len(base) + 1 :] if base else file_path
@@ -361,15 +384,26 @@ class Client:
 
     # -- configs and comparisons -------------------------------------------------------
 
-    def log_config(self, run_id: str, cfg: Any, artifact_file: str = "config.yaml") -> dict[str, str]:
+    def log_config(
+        self, run_id: str, cfg: Any, artifact_file: str = "config.yaml"
+    ) -> dict[str, str]:
         """Log a YAML file, dict or OmegaConf/Hydra config: leaves as params, file as artifact."""
         return _config.log_config(self, run_id, cfg, artifact_file)
 
-    def compare_runs(self, run_ids: Sequence[str], *, include_tags: bool = False, only_differences: bool = False) -> Any:
+    def compare_runs(
+        self, run_ids: Sequence[str], *, include_tags: bool = False, only_differences: bool = False
+    ) -> Any:
         """A DataFrame with one row per run and its metrics and params as columns."""
-        return _compare.compare_runs(self, run_ids, include_tags=include_tags, only_differences=only_differences)
+        return _compare.compare_runs(
+            self, run_ids, include_tags=include_tags, only_differences=only_differences
+        )
 
-    def plot_metric_history(self, run_ids: Sequence[str], path: str | os.PathLike[str], keys: Sequence[str] | None = None) -> Path:
+    def plot_metric_history(
+        self,
+        run_ids: Sequence[str],
+        path: str | os.PathLike[str],
+        keys: Sequence[str] | None = None,
+    ) -> Path:
         """Plot the metric series of the runs (all metrics unless ``keys``) into a PNG."""
         return _compare.plot_metric_history(self, run_ids, keys, path)
 
@@ -389,7 +423,11 @@ class Client:
         ``order_by`` takes clauses like ``"metrics.auc DESC"``; the result's ``.token``
         fetches the next page.
         """
-        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids]
+        ids = (
+            [experiment_ids]
+            if isinstance(experiment_ids, str)
+            else [str(e) for e in experiment_ids]
+        )
         return self._store.search_runs(
             ids, filter_string, _view(run_view_type), max_results, order_by, page_token
         )

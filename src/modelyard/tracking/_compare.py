@@ -43,7 +43,16 @@ def run_record(run: Run) -> dict[str, Any]:
 def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
     import pandas as pd
 
-    columns = ["run_id", "run_name", "experiment_id", "status", "start_time", "end_time", "duration_s", "parent_run_id"]
+    columns = [
+        "run_id",
+        "run_name",
+        "experiment_id",
+        "status",
+        "start_time",
+        "end_time",
+        "duration_s",
+        "parent_run_id",
+    ]
     records = [run_record(r) for r in runs]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
     extra = sorted(c for c in frame.columns if c not in columns)
@@ -92,7 +101,11 @@ def plot_metric_history(
     except ImportError as error:
         raise MissingDependencyError("matplotlib", "plots", "Plotting metric series") from error
     runs = [client.get_run(r) for r in run_ids]
-    wanted = list(keys) if keys else sorted({k for r in runs for k in client.store.metric_keys(r.info.run_id)})
+    wanted = (
+        list(keys)
+        if keys
+        else sorted({k for r in runs for k in client.store.metric_keys(r.info.run_id)})
+    )
     if not wanted:
         raise ValidationError("the runs have no metrics to plot")
     fig, axes = plt.subplots(len(wanted), 1, figsize=(8, 3 * len(wanted)), squeeze=False)
@@ -100,7 +113,12 @@ def plot_metric_history(
         for run in runs:
             history = client.get_metric_history(run.info.run_id, key)
             if history:
-                axis.plot([m.step for m in history], [m.value for m in history], marker="." if len(history) < 50 else None, label=run.info.run_name)
+                axis.plot(
+                    [m.step for m in history],
+                    [m.value for m in history],
+                    marker="." if len(history) < 50 else None,
+                    label=run.info.run_name,
+                )
         axis.set_title(key)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)

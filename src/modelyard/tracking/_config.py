@@ -27,7 +27,9 @@ def _to_container(cfg: Any) -> tuple[dict[str, Any], str | None]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise ValidationError(f"config file {str(path)!r} is not valid YAML: {error}") from error
+            raise ValidationError(
+                f"config file {str(path)!r} is not valid YAML: {error}"
+            ) from error
         if not isinstance(data, dict):
             raise ValidationError(f"config file {str(path)!r} must hold a mapping at the top level")
         return data, text
@@ -59,10 +61,14 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def log_config(client: Client, run_id: str, cfg: Any, artifact_file: str = "config.yaml") -> dict[str, str]:
+def log_config(
+    client: Client, run_id: str, cfg: Any, artifact_file: str = "config.yaml"
+) -> dict[str, str]:
     """Log every leaf of ``cfg`` as a param (``model.lr``) and keep the config as an artifact."""
     data, text = _to_container(cfg)
     flat = flatten(data)
     client.log_batch(run_id, params=[Param(k, val) for k, val in flat.items()])
-    client.log_text(run_id, text if text is not None else yaml.safe_dump(data, sort_keys=False), artifact_file)
+    client.log_text(
+        run_id, text if text is not None else yaml.safe_dump(data, sort_keys=False), artifact_file
+    )
     return flat

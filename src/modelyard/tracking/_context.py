@@ -73,7 +73,10 @@ def capture() -> dict[str, Any]:
 
 def context_tags(context: dict[str, Any]) -> dict[str, str]:
     """The searchable part of the context, as ``modelyard.*`` tags."""
-    tags = {"modelyard.host": str(context.get("host", "")), "modelyard.python": str(context.get("python", ""))}
+    tags = {
+        "modelyard.host": str(context.get("host", "")),
+        "modelyard.python": str(context.get("python", "")),
+    }
     command = context.get("command") or []
     if command:
         tags["modelyard.source"] = os.path.basename(str(command[0])) or "<interactive>"

@@ -68,16 +68,22 @@ def get_tracking_uri() -> str:
     return get_client().tracking_uri
 
 
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(
+    experiment_name: str | None = None, experiment_id: str | None = None
+) -> Experiment:
     """Make an experiment current, creating it by name when missing."""
     global _experiment_id
     client = get_client()
     if (experiment_name is None) == (experiment_id is None):
-        raise ValidationError("set_experiment needs exactly one of experiment_name or experiment_id")
+        raise ValidationError(
+            "set_experiment needs exactly one of experiment_name or experiment_id"
+        )
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
-        experiment = client.get_or_create_experiment(v.check_name(experiment_name, "experiment name"))
+        experiment = client.get_or_create_experiment(
+            v.check_name(experiment_name, "experiment name")
+        )
     if experiment.lifecycle_stage.value != "active":
         raise InvalidStateError(
             f"experiment {experiment.name!r} is deleted; restore it with "
@@ -214,7 +220,13 @@ def _run_id() -> str:
 # -- logging ---------------------------------------------------------------------------
 
 
-def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None, run_id: str | None = None) -> None:
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
     """Append a point to the series ``key`` of the active run; durable when this returns."""
     rid = run_id or _run_id()
     v.check_key(key, "metric key")
@@ -227,7 +239,12 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     get_client().store.log_metric(rid, metric)
 
 
-def log_metrics(metrics: dict[str, float], step: int | None = None, timestamp: int | None = None, run_id: str | None = None) -> None:
+def log_metrics(
+    metrics: dict[str, float],
+    step: int | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+) -> None:
     ts = now_ms() if timestamp is None else timestamp
     get_client().log_batch(
         run_id or _run_id(), metrics=[Metric(k, val, ts, step or 0) for k, val in metrics.items()]
@@ -281,14 +298,22 @@ def log_config(cfg: Any, artifact_file: str = "config.yaml") -> dict[str, str]:
     return get_client().log_config(_run_id(), cfg, artifact_file)
 
 
-def compare_runs(run_ids: Iterable[str], *, include_tags: bool = False, only_differences: bool = False) -> Any:
+def compare_runs(
+    run_ids: Iterable[str], *, include_tags: bool = False, only_differences: bool = False
+) -> Any:
     """A DataFrame with one row per run and its metrics and params as columns."""
-    return get_client().compare_runs(list(run_ids), include_tags=include_tags, only_differences=only_differences)
+    return get_client().compare_runs(
+        list(run_ids), include_tags=include_tags, only_differences=only_differences
+    )
 
 
-def plot_metric_history(run_ids: Iterable[str], path: str | os.PathLike[str], keys: Iterable[str] | None = None) -> Any:
+def plot_metric_history(
+    run_ids: Iterable[str], path: str | os.PathLike[str], keys: Iterable[str] | None = None
+) -> Any:
     """Plot the metric series of the runs into a PNG file; returns its path."""
-    return get_client().plot_metric_history(list(run_ids), path, None if keys is None else list(keys))
+    return get_client().plot_metric_history(
+        list(run_ids), path, None if keys is None else list(keys)
+    )
 
 
 def get_run(run_id: str) -> Run:
@@ -302,11 +327,19 @@ def get_artifact_uri() -> str:
 # -- search ----------------------------------------------------------------------------
 
 
-def _experiment_ids(experiment_ids: Iterable[str] | str | None, experiment_names: Iterable[str] | None, search_all: bool) -> list[str]:
+def _experiment_ids(
+    experiment_ids: Iterable[str] | str | None,
+    experiment_names: Iterable[str] | None,
+    search_all: bool,
+) -> list[str]:
     client = get_client()
     if search_all:
         return [e.experiment_id for e in client.search_experiments()]
-    ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or []]
+    ids = (
+        [experiment_ids]
+        if isinstance(experiment_ids, str)
+        else [str(e) for e in experiment_ids or []]
+    )
     for name in experiment_names or []:
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -333,7 +366,14 @@ def search_runs(
     found: list[Run] = []
     token: str | None = None
     while len(found) < max_results:
-        page = client.search_runs(ids, filter_string, run_view_type, min(max_results - len(found), 10_000), order_by, token)
+        page = client.search_runs(
+            ids,
+            filter_string,
+            run_view_type,
+            min(max_results - len(found), 10_000),
+            order_by,
+            token,
+        )
         found.extend(page)
         token = page.token
         if token is None:
@@ -348,5 +388,5 @@ def _end_runs_at_exit() -> None:
     try:
         while _stack():
             end_run(RunStatus.FINISHED)
-    except Exception:  # noqa: BLE001 - never fail interpreter shutdown
+    except Exception:
         pass
