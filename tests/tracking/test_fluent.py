@@ -210,3 +210,37 @@ def test_compare_runs_and_plot(fluent: str, tmp_path: Path) -> None:
     assert "params.model" not in diff.columns and "params.lr" in diff.columns
     png = my.plot_metric_history(ids, tmp_path / "loss.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
+
+def test_log_figure_and_download_by_runs_uri(fluent: str, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axis = plt.subplots()
+    axis.plot([0, 1], [1, 0])
+    with my.start_run() as run:
+        my.log_figure(fig, "plots/curve.png")
+    plt.close(fig)
+    local = Path(my.download_artifacts(f"runs:/{run.info.run_id}/plots", tmp_path / "dl"))
+    assert (local / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(my.ValidationError, match="expected runs:/<32-hex run id>/<path>"):
+        my.download_artifacts("runs:/short/plots")
+
+
+def test_experiment_helpers(fluent: str) -> None:
+    experiment_id = my.create_experiment("helpers", tags={"a": "1"})
+    assert my.get_experiment(experiment_id).name == "helpers"
+    assert my.get_experiment_by_name("helpers").tags == {"a": "1"}  # type: ignore[union-attr]
+    my.set_experiment("helpers")
+    my.set_experiment_tag("b", 2)
+    assert my.get_experiment(experiment_id).tags == {"a": "1", "b": "2"}
+    with my.start_run() as run:
+        pass
+    my.delete_run(run.info.run_id)
+    assert my.search_runs(output_format="list") == []
+    my.delete_experiment(experiment_id)
+    assert [e.name for e in my.search_experiments()] == []
+    with pytest.raises(my.InvalidStateError, match="is deleted; restore it"):
+        my.set_experiment("helpers")

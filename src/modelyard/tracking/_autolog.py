@@ -148,4 +148,4 @@ def autolog(disable: bool = False, log_models: bool = True) -> None:
         if fit is None or getattr(fit, "__modelyard_autolog__", False) or cls in _patched:
             continue
         _patched[cls] = (fit, "fit" in cls.__dict__)
-        cls.fit = _wrap(cls, fit)  # type: ignore[attr-defined]
+        cls.fit = _wrap(cls, fit)

@@ -19,12 +19,15 @@ from modelyard.core.entities import (
     Metric,
     Param,
     Run,
+    RunData,
+    RunInfo,
     RunStatus,
     RunTag,
     ViewType,
 )
 from modelyard.core.errors import InvalidStateError, NotFoundError, ValidationError
 from modelyard.core.ids import now_ms
+from modelyard.core.uris import parse_runs_uri
 from modelyard.tracking import _context
 from modelyard.tracking._client import Client
 from modelyard.tracking._compare import runs_to_frame
@@ -107,11 +110,12 @@ class ActiveRun:
         self._run = run
 
     @property
-    def info(self) -> Any:
+    def info(self) -> RunInfo:
         return self._run.info
 
     @property
-    def data(self) -> Any:
+    def data(self) -> RunData:
+        """The run's data when it started (read ``get_run`` for the current data)."""
         return self._run.data
 
     def __enter__(self) -> ActiveRun:
@@ -228,15 +232,7 @@ def log_metric(
     run_id: str | None = None,
 ) -> None:
     """Append a point to the series ``key`` of the active run; durable when this returns."""
-    rid = run_id or _run_id()
-    v.check_key(key, "metric key")
-    metric = Metric(
-        key,
-        v.check_metric_value(key, value),
-        now_ms() if timestamp is None else v.check_timestamp(key, timestamp),
-        0 if step is None else v.check_step(key, step),
-    )
-    get_client().store.log_metric(rid, metric)
+    get_client().log_metric(run_id or _run_id(), key, value, timestamp, step)
 
 
 def log_metrics(
@@ -314,6 +310,52 @@ def plot_metric_history(
     return get_client().plot_metric_history(
         list(run_ids), path, None if keys is None else list(keys)
     )
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Store a matplotlib figure as an image (PNG unless the name says otherwise)."""
+    import io
+
+    buffer = io.BytesIO()
+    suffix = artifact_file.rsplit(".", 1)[-1].lower() if "." in artifact_file else "png"
+    figure.savefig(buffer, format=suffix)
+    get_client().log_bytes(_run_id(), buffer.getvalue(), artifact_file)
+
+
+def download_artifacts(artifact_uri: str, dst_path: str | os.PathLike[str] | None = None) -> str:
+    """Copy ``runs:/<run-id>/<path>`` to a local folder (verified); return the local path."""
+    parsed = parse_runs_uri(artifact_uri)
+    return get_client().download_artifacts(parsed.run_id, parsed.path, dst_path)
+
+
+def create_experiment(name: str, tags: dict[str, Any] | None = None) -> str:
+    return get_client().create_experiment(name, tags)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return get_client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return get_client().get_experiment_by_name(name)
+
+
+def search_experiments(
+    view_type: ViewType | str = ViewType.ACTIVE_ONLY, name_like: str | None = None
+) -> list[Experiment]:
+    return get_client().search_experiments(view_type, name_like)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    get_client().delete_experiment(experiment_id)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    get_client().set_experiment_tag(_current_experiment_id(), key, value)
+
+
+def delete_run(run_id: str) -> None:
+    get_client().delete_run(run_id)
 
 
 def get_run(run_id: str) -> Run:
