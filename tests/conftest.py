@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import modelyard
+from modelyard.registry._loader import CACHE
 from modelyard.tracking import _client as client_module
 from modelyard.tracking import _fluent
 
@@ -75,6 +76,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("MODELYARD_ARTIFACT_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     modelyard.set_tracking_uri(None)
+    CACHE.clear()
     yield
     while _fluent.active_run() is not None:
         _fluent._stack().pop()

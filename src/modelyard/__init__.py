@@ -39,15 +39,26 @@ from modelyard.core.errors import (
     ConfigurationError,
     ConflictError,
     FilterSyntaxError,
+    GateFailedError,
+    IntegrityError,
     InvalidStateError,
     MissingDependencyError,
     ModelyardError,
     NotFoundError,
     ParamConflictError,
+    SchemaError,
     StoreError,
     StoreLockedError,
     StoreUnreadableError,
+    UntrustedModelError,
     ValidationError,
+)
+from modelyard.core.models import (
+    AuditEntry,
+    ModelVersion,
+    RegisteredModel,
+    RiskCategory,
+    VersionState,
 )
 
 __version__ = "0.1.0"
@@ -63,14 +74,12 @@ _TRACKING = (
     "search_experiments",
     "set_experiment_tag",
     "ActiveRun",
-    "Client",
     "active_run",
     "autolog",
     "compare_runs",
     "delete_tag",
     "end_run",
     "get_artifact_uri",
-    "get_client",
     "get_run",
     "get_tracking_uri",
     "last_active_run",
@@ -92,12 +101,15 @@ _TRACKING = (
     "set_tracking_uri",
     "start_run",
 )
+_REGISTRY = ("Client", "evaluate", "get_client", "load_model", "log_model", "register_model")
+_FLAVORS = ("Model", "ModelContext", "PythonModel", "infer_signature", "save_model")
 _SUBMODULES = ("data",)
 
 __all__ = [
     "ActiveRun",
     "ArtifactError",
     "ArtifactIntegrityError",
+    "AuditEntry",
     "Client",
     "ConfigurationError",
     "ConflictError",
@@ -106,23 +118,34 @@ __all__ = [
     "Experiment",
     "FileInfo",
     "FilterSyntaxError",
+    "GateFailedError",
+    "IntegrityError",
     "InvalidStateError",
     "LifecycleStage",
     "Metric",
     "MissingDependencyError",
+    "Model",
+    "ModelContext",
+    "ModelVersion",
     "ModelyardError",
     "NotFoundError",
     "Param",
     "ParamConflictError",
+    "PythonModel",
+    "RegisteredModel",
+    "RiskCategory",
     "Run",
     "RunData",
     "RunInfo",
     "RunStatus",
     "RunTag",
+    "SchemaError",
     "StoreError",
     "StoreLockedError",
     "StoreUnreadableError",
+    "UntrustedModelError",
     "ValidationError",
+    "VersionState",
     "ViewType",
     "active_run",
     "autolog",
@@ -134,13 +157,16 @@ __all__ = [
     "delete_tag",
     "download_artifacts",
     "end_run",
+    "evaluate",
     "get_artifact_uri",
     "get_client",
     "get_experiment",
     "get_experiment_by_name",
     "get_run",
     "get_tracking_uri",
+    "infer_signature",
     "last_active_run",
+    "load_model",
     "log_artifact",
     "log_artifacts",
     "log_config",
@@ -149,10 +175,13 @@ __all__ = [
     "log_input",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "log_text",
     "plot_metric_history",
+    "register_model",
+    "save_model",
     "search_experiments",
     "search_runs",
     "set_experiment",
@@ -165,9 +194,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from modelyard import data
+    from modelyard.flavors import Model, ModelContext, PythonModel, infer_signature, save_model
+    from modelyard.registry import (
+        Client,
+        evaluate,
+        get_client,
+        load_model,
+        log_model,
+        register_model,
+    )
     from modelyard.tracking import (
         ActiveRun,
-        Client,
         active_run,
         autolog,
         compare_runs,
@@ -178,7 +215,6 @@ if TYPE_CHECKING:
         download_artifacts,
         end_run,
         get_artifact_uri,
-        get_client,
         get_experiment,
         get_experiment_by_name,
         get_run,
@@ -208,7 +244,11 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TRACKING:
+    if name in _REGISTRY:
+        value = getattr(importlib.import_module("modelyard.registry"), name)
+    elif name in _FLAVORS:
+        value = getattr(importlib.import_module("modelyard.flavors"), name)
+    elif name in _TRACKING:
         value = getattr(importlib.import_module("modelyard.tracking"), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"modelyard.{name}")

@@ -16,7 +16,7 @@ from rich.table import Table
 from modelyard.core.errors import ModelyardError, NotFoundError, ValidationError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
 

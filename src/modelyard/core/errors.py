@@ -5,7 +5,8 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
 
     ModelyardError
     ├── ValidationError (ValueError)           bad input: a key, a value, a filter
-    │   └── FilterSyntaxError                  a search filter or order-by that does not parse
+    │   ├── FilterSyntaxError                  a search filter or order-by that does not parse
+    │   └── SchemaError                        model input that does not match the signature
     ├── NotFoundError (LookupError)            an experiment, run, artifact ... that does not exist
     ├── ConflictError                          the write contradicts what is stored
     │   └── ParamConflictError                 a param logged again with another value
@@ -14,12 +15,17 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
     │   ├── StoreLockedError                   another process holds the database too long
     │   └── StoreUnreadableError               the file is not a database, or cannot be opened
     ├── ArtifactError (OSError)                the artifact store cannot be used
-    │   └── ArtifactIntegrityError             a blob whose bytes do not match its sha256
+    │   └── ArtifactIntegrityError (+ IntegrityError)  a blob whose bytes do not match its sha256
+    ├── IntegrityError                         bytes (a blob, a bundle file) that do not match their hash
+    ├── UntrustedModelError (PermissionError)  a pickle from an arbitrary path without trusted=True
+    ├── GateFailedError                        a promotion gate refused a version (see .checks)
     └── ConfigurationError                     a setting, URI or optional dependency is wrong
         └── MissingDependencyError (ImportError)  an extra is not installed
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class ModelyardError(Exception):
@@ -62,11 +68,15 @@ class StoreUnreadableError(StoreError):
     """The database file cannot be opened or is not a database."""
 
 
+class IntegrityError(ModelyardError):
+    """Bytes that do not match the sha256 recorded for them; nothing was loaded."""
+
+
 class ArtifactError(ModelyardError, OSError):
     """The artifact store cannot be used."""
 
 
-class ArtifactIntegrityError(ArtifactError):
+class ArtifactIntegrityError(ArtifactError, IntegrityError):
     """A blob's bytes do not hash to the digest it is stored under."""
 
 
@@ -84,3 +94,19 @@ class MissingDependencyError(ConfigurationError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+class SchemaError(ValidationError):
+    """Input that does not match a model's signature; the message names the column."""
+
+
+class UntrustedModelError(ModelyardError, PermissionError):
+    """A model from an arbitrary path was asked for without ``trusted=True``."""
+
+
+class GateFailedError(ModelyardError):
+    """A promotion gate refused a version; ``.checks`` lists every check and its outcome."""
+
+    def __init__(self, message: str, checks: Sequence[object]) -> None:
+        super().__init__(message)
+        self.checks = list(checks)

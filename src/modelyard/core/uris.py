@@ -34,3 +34,38 @@ def parse_runs_uri(uri: str) -> RunArtifactUri:
             "e.g. runs:/0a1b.../model"
         )
     return RunArtifactUri(match["run_id"].lower(), (match["path"] or "").strip("/"))
+
+
+_MODELS = re.compile(
+    r"^models:/+(?P<name>[^/@]+)(?:/(?P<version>\d+|latest)|@(?P<alias>[A-Za-z_][\w\-]*))/?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUri:
+    """``models:/name/3``, ``models:/name/latest`` or ``models:/name@champion``."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+    latest: bool = False
+
+    def __str__(self) -> str:
+        if self.alias:
+            return f"models:/{self.name}@{self.alias}"
+        return f"models:/{self.name}/{'latest' if self.latest else self.version}"
+
+
+def parse_models_uri(uri: str) -> ModelUri:
+    match = _MODELS.match(uri) if isinstance(uri, str) else None
+    if match is None:
+        raise ValidationError(
+            f"{uri!r} is not a model URI; expected models:/<name>/<version>, "
+            "models:/<name>/latest or models:/<name>@<alias>"
+        )
+    version = match["version"]
+    if version == "latest":
+        return ModelUri(match["name"], latest=True)
+    if version is not None:
+        return ModelUri(match["name"], version=int(version))
+    return ModelUri(match["name"], alias=match["alias"])

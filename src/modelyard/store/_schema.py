@@ -125,3 +125,71 @@ run_inputs = Table(
     Column("dataset_digest", String(64), primary_key=True),
     Column("context", String(64), primary_key=True),
 )
+
+# -- model registry ------------------------------------------------------------------
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("risk_category", String(16), nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("gate", Text),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("state", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("run_id", String(32)),
+    Column("flavor", String(32), nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("files", Text, nullable=False),
+    Column("signature", Text),
+    Column("metrics", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("lineage", Text, nullable=False),
+    Column("risk_category", String(16), nullable=False),
+    Column("card", Text, nullable=False),
+    Column("approvals", Text, nullable=False),
+    Column("evaluation", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Index("ix_model_versions_run", "run_id"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", String(256), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+registry_audit = Table(
+    "registry_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("version", Integer),
+    Column("action", String(32), nullable=False),
+    Column("alias", String(256)),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_registry_audit_name", "name", "id"),
+)

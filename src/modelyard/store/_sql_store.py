@@ -38,6 +38,7 @@ from modelyard.core.search_filter import parse_filter, parse_order_by
 from modelyard.store._engine import create_engines
 from modelyard.store._errors import translated
 from modelyard.store._migrate import ensure_schema
+from modelyard.store._registry_store import RegistryStore
 from modelyard.store._schema import (
     artifacts,
     dataset_versions,
@@ -107,6 +108,7 @@ class SqlStore:
         database = make_url(url).database if self._engines.dialect == "sqlite" else None
         ensure_schema(self._engines, database)
         self._writer = Writer(self._engines)
+        self.registry = RegistryStore(self._engines)
 
     @property
     def dialect(self) -> str:
@@ -503,6 +505,25 @@ class SqlStore:
                         context=context,
                     )
                 )
+
+    def get_dataset_version(self, name: str, digest: str) -> DatasetVersion:
+        with translated(self.where), self._engines.read.connect() as conn:
+            row = conn.execute(
+                select(dataset_versions).where(
+                    dataset_versions.c.name == name, dataset_versions.c.digest == digest
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"dataset {name!r} has no version {digest[:12]}")
+        return DatasetVersion(
+            name=row.name,
+            digest=row.digest,
+            source_type=row.source_type,
+            source=row.source,
+            num_rows=row.num_rows,
+            schema=orjson.loads(row.schema),
+            profile=orjson.loads(row.profile),
+        )
 
     # -- search ----------------------------------------------------------------------
 

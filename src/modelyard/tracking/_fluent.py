@@ -40,6 +40,16 @@ _tracking_uri: str | None = None
 _experiment_id: str | None = None
 _local = threading.local()
 _last_run_id: str | None = None
+_client_class: type[Client] = Client
+
+
+def use_client_class(cls: type[Client]) -> None:
+    """Let a higher layer (the registry) extend the client the fluent API uses."""
+    global _client_class, _client
+    with _lock:
+        _client_class = cls
+        if _client is not None and not isinstance(_client, cls):
+            _client = None
 
 
 def _stack() -> list[ActiveRun]:
@@ -54,7 +64,7 @@ def get_client() -> Client:
     global _client
     with _lock:
         if _client is None:
-            _client = Client(_tracking_uri)
+            _client = _client_class(_tracking_uri)
         return _client
 
 

@@ -1,0 +1,387 @@
+"""``modelyard models``: list, show, versions, register, promote, alias, archive, card, diff."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from modelyard.cli._common import Json, TrackingUri
+from modelyard.cli._output import (
+    console,
+    emit_json,
+    err_console,
+    friendly_errors,
+    number,
+    table,
+    when,
+)
+from modelyard.core.errors import GateFailedError
+from modelyard.core.models import ModelVersion, RegisteredModel
+from modelyard.registry import CheckResult, Client
+
+app = typer.Typer(
+    help="Register, promote, document and compare model versions.", no_args_is_help=True
+)
+
+Name = Annotated[str, typer.Argument(help="Registered model name.")]
+Version = Annotated[int, typer.Argument(help="Version number.")]
+
+
+def client(tracking_uri: str | None) -> Client:
+    return Client(tracking_uri)
+
+
+def _aliases(aliases: dict[str, int]) -> str:
+    return ", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items())) or "-"
+
+
+def model_json(m: RegisteredModel) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "description": m.description,
+        "owner": m.owner,
+        "risk_category": m.risk_category.value,
+        "aliases": m.aliases,
+        "latest_version": m.latest_version,
+        "tags": m.tags,
+        "gate": m.gate,
+        "creation_time": m.creation_time,
+        "last_updated_time": m.last_updated_time,
+    }
+
+
+def version_json(v: ModelVersion) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "version": v.version,
+        "uri": v.uri,
+        "state": v.state.value,
+        "aliases": v.aliases,
+        "flavor": v.flavor,
+        "source": v.source,
+        "run_id": v.run_id,
+        "metrics": v.metrics,
+        "params": v.params,
+        "tags": v.tags,
+        "description": v.description,
+        "owner": v.owner,
+        "risk_category": v.risk_category.value,
+        "lineage": v.lineage,
+        "signature": v.signature,
+        "card": v.card,
+        "approvals": v.approvals,
+        "evaluation": {k: val for k, val in v.evaluation.items() if k != "plots"},
+        "files": {p: {"sha256": d, "size": s} for p, (d, s) in v.files.items()},
+        "creation_time": v.creation_time,
+    }
+
+
+@app.command("list")
+def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
+    """List registered models with their aliases."""
+    with friendly_errors():
+        models = client(tracking_uri).search_registered_models()
+    if json:
+        emit_json([model_json(m) for m in models])
+        return
+    table(
+        "Registered models",
+        ["name", "latest", "aliases", "risk", "owner", "updated"],
+        [
+            [
+                m.name,
+                m.latest_version or "-",
+                _aliases(m.aliases),
+                m.risk_category.value,
+                m.owner,
+                when(m.last_updated_time),
+            ]
+            for m in models
+        ],
+        caption=None
+        if models
+        else "No models yet: log_model(..., registered_model_name=...) or `modelyard models register`.",
+    )
+
+
+@app.command()
+def show(name: Name, tracking_uri: TrackingUri = None, json: Json = False) -> None:
+    """Show a registered model, its gate and its recent history."""
+    with friendly_errors():
+        c = client(tracking_uri)
+        m = c.get_registered_model(name)
+        audit = c.get_audit_log(name, limit=15)
+    if json:
+        emit_json({**model_json(m), "audit": [asdict(e) for e in audit]})
+        return
+    checks = "; ".join(str(check) for check in (m.gate or {}).get("checks", [])) or "none"
+    table(
+        f"Model {m.name}",
+        ["field", "value"],
+        [
+            ["description", m.description or "-"],
+            ["owner", m.owner],
+            ["risk", m.risk_category.value],
+            ["latest version", m.latest_version or "-"],
+            ["aliases", _aliases(m.aliases)],
+            ["gate", checks],
+        ],
+    )
+    table(
+        "History",
+        ["when", "action", "version", "alias", "from", "to", "by", "why"],
+        [
+            [
+                when(e.at),
+                e.action,
+                e.version or "-",
+                e.alias or "-",
+                e.from_version or "-",
+                e.to_version or "-",
+                e.actor,
+                e.reason or "-",
+            ]
+            for e in audit
+        ],
+    )
+
+
+@app.command()
+def versions(
+    name: Name,
+    all_: Annotated[bool, typer.Option("--all", help="Include deleted versions.")] = False,
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """List the versions of a model, newest first."""
+    with friendly_errors():
+        c = client(tracking_uri)
+        c.get_registered_model(name)
+        found = c.search_model_versions(f"name = '{name}'", include_deleted=all_)
+    if json:
+        emit_json([version_json(v) for v in found])
+        return
+    metric_keys = sorted({k for v in found for k in v.metrics})[:4]
+    table(
+        f"Versions of {name}",
+        ["version", "state", "aliases", "flavor", "risk", "registered", *metric_keys],
+        [
+            [
+                v.version,
+                v.state.value,
+                ", ".join(v.aliases) or "-",
+                v.flavor,
+                v.risk_category.value,
+                when(v.creation_time),
+            ]
+            + [number(v.metrics.get(k)) for k in metric_keys]
+            for v in found
+        ],
+    )
+
+
+@app.command()
+def register(
+    name: Name,
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="runs:/<run-id>/<path>, a modelyard bundle folder, or an MLflow model folder."
+        ),
+    ],
+    description: Annotated[str, typer.Option(help="What this version is.")] = "",
+    risk: Annotated[
+        str | None, typer.Option(help="minimal, limited, high or unacceptable.")
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Register a new version of a model."""
+    with friendly_errors():
+        v = client(tracking_uri).register_model(
+            name, source, description=description, risk_category=risk
+        )
+    if json:
+        emit_json(version_json(v))
+    else:
+        console.print(
+            f"Registered [bold]{v.uri}[/] ({v.flavor}, {len(v.files)} files, sha256-verified)"
+        )
+
+
+class _Refused(Exception):
+    """Raised past friendly_errors so that a refusal prints its table of checks."""
+
+
+def _checks_table(title: str, checks: list[CheckResult]) -> None:
+    table(
+        title,
+        ["check", "result", "detail"],
+        [[c.check, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail] for c in checks],
+    )
+
+
+@app.command()
+def promote(
+    name: Name,
+    version: Version,
+    alias: Annotated[str, typer.Option(help="The alias to move.")] = "champion",
+    force: Annotated[
+        bool, typer.Option("--force", help="Override a failing gate (needs --reason; audited).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why; written to the audit log.")] = "",
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Move an alias to a version if the model's gate passes; show every check."""
+    try:
+        with friendly_errors():
+            try:
+                checks = client(tracking_uri).promote(
+                    name, version, alias, force=force, reason=reason
+                )
+            except GateFailedError as refused:
+                error = refused
+                raise _Refused from None
+    except _Refused:
+        failed: list[CheckResult] = [ch for ch in error.checks if isinstance(ch, CheckResult)]
+        if json:
+            emit_json({"promoted": False, "checks": [ch.to_dict() for ch in failed]})
+        else:
+            _checks_table(f"Gate of {name} for v{version}: refused", failed)
+            err_console.print(f"[bold red]refused:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    if json:
+        emit_json(
+            {
+                "promoted": True,
+                "alias": alias,
+                "version": version,
+                "checks": [ch.to_dict() for ch in checks],
+            }
+        )
+        return
+    _checks_table(f"Gate of {name} for v{version}", checks)
+    forced = any(not ch.passed for ch in checks)
+    console.print(
+        f"{alias} → [bold]{name} v{version}[/]" + (" [yellow](forced)[/]" if forced else "")
+    )
+
+
+@app.command()
+def alias(
+    name: Name,
+    alias_name: Annotated[
+        str, typer.Argument(metavar="ALIAS", help="Alias name, e.g. challenger.")
+    ],
+    version: Annotated[
+        int | None, typer.Argument(help="Version to point at (omit with --delete).")
+    ] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the alias.")] = False,
+    reason: Annotated[str, typer.Option(help="Why; written to the audit log.")] = "",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Point an alias at a version without a gate (a rollback is pointing it back), or delete it."""
+    with friendly_errors():
+        c = client(tracking_uri)
+        if delete:
+            c.delete_registered_model_alias(name, alias_name, reason)
+            typer.echo(f"Deleted alias {alias_name!r} of {name}")
+            return
+        if version is None:
+            raise typer.BadParameter("give a VERSION, or --delete")
+        c.set_registered_model_alias(name, alias_name, version, reason)
+    typer.echo(f"{alias_name} → {name} v{version}")
+
+
+@app.command()
+def archive(
+    name: Name,
+    version: Version,
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Archive a version (loadable by number, but no alias may point at it)."""
+    with friendly_errors():
+        client(tracking_uri).archive_model_version(name, version, reason)
+    typer.echo(f"Archived {name} v{version}")
+
+
+@app.command()
+def approve(
+    name: Name,
+    version: Version,
+    approver: Annotated[str, typer.Option(help="Who approves.")],
+    note: Annotated[str, typer.Option(help="Remarks.")] = "",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Record a named approval (required to promote high-risk versions)."""
+    with friendly_errors():
+        client(tracking_uri).approve_model_version(name, version, approver, note)
+    typer.echo(f"{approver} approved {name} v{version}")
+
+
+@app.command()
+def card(
+    name: Name,
+    version: Version,
+    out: Annotated[Path, typer.Option(help="Folder for <name>-v<version>.md and .html.")] = Path(
+        "cards"
+    ),
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Render a version's model card as Markdown and HTML."""
+    with friendly_errors():
+        client(tracking_uri).model_card(name, version, out)
+    md, html = out / f"{name}-v{version}.md", out / f"{name}-v{version}.html"
+    if json:
+        emit_json({"markdown": str(md), "html": str(html)})
+        return
+    console.print(f"Card written to [bold]{md}[/] and [bold]{html}[/]")
+
+
+@app.command()
+def diff(
+    name: Name, a: Version, b: Version, tracking_uri: TrackingUri = None, json: Json = False
+) -> None:
+    """Two versions side by side: metrics, params, signature and data."""
+    with friendly_errors():
+        c = client(tracking_uri)
+        va, vb = c.get_model_version(name, a), c.get_model_version(name, b)
+    rows: list[list[Any]] = []
+    for key in sorted(set(va.metrics) | set(vb.metrics)):
+        rows.append([f"metric {key}", number(va.metrics.get(key)), number(vb.metrics.get(key))])
+    for key in sorted(set(va.params) | set(vb.params)):
+        rows.append([f"param {key}", va.params.get(key, "-"), vb.params.get(key, "-")])
+    sig_a = {col["name"]: col["dtype"] for col in (va.signature or {}).get("inputs", [])}
+    sig_b = {col["name"]: col["dtype"] for col in (vb.signature or {}).get("inputs", [])}
+    for col in sorted(set(sig_a) | set(sig_b)):
+        if sig_a.get(col) != sig_b.get(col):
+            rows.append([f"input {col}", sig_a.get(col, "(absent)"), sig_b.get(col, "(absent)")])
+
+    def data(v: ModelVersion) -> str:
+        return (
+            ", ".join(f"{d['name']}@{d['digest'][:8]}" for d in v.lineage.get("datasets", []))
+            or "-"
+        )
+
+    rows += [
+        ["data", data(va), data(vb)],
+        ["flavor", va.flavor, vb.flavor],
+        ["risk", va.risk_category.value, vb.risk_category.value],
+        ["aliases", ", ".join(va.aliases) or "-", ", ".join(vb.aliases) or "-"],
+    ]
+    if json:
+        emit_json({"a": version_json(va), "b": version_json(vb), "rows": rows})
+        return
+    changed = [r for r in rows if str(r[1]) != str(r[2])]
+    table(
+        f"{name}: v{a} vs v{b}",
+        ["", f"v{a}", f"v{b}"],
+        rows,
+        caption=f"{len(changed)} of {len(rows)} rows differ",
+    )

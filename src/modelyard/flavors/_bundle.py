@@ -1,0 +1,183 @@
+"""Model bundles: a folder with the model's files and a manifest that hashes each of them.
+
+``save_model`` writes one; ``load_bundle`` loads one only after every file matched the
+hashes the caller trusts (those recorded at registration), or with ``trusted=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from modelyard.core.errors import IntegrityError, UntrustedModelError, ValidationError
+from modelyard.core.ids import now_ms
+from modelyard.core.signature import InputKind, Signature
+from modelyard.flavors._base import Flavor, detect_flavor, get_flavor
+from modelyard.flavors._manifest import (
+    MANIFEST,
+    Manifest,
+    hash_folder,
+    read_manifest,
+    verify_folder,
+)
+from modelyard.flavors._model import Model
+from modelyard.flavors._python import ARTIFACTS
+from modelyard.flavors._signature import as_frame, infer_signature, validate_example
+
+EXAMPLE_FILE = "input_example.json"
+MAX_EXAMPLE_ROWS = 20
+
+
+def _example_frame(example: Any) -> pd.DataFrame:
+    frame, _ = as_frame(example)
+    return frame.head(MAX_EXAMPLE_ROWS)
+
+
+def _write_example(frame: pd.DataFrame, folder: Path) -> None:
+    payload = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
+    (folder / EXAMPLE_FILE).write_text(json.dumps(payload, indent=1), encoding="utf-8")
+
+
+def read_example(folder: Path, manifest: Manifest) -> pd.DataFrame | None:
+    if not manifest.input_example:
+        return None
+    payload = json.loads((folder / manifest.input_example).read_text(encoding="utf-8"))
+    frame = pd.DataFrame(payload["data"], columns=payload["columns"])
+    if manifest.signature is not None:
+        for spec in manifest.signature.inputs:
+            if spec.name in frame.columns and spec.dtype.is_numeric:
+                frame[spec.name] = frame[spec.name].astype(
+                    "float64" if frame[spec.name].isna().any() else spec.dtype.value
+                )
+    return frame
+
+
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    input_example: Any = None,
+    requirements: list[str] | None = None,
+    artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> Manifest:
+    """Write ``model`` as a bundle folder at ``path`` (which must not exist yet).
+
+    The signature is inferred from ``input_example`` (and the model's predictions on it)
+    when not given, and the example is checked against it. Written to a temporary folder
+    and renamed into place, so a failure leaves nothing behind.
+    """
+    target = Path(path)
+    if target.exists() and any(target.iterdir()):
+        raise ValidationError(
+            f"cannot save a model to {str(target)!r}: the folder exists and is not empty"
+        )
+    chosen: Flavor = get_flavor(flavor) if flavor else detect_flavor(model)
+    if not chosen.handles(model):
+        raise ValidationError(f"the {chosen.name} flavor cannot save a {type(model).__name__}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        saved = chosen.save(model, staging)
+        if artifacts:
+            if chosen.name != "python":
+                raise ValidationError(
+                    "artifacts= is for PythonModel models; other flavors keep their state in the model"
+                )
+            (staging / ARTIFACTS).mkdir()
+            saved.config["artifacts"] = {}
+            for name, source in artifacts.items():
+                src = Path(source)
+                if not src.exists():
+                    raise ValidationError(
+                        f"artifact {name!r} points at {str(src)!r}, which does not exist"
+                    )
+                dest = staging / ARTIFACTS / src.name
+                shutil.copytree(src, dest) if src.is_dir() else shutil.copy2(src, dest)
+                saved.config["artifacts"][name] = src.name
+        example = None if input_example is None else _example_frame(input_example)
+        if signature is None and input_example is not None:
+            assert example is not None
+            _, kind = as_frame(input_example)
+            sample = example if kind is InputKind.DATAFRAME else example.to_numpy()
+            # a PythonModel may need its artifacts (load_context) before it can predict
+            scorer = chosen.load(staging, saved.config) if chosen.name == "python" else model
+            output = chosen.predict(scorer, sample)
+            signature = infer_signature(sample, output)
+        if signature is not None and example is not None:
+            validate_example(signature, example)
+        if example is not None:
+            _write_example(example, staging)
+        importance = None
+        if signature is not None:
+            try:
+                importance = chosen.feature_importance(model, signature.input_names)
+            except Exception:
+                importance = None
+        manifest = Manifest(
+            flavor=chosen.name,
+            framework=saved.framework,
+            framework_version=saved.framework_version,
+            python_version=platform.python_version(),
+            created_time=now_ms(),
+            signature=signature,
+            requirements=requirements if requirements is not None else saved.requirements,
+            flavor_config=saved.config,
+            input_example=EXAMPLE_FILE if example is not None else None,
+            feature_importance=importance,
+        )
+        manifest.files = hash_folder(staging)
+        (staging / MANIFEST).write_bytes(manifest.dump())
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+        return manifest
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_bundle(
+    path: str | os.PathLike[str],
+    *,
+    expected_files: Mapping[str, str] | None = None,
+    trusted: bool = False,
+    uri: str | None = None,
+    already_verified: bool = False,
+) -> Model:
+    """Load a bundle folder.
+
+    With ``expected_files`` (path -> sha256 recorded at registration) every file is hashed
+    and compared before anything is unpickled. Without it, the folder is not vouched for
+    by anyone and loading it needs ``trusted=True``.
+    """
+    folder = Path(path)
+    if expected_files is None and not trusted:
+        raise UntrustedModelError(
+            f"{str(folder)!r} is not a registered model, so nothing vouches for its bytes and "
+            "unpickling it could run arbitrary code; register it, or pass trusted=True if you "
+            "made it yourself"
+        )
+    manifest = read_manifest(folder)
+    if expected_files is not None:
+        recorded = dict(expected_files)
+        recorded.pop(MANIFEST, None)
+        if recorded != manifest.files:
+            raise IntegrityError(
+                f"the manifest of {uri or str(folder)!r} lists files or hashes that differ from "
+                "those recorded at registration; it was not loaded"
+            )
+    if not already_verified:
+        verify_folder(folder, manifest.files)
+    flavor = get_flavor(manifest.flavor)
+    raw = flavor.load(folder, manifest.flavor_config)
+    return Model(raw, flavor, manifest, uri=uri or str(folder))

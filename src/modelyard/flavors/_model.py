@@ -1,0 +1,63 @@
+"""A loaded model: one ``predict`` for every flavor, with input checked against the signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.core.signature import InputKind
+from modelyard.flavors._base import Flavor
+from modelyard.flavors._manifest import Manifest
+from modelyard.flavors._signature import as_frame, enforce
+
+
+class Model:
+    """A model ready to score. ``predict`` takes a DataFrame, records, a dict of columns or an
+    array; it is checked against the signature (missing, extra or mistyped columns are a
+    SchemaError naming the column) and returns an array or a DataFrame."""
+
+    def __init__(
+        self, raw: Any, flavor: Flavor, manifest: Manifest, uri: str | None = None
+    ) -> None:
+        self.raw = raw
+        self.flavor = flavor
+        self.manifest = manifest
+        self.uri = uri
+
+    @property
+    def signature(self) -> Any:
+        return self.manifest.signature
+
+    @property
+    def feature_importance(self) -> dict[str, float] | None:
+        return self.manifest.feature_importance
+
+    def _input(self, data: Any) -> Any:
+        signature = self.manifest.signature
+        if signature is None:
+            frame, _ = as_frame(data)
+            return frame
+        frame = enforce(signature, data)
+        if signature.input_kind is InputKind.NDARRAY:
+            return frame.to_numpy()
+        return frame
+
+    def predict(self, data: Any) -> Any:
+        result = self.flavor.predict(self.raw, self._input(data))
+        if isinstance(result, pd.Series):
+            return result.to_numpy()
+        return result if isinstance(result, pd.DataFrame) else np.asarray(result)
+
+    def predict_proba(self, data: Any) -> Any:
+        """Class probabilities, for classifiers that give them."""
+        result = self.flavor.predict_proba(self.raw, self._input(data))
+        if result is None:
+            raise AttributeError(
+                f"the {self.manifest.flavor} model {self.uri or ''} gives no probabilities"
+            )
+        return np.asarray(result)
+
+    def __repr__(self) -> str:
+        return f"<Model {self.uri or ''} flavor={self.manifest.flavor} {self.manifest.framework}=={self.manifest.framework_version}>"

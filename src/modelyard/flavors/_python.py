@@ -1,0 +1,57 @@
+"""The python flavor: a PythonModel subclass, pickled with cloudpickle, plus its artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._python_model import ModelContext, PythonModel
+
+MODEL_FILE = "python_model.pkl"
+ARTIFACTS = "artifacts"
+
+
+class PythonFlavor:
+    name = "python"
+
+    def handles(self, model: Any) -> bool:
+        return isinstance(model, PythonModel)
+
+    def save(self, model: Any, folder: Path) -> Saved:
+        with open(folder / MODEL_FILE, "wb") as handle:
+            cloudpickle.dump(model, handle)
+        return Saved(
+            framework="python",
+            framework_version=version_of("cloudpickle"),
+            requirements=[requirement("cloudpickle"), requirement("numpy"), requirement("pandas")],
+            config={
+                "model_file": MODEL_FILE,
+                "class": f"{type(model).__module__}.{type(model).__qualname__}",
+            },
+        )
+
+    def load(self, folder: Path, config: dict[str, Any]) -> Any:
+        # Only ever called on files whose sha256 matched the registered digest (see _bundle).
+        with open(folder / config.get("model_file", MODEL_FILE), "rb") as handle:
+            model = cloudpickle.load(handle)
+        artifacts = {
+            name: str(folder / ARTIFACTS / rel)
+            for name, rel in (config.get("artifacts") or {}).items()
+        }
+        model.load_context(ModelContext(artifacts=artifacts))
+        return model
+
+    def predict(self, raw: Any, frame: Any) -> Any:
+        return raw.predict(frame)
+
+    def predict_proba(self, raw: Any, frame: Any) -> Any | None:
+        return raw.predict_proba(frame) if hasattr(raw, "predict_proba") else None
+
+    def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
+        return None
+
+
+FLAVOR = PythonFlavor()

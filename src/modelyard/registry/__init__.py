@@ -1,0 +1,22 @@
+"""The model registry: versions, aliases, gates, evaluation and model cards."""
+
+from modelyard.registry._card import Card, render_card
+from modelyard.registry._client import Client
+from modelyard.registry._evaluate import EvaluationResult
+from modelyard.registry._fluent import evaluate, get_client, load_model, log_model, register_model
+from modelyard.registry._gate import CheckResult, Gate, parse_gate
+
+__all__ = [
+    "Card",
+    "CheckResult",
+    "Client",
+    "EvaluationResult",
+    "Gate",
+    "evaluate",
+    "get_client",
+    "load_model",
+    "log_model",
+    "parse_gate",
+    "register_model",
+    "render_card",
+]

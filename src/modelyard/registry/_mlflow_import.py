@@ -1,0 +1,147 @@
+"""Bring an MLflow model folder (MLmodel format) into a modelyard bundle.
+
+Reads the ``MLmodel`` file's flavors (scikit-learn, or python_function with a
+cloudpickled model), its signature and its input example; the pickle is loaded only when
+the caller vouches for the folder (registering it is that act).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from modelyard.core.errors import ValidationError
+from modelyard.core.signature import ColumnSpec, DType, InputKind, Signature
+from modelyard.flavors import PythonModel
+
+_MLFLOW_TYPES = {
+    "boolean": DType.BOOL,
+    "integer": DType.INT32,
+    "long": DType.INT64,
+    "float": DType.FLOAT32,
+    "double": DType.FLOAT64,
+    "string": DType.STRING,
+    "datetime": DType.DATETIME,
+}
+_TENSOR_TYPES = {
+    "float64": DType.FLOAT64,
+    "float32": DType.FLOAT32,
+    "int64": DType.INT64,
+    "int32": DType.INT32,
+    "bool": DType.BOOL,
+}
+
+
+def is_mlflow_model(folder: Path) -> bool:
+    return (folder / "MLmodel").is_file()
+
+
+def _columns(spec: str | None, role: str) -> tuple[tuple[ColumnSpec, ...], InputKind]:
+    if not spec:
+        return (), InputKind.DATAFRAME
+    items = json.loads(spec)
+    columns: list[ColumnSpec] = []
+    kind = InputKind.DATAFRAME
+    for i, item in enumerate(items):
+        if item.get("type") == "tensor":
+            kind = InputKind.NDARRAY
+            dtype = _TENSOR_TYPES.get(item["tensor-spec"]["dtype"])
+            if dtype is None:
+                raise ValidationError(
+                    f"MLmodel {role} tensor dtype {item['tensor-spec']['dtype']!r} is not supported"
+                )
+            width = item["tensor-spec"]["shape"][-1] if len(item["tensor-spec"]["shape"]) > 1 else 1
+            columns.extend(ColumnSpec(f"f{j}", dtype) for j in range(int(width)))
+            continue
+        dtype = _MLFLOW_TYPES.get(item.get("type", ""))
+        if dtype is None:
+            raise ValidationError(
+                f"MLmodel {role} column {item.get('name', i)!r} has type {item.get('type')!r}, which modelyard cannot map"
+            )
+        columns.append(
+            ColumnSpec(
+                str(item.get("name", f"f{i}")), dtype, optional=not item.get("required", True)
+            )
+        )
+    return tuple(columns), kind
+
+
+def read_mlmodel(folder: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ValidationError(f"{str(folder / 'MLmodel')!r} is not valid YAML: {error}") from error
+    if not isinstance(data, dict) or "flavors" not in data:
+        raise ValidationError(
+            f"{str(folder / 'MLmodel')!r} has no 'flavors' section; it is not an MLflow model"
+        )
+    return data
+
+
+def signature_of(mlmodel: dict[str, Any]) -> Signature | None:
+    spec = mlmodel.get("signature")
+    if not spec:
+        return None
+    inputs, kind = _columns(spec.get("inputs"), "input")
+    outputs, _ = _columns(spec.get("outputs"), "output")
+    return Signature(inputs=inputs, outputs=outputs, input_kind=kind)
+
+
+def input_example_of(folder: Path, mlmodel: dict[str, Any]) -> pd.DataFrame | None:
+    info = mlmodel.get("saved_input_example_info")
+    if not info:
+        return None
+    path = folder / info.get("artifact_path", "input_example.json")
+    if not path.is_file():
+        return None
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(payload, dict) and "columns" in payload:
+        return pd.DataFrame(payload["data"], columns=payload["columns"])
+    if isinstance(payload, dict) and "inputs" in payload:
+        return pd.DataFrame(payload["inputs"])
+    if isinstance(payload, list):
+        return pd.DataFrame(payload)
+    return None
+
+
+def load_mlflow_model(folder: Path, mlmodel: dict[str, Any]) -> Any:
+    """The model object inside an MLflow folder (sklearn or cloudpickled python_function)."""
+    flavors = mlmodel["flavors"]
+    if "sklearn" in flavors:
+        model_file = folder / flavors["sklearn"].get("pickled_model", "model.pkl")
+        serialization = flavors["sklearn"].get("serialization_format", "cloudpickle")
+        with open(model_file, "rb") as handle:
+            if serialization == "cloudpickle":
+                import cloudpickle
+
+                return cloudpickle.load(handle)
+            return pickle.load(handle)
+    pyfunc = flavors.get("python_function", {})
+    if "python_model" in pyfunc:
+        import cloudpickle
+
+        with open(folder / pyfunc["python_model"], "rb") as handle:
+            inner = cloudpickle.load(handle)
+
+        class _MlflowPythonModel(PythonModel):
+            def __init__(self, wrapped: Any, artifacts: dict[str, str]) -> None:
+                self.wrapped = wrapped
+                self.mlflow_artifacts = artifacts
+
+            def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+                try:
+                    return self.wrapped.predict(None, model_input)
+                except TypeError:
+                    return self.wrapped.predict(model_input)
+
+        artifacts = {k: str(folder / v) for k, v in (pyfunc.get("artifacts") or {}).items()}
+        return _MlflowPythonModel(inner, artifacts)
+    raise ValidationError(
+        f"the MLflow model in {str(folder)!r} has flavors {sorted(flavors)}; modelyard imports "
+        "'sklearn' and 'python_function' (with a python_model) models"
+    )

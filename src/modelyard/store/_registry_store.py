@@ -1,0 +1,480 @@
+"""The model registry's tables: versions numbered gap-free, aliases moved atomically, and an
+audit entry written in the same transaction as every change it describes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
+
+from modelyard.core.errors import ConflictError, InvalidStateError, NotFoundError
+from modelyard.core.ids import now_ms
+from modelyard.core.models import (
+    AuditEntry,
+    ModelVersion,
+    RegisteredModel,
+    RiskCategory,
+    VersionState,
+)
+from modelyard.store._engine import Engines
+from modelyard.store._errors import translated
+from modelyard.store._schema import model_aliases, model_versions, registered_models, registry_audit
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
+class RegistryStore:
+    """Registered models, their versions, aliases and audit log, in the metadata database."""
+
+    def __init__(self, engines: Engines) -> None:
+        self._engines = engines
+        self.where = engines.where
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _lock_model(self, conn: Connection, name: str) -> Any:
+        query = select(registered_models).where(registered_models.c.name == name)
+        if self._engines.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"registered model {name!r} does not exist")
+        return row
+
+    def _audit(
+        self,
+        conn: Connection,
+        name: str,
+        action: str,
+        actor: str,
+        reason: str = "",
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        from_version: int | None = None,
+        to_version: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        conn.execute(
+            insert(registry_audit).values(
+                name=name,
+                version=version,
+                action=action,
+                alias=alias,
+                from_version=from_version,
+                to_version=to_version,
+                actor=actor,
+                reason=reason,
+                details=_dumps(details or {}),
+                at=now_ms(),
+            )
+        )
+
+    def _aliases(self, conn: Connection, name: str) -> dict[str, int]:
+        rows = conn.execute(
+            select(model_aliases.c.alias, model_aliases.c.version).where(
+                model_aliases.c.name == name
+            )
+        )
+        return {r.alias: r.version for r in rows}
+
+    def _model(self, conn: Connection, row: Any) -> RegisteredModel:
+        latest = conn.execute(
+            select(func.max(model_versions.c.version)).where(
+                model_versions.c.name == row.name,
+                model_versions.c.state != VersionState.DELETED.value,
+            )
+        ).scalar()
+        return RegisteredModel(
+            name=row.name,
+            description=row.description,
+            owner=row.owner,
+            risk_category=RiskCategory(row.risk_category),
+            tags=orjson.loads(row.tags),
+            aliases=self._aliases(conn, row.name),
+            latest_version=latest,
+            creation_time=row.creation_time,
+            last_updated_time=row.last_updated_time,
+            gate=orjson.loads(row.gate) if row.gate else None,
+        )
+
+    def _version(self, row: Any, aliases: dict[str, int]) -> ModelVersion:
+        return ModelVersion(
+            name=row.name,
+            version=row.version,
+            state=VersionState(row.state),
+            source=row.source,
+            run_id=row.run_id,
+            flavor=row.flavor,
+            manifest_digest=row.manifest_digest,
+            files={k: (v[0], v[1]) for k, v in orjson.loads(row.files).items()},
+            signature=orjson.loads(row.signature) if row.signature else None,
+            metrics=orjson.loads(row.metrics),
+            params=orjson.loads(row.params),
+            tags=orjson.loads(row.tags),
+            description=row.description,
+            owner=row.owner,
+            lineage=orjson.loads(row.lineage),
+            risk_category=RiskCategory(row.risk_category),
+            card=orjson.loads(row.card),
+            approvals=orjson.loads(row.approvals),
+            evaluation=orjson.loads(row.evaluation),
+            aliases=sorted(a for a, v in aliases.items() if v == row.version),
+            creation_time=row.creation_time,
+            last_updated_time=row.last_updated_time,
+        )
+
+    # -- registered models -------------------------------------------------------------
+
+    def ensure_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        owner: str = "",
+        risk_category: RiskCategory = RiskCategory.MINIMAL,
+        tags: dict[str, str] | None = None,
+        actor: str = "",
+    ) -> bool:
+        """Create the registered model unless it exists; True when it was created."""
+        now = now_ms()
+        try:
+            with translated(self.where), self._engines.write.begin() as conn:
+                if conn.execute(
+                    select(registered_models.c.name).where(registered_models.c.name == name)
+                ).first():
+                    return False
+                conn.execute(
+                    insert(registered_models).values(
+                        name=name,
+                        description=description,
+                        owner=owner,
+                        risk_category=risk_category.value,
+                        tags=_dumps(tags or {}),
+                        gate=None,
+                        creation_time=now,
+                        last_updated_time=now,
+                    )
+                )
+                self._audit(conn, name, "create_model", actor)
+                return True
+        except sa_exc.IntegrityError:
+            return False  # created by another process at the same moment
+
+    def get_model(self, name: str) -> RegisteredModel:
+        with translated(self.where), self._engines.read.connect() as conn:
+            row = conn.execute(
+                select(registered_models).where(registered_models.c.name == name)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"registered model {name!r} does not exist")
+            return self._model(conn, row)
+
+    def search_models(self, name_like: str | None = None) -> list[RegisteredModel]:
+        query = select(registered_models).order_by(registered_models.c.name)
+        if name_like:
+            query = query.where(func.lower(registered_models.c.name).like(func.lower(name_like)))
+        with translated(self.where), self._engines.read.connect() as conn:
+            return [self._model(conn, row) for row in conn.execute(query).all()]
+
+    def update_model(self, name: str, actor: str, **values: Any) -> None:
+        if "tags" in values:
+            values["tags"] = _dumps(values["tags"])
+        if "gate" in values:
+            values["gate"] = None if values["gate"] is None else _dumps(values["gate"])
+        if "risk_category" in values:
+            values["risk_category"] = RiskCategory(values["risk_category"]).value
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            conn.execute(
+                update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(last_updated_time=now_ms(), **values)
+            )
+            self._audit(conn, name, "update_model", actor, details={"fields": sorted(values)})
+
+    # -- versions ----------------------------------------------------------------------
+
+    def create_version(self, name: str, *, actor: str, **fields: Any) -> ModelVersion:
+        """Add the next version (max + 1) of ``name``; concurrent writers queue on a lock."""
+        now = now_ms()
+        record = {
+            "state": VersionState.ACTIVE.value,
+            "files": _dumps({k: list(v) for k, v in fields.pop("files").items()}),
+            "signature": None
+            if fields.get("signature") is None
+            else _dumps(fields.pop("signature")),
+            "approvals": "[]",
+            "evaluation": "{}",
+            "creation_time": now,
+            "last_updated_time": now,
+        }
+        fields.pop("signature", None)
+        for key in ("metrics", "params", "tags", "lineage", "card"):
+            record[key] = _dumps(fields.pop(key, {}) or {})
+        record["risk_category"] = RiskCategory(fields.pop("risk_category")).value
+        record.update(fields)
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            current = conn.execute(
+                select(func.max(model_versions.c.version)).where(model_versions.c.name == name)
+            ).scalar()
+            version = (current or 0) + 1
+            conn.execute(insert(model_versions).values(name=name, version=version, **record))
+            conn.execute(
+                update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(last_updated_time=now)
+            )
+            self._audit(
+                conn,
+                name,
+                "register",
+                actor,
+                version=version,
+                details={"source": record.get("source")},
+            )
+        return self.get_version(name, version)
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        with translated(self.where), self._engines.read.connect() as conn:
+            row = conn.execute(
+                select(model_versions).where(
+                    model_versions.c.name == name, model_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                if (
+                    conn.execute(
+                        select(registered_models.c.name).where(registered_models.c.name == name)
+                    ).first()
+                    is None
+                ):
+                    raise NotFoundError(f"registered model {name!r} does not exist")
+                raise NotFoundError(f"model {name!r} has no version {version}")
+            return self._version(row, self._aliases(conn, name))
+
+    def resolve_alias(self, name: str, alias: str) -> int:
+        with translated(self.where), self._engines.read.connect() as conn:
+            version = conn.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if version is None:
+                known = sorted(self._aliases(conn, name))
+                if (
+                    conn.execute(
+                        select(registered_models.c.name).where(registered_models.c.name == name)
+                    ).first()
+                    is None
+                ):
+                    raise NotFoundError(f"registered model {name!r} does not exist")
+                raise NotFoundError(
+                    f"model {name!r} has no alias {alias!r}; its aliases are {known or 'none yet'}"
+                )
+            return int(version)
+
+    def search_versions(
+        self,
+        *,
+        name: str | None = None,
+        name_like: str | None = None,
+        run_id: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[ModelVersion]:
+        query = select(model_versions).order_by(
+            model_versions.c.name, model_versions.c.version.desc()
+        )
+        if name is not None:
+            query = query.where(model_versions.c.name == name)
+        if name_like is not None:
+            query = query.where(func.lower(model_versions.c.name).like(func.lower(name_like)))
+        if run_id is not None:
+            query = query.where(model_versions.c.run_id == run_id)
+        if not include_deleted:
+            query = query.where(model_versions.c.state != VersionState.DELETED.value)
+        with translated(self.where), self._engines.read.connect() as conn:
+            rows = conn.execute(query).all()
+            aliases = {n: self._aliases(conn, n) for n in {r.name for r in rows}}
+            return [self._version(r, aliases[r.name]) for r in rows]
+
+    def update_version(
+        self, name: str, version: int, actor: str, reason: str = "", **values: Any
+    ) -> ModelVersion:
+        for key in ("metrics", "params", "tags", "lineage", "card", "approvals", "evaluation"):
+            if key in values:
+                values[key] = _dumps(values[key])
+        if "risk_category" in values:
+            values["risk_category"] = RiskCategory(values["risk_category"]).value
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            result = conn.execute(
+                update(model_versions)
+                .where(model_versions.c.name == name, model_versions.c.version == version)
+                .values(last_updated_time=now_ms(), **values)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"model {name!r} has no version {version}")
+            self._audit(
+                conn,
+                name,
+                "update_version",
+                actor,
+                reason,
+                version=version,
+                details={"fields": sorted(values)},
+            )
+        return self.get_version(name, version)
+
+    def set_state(
+        self, name: str, version: int, state: VersionState, actor: str, reason: str
+    ) -> None:
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            row = conn.execute(
+                select(model_versions.c.state).where(
+                    model_versions.c.name == name, model_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f"model {name!r} has no version {version}")
+            holding = sorted(a for a, v in self._aliases(conn, name).items() if v == version)
+            if state is not VersionState.ACTIVE and holding:
+                raise InvalidStateError(
+                    f"version {version} of {name!r} is the target of alias{'es' if len(holding) > 1 else ''} "
+                    f"{', '.join(holding)}; move or delete {'them' if len(holding) > 1 else 'it'} first"
+                )
+            conn.execute(
+                update(model_versions)
+                .where(model_versions.c.name == name, model_versions.c.version == version)
+                .values(state=state.value, last_updated_time=now_ms())
+            )
+            action = {
+                VersionState.ARCHIVED: "archive",
+                VersionState.DELETED: "delete",
+                VersionState.ACTIVE: "restore",
+            }[state]
+            self._audit(
+                conn,
+                name,
+                action,
+                actor,
+                reason,
+                version=version,
+                details={"from_state": row.state},
+            )
+
+    # -- aliases -----------------------------------------------------------------------
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        actor: str,
+        reason: str,
+        action: str = "set_alias",
+        details: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Point ``alias`` at ``version``; return the version it pointed at before."""
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            row = conn.execute(
+                select(model_versions.c.state).where(
+                    model_versions.c.name == name, model_versions.c.version == version
+                )
+            ).first()
+            if row is None:
+                raise NotFoundError(f"model {name!r} has no version {version}")
+            if row.state != VersionState.ACTIVE.value:
+                raise InvalidStateError(
+                    f"version {version} of {name!r} is {row.state}; an alias can only point at an active "
+                    f"version (restore it with `modelyard models restore {name} {version}`)"
+                )
+            previous = conn.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            now = now_ms()
+            if previous is None:
+                conn.execute(
+                    insert(model_aliases).values(
+                        name=name, alias=alias, version=version, updated_time=now
+                    )
+                )
+            else:
+                conn.execute(
+                    update(model_aliases)
+                    .where(model_aliases.c.name == name, model_aliases.c.alias == alias)
+                    .values(version=version, updated_time=now)
+                )
+            self._audit(
+                conn,
+                name,
+                action,
+                actor,
+                reason,
+                version=version,
+                alias=alias,
+                from_version=previous,
+                to_version=version,
+                details=details,
+            )
+            return None if previous is None else int(previous)
+
+    def delete_alias(self, name: str, alias: str, actor: str, reason: str) -> int:
+        with translated(self.where), self._engines.write.begin() as conn:
+            self._lock_model(conn, name)
+            previous = conn.execute(
+                select(model_aliases.c.version).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous is None:
+                raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+            conn.execute(
+                delete(model_aliases).where(
+                    model_aliases.c.name == name, model_aliases.c.alias == alias
+                )
+            )
+            self._audit(
+                conn, name, "delete_alias", actor, reason, alias=alias, from_version=previous
+            )
+            return int(previous)
+
+    # -- audit -------------------------------------------------------------------------
+
+    def audit_log(self, name: str | None = None, limit: int = 1000) -> list[AuditEntry]:
+        query = select(registry_audit).order_by(registry_audit.c.id.desc()).limit(limit)
+        if name is not None:
+            query = query.where(registry_audit.c.name == name)
+        with translated(self.where), self._engines.read.connect() as conn:
+            return [
+                AuditEntry(
+                    id=r.id,
+                    name=r.name,
+                    version=r.version,
+                    action=r.action,
+                    alias=r.alias,
+                    from_version=r.from_version,
+                    to_version=r.to_version,
+                    actor=r.actor,
+                    reason=r.reason,
+                    at=r.at,
+                    details=orjson.loads(r.details),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def conflict(self, message: str) -> ConflictError:
+        return ConflictError(message)
+
+
+__all__: Sequence[str] = ["RegistryStore"]
