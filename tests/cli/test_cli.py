@@ -132,7 +132,7 @@ def test_help_explains_the_filter_language() -> None:
 
 
 def test_demo_trains_and_compares_real_models(tmp_path: Path) -> None:
-    out = invoke("demo", "-t", str(tmp_path / "demo"), "--plot", str(tmp_path / "loss.png"))
+    out = invoke("demo", "-t", str(tmp_path / "demo"), "--plot", str(tmp_path / "loss.png"), "--cards", str(tmp_path / "cards"))
     assert "test AUC" in out and "gbm" in out and "logistic" in out
     client = my.Client(str(tmp_path / "demo"))
     (experiment,) = client.search_experiments()
@@ -151,3 +151,8 @@ def test_demo_trains_and_compares_real_models(tmp_path: Path) -> None:
         == 151
     )
     assert (tmp_path / "loss.png").stat().st_size > 5000
+    champion = client.get_model_version_by_alias("breast-cancer", "champion")
+    assert champion.metrics["test_auc"] == max(r.data.metrics["test_auc"] for r in runs)
+    assert champion.evaluation["metrics"]["roc_auc"] > 0.9
+    assert "refused as champion" in out
+    assert (tmp_path / "cards" / f"breast-cancer-v{champion.version}.html").stat().st_size > 10_000

@@ -1,8 +1,9 @@
-"""``modelyard demo``: real scikit-learn training runs, tracked and compared.
+"""``modelyard demo``: real scikit-learn training runs, tracked, compared, registered, gated.
 
 Grows with the project into the full loop; today it trains three classifiers on the
-breast-cancer data set that ships with scikit-learn, as child runs of one model-selection
-run, and prints them side by side.
+breast-cancer data set that ships with scikit-learn as child runs of one model-selection
+run, prints them side by side, registers each as a version, promotes the best through a
+gate (and shows the gate refusing the worst), evaluates the champion and writes its card.
 """
 
 from __future__ import annotations
@@ -43,15 +44,70 @@ def _models() -> dict[str, tuple[Any, dict[str, Any]]]:
     }
 
 
-def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
+MODEL_NAME = "breast-cancer"
+GATE = {
+    "checks": [
+        {"metric": "test_auc", "min": 0.95},
+        {"champion": "test_auc", "delta": 0.005},
+        {"latency_ms": 50},
+        {"card": ["intended_use", "limitations"]},
+    ]
+}
+CARD = {
+    "intended_use": "Teaching example: flags breast-cancer biopsies (bundled scikit-learn data) for review.",
+    "limitations": "569 samples from one clinic; not validated for diagnosis.",
+}
+
+
+def _registry_loop(my: Any, ranked: list[Any], test: Any, X_test: Any, card_dir: Path) -> None:
+    """Register each candidate, gate it, promote the best, evaluate and document it."""
+    client = my.get_client()
+    versions = {}
+    for run in ranked:
+        version = my.register_model(
+            f"runs:/{run.info.run_id}/model",
+            MODEL_NAME,
+            risk_category="limited",
+            card=CARD,
+            description=f"{run.info.run_name} trained by the demo",
+        )
+        versions[run.info.run_name] = version
+    client.set_model_gate(MODEL_NAME, GATE)
+    best, worst = versions[ranked[0].info.run_name], versions[ranked[-1].info.run_name]
+    checks = client.promote(MODEL_NAME, best.version)
+    table(
+        f"Gate for {best.uri} → champion",
+        ["check", "result", "detail"],
+        [[c.check, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail] for c in checks],
+    )
+    try:
+        client.promote(MODEL_NAME, worst.version)
+    except my.GateFailedError as refused:
+        failed = [c for c in refused.checks if not c.passed]
+        console.print(
+            f"[yellow]{worst.uri} refused as champion:[/] "
+            + "; ".join(f"{c.check} ({c.detail})" for c in failed)
+        )
+    champion = my.load_model(f"models:/{MODEL_NAME}@champion")
+    client.evaluate_model_version(MODEL_NAME, best.version, test, "target")
+    client.model_card(MODEL_NAME, best.version, card_dir)
+    sample = champion.predict_proba(X_test.head(3))[:, 1]
+    console.print(
+        f"champion = [bold]{best.uri}[/] ({best.flavor}); P(benign) for 3 test rows: "
+        + ", ".join(f"{p:.3f}" for p in sample)
+        + f"; card: [bold]{card_dir / f'{MODEL_NAME}-v{best.version}.html'}[/]"
+    )
+
+
+def run_demo(
+    tracking_uri: str | None, plot_path: Path, card_dir: Path = Path("cards")
+) -> list[str]:
     try:
         from sklearn import metrics as skm
         from sklearn.datasets import load_breast_cancer
         from sklearn.model_selection import train_test_split
     except ImportError as error:
         raise MissingDependencyError("scikit-learn", "demo", "modelyard demo") from error
-    import pickle
-
     import modelyard as my
 
     my.set_tracking_uri(tracking_uri)
@@ -102,7 +158,7 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
                     },
                     step=len(getattr(model, "estimators_", [])) or 0,
                 )
-                my.get_client().log_bytes(run.info.run_id, pickle.dumps(model), "model/model.pkl")
+                my.log_model(model, "model", input_example=X_test.head(5))
                 children.append(run.info.run_id)
             progress.advance(task)
         best = my.search_runs(
@@ -131,13 +187,14 @@ def run_demo(tracking_uri: str | None, plot_path: Path) -> list[str]:
         ["model", "run", "test AUC", "accuracy", "F1", "log loss", "fit"],
         rows,
     )
+    _registry_loop(my, best, test, X_test, card_dir)
     console.print(
         f"Stored in [bold]{my.get_tracking_uri()}[/]; loss curves plotted to [bold]{plot_path}[/]"
     )
     console.print(
         'Next: [cyan]modelyard runs search "metrics.test_auc > 0.95" -o "metrics.test_auc DESC"[/], '
-        f"[cyan]modelyard runs show {best[0].info.run_id}[/], "
-        f"[cyan]modelyard runs compare {' '.join(children)}[/]"
+        f"[cyan]modelyard runs compare {' '.join(children)}[/], "
+        f"[cyan]modelyard models show {MODEL_NAME}[/], [cyan]modelyard models diff {MODEL_NAME} 1 2[/]"
     )
     return children
 
@@ -147,7 +204,10 @@ def demo(
     plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves.")] = Path(
         "modelyard-demo-loss.png"
     ),
+    cards: Annotated[Path, typer.Option(help="Folder for the champion's model card.")] = Path(
+        "modelyard-cards"
+    ),
 ) -> None:
     """Train three scikit-learn models on a bundled data set, track them, compare them."""
     with friendly_errors():
-        run_demo(tracking_uri, plot)
+        run_demo(tracking_uri, plot, cards)
