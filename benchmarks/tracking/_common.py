@@ -112,6 +112,20 @@ def error_text(exc: BaseException) -> str:
     return text if len(text) <= 2000 else text[:2000] + " ...[truncated]"
 
 
+def sqlite_journal_mode(db_path: str) -> str | None:
+    """The journal mode recorded in a SQLite file (read after the tool is done)."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            return str(con.execute("PRAGMA journal_mode").fetchone()[0])
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001
+        return None
+
+
 # --------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------

@@ -238,7 +238,7 @@ def fmt(v: Any) -> str:
             return f"{v:,.1f}"
         if abs(v) >= 1:
             return f"{v:.2f}"
-        return f"{v:.4g}"
+        return f"{v:.6g}"
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)

@@ -66,7 +66,9 @@ def log_metric(args, variant: str) -> dict:
     return base_info("log_metric", variant=variant, note=None, n=n,
                      setup_s=round(setup_s, 3), seconds=round(elapsed, 4),
                      calls_per_s=round(n / elapsed, 1), ms_per_call=round(1000 * elapsed / n, 4),
-                     points_stored=stored)
+                     points_stored=stored,
+                     sqlite_journal_mode=(C.sqlite_journal_mode(os.path.join(args.store_dir, "modelyard.db"))
+                                          if variant == "sqlite" else None))
 
 
 # ----------------------------------------------------------------- log_batch

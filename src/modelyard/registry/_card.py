@@ -124,15 +124,15 @@ th{background:#f4f6f8}.risk-high,.risk-unacceptable{color:#b00020;font-weight:bo
 {% endfor %}
 <h2>Training data</h2>
 {% for d in datasets %}<h3>{{ d.name }} <small class="muted">{{ d.digest[:12] }} · {{ d.num_rows }} rows · {{ d.context }}</small></h3>
-<table><tr><th>column</th><th>type</th><th>nulls</th><th>mean</th><th>p5</th><th>median</th><th>p95</th></tr>
+<details><summary>{{ d.columns | length }} columns: statistics</summary><table><tr><th>column</th><th>type</th><th>nulls</th><th>mean</th><th>p5</th><th>median</th><th>p95</th></tr>
 {% for c in d.columns %}<tr><td>{{ c.name }}</td><td>{{ c.type }}</td><td>{{ c.nulls }}</td><td>{{ c.mean }}</td><td>{{ c.p5 }}</td><td>{{ c.p50 }}</td><td>{{ c.p95 }}</td></tr>
-{% endfor %}</table>{% else %}<p class="muted">No dataset recorded.</p>{% endfor %}
+{% endfor %}</table></details>{% else %}<p class="muted">No dataset recorded.</p>{% endfor %}
 <h2>Metrics</h2>
 {% if v.metrics %}<table><tr><th>metric</th><th>value</th></tr>{% for k, val in v.metrics | dictsort %}<tr><td>{{ k }}</td><td>{{ fmt(val) }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No metrics recorded.</p>{% endif %}
 {% if slices %}<h3>By slice</h3><table><tr><th>slice</th>{% for m in slice_metrics %}<th>{{ m }}</th>{% endfor %}</tr>
 {% for name, values in slices %}<tr><td>{{ name }}</td>{% for m in slice_metrics %}<td>{{ fmt(values.get(m)) }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 <h2>Feature importance</h2>
-{% if importance %}<table>{% for name, val in importance %}<tr><td>{{ name }}</td><td><span class="bar" style="width:{{ (val * 300) | round(0) }}px"></span> {{ "%.1f" | format(val * 100) }}%</td></tr>{% endfor %}</table>{% else %}<p class="muted">Not available for this flavor.</p>{% endif %}
+{% if importance %}<table>{% for name, val in importance %}<tr><td>{{ name }}</td><td><span class="bar" style="width:{{ (val / importance[0][1] * 200) | round(0) }}px"></span> {{ "%.1f" | format(val * 100) }}%</td></tr>{% endfor %}</table>{% else %}<p class="muted">Not available for this flavor.</p>{% endif %}
 {% if plots %}<h2>Plots</h2>{% for name, data in plots.items() %}<img alt="{{ name }}" title="{{ name }}" src="data:image/png;base64,{{ data }}">{% endfor %}{% endif %}
 <h2>Lineage</h2>
 <table><tr><th>Run</th><td>{{ v.run_id or "-" }}</td></tr>
