@@ -132,7 +132,7 @@ th{background:#f4f6f8}.risk-high,.risk-unacceptable{color:#b00020;font-weight:bo
 {% if slices %}<h3>By slice</h3><table><tr><th>slice</th>{% for m in slice_metrics %}<th>{{ m }}</th>{% endfor %}</tr>
 {% for name, values in slices %}<tr><td>{{ name }}</td>{% for m in slice_metrics %}<td>{{ fmt(values.get(m)) }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif %}
 <h2>Feature importance</h2>
-{% if importance %}<table>{% for name, val in importance %}<tr><td>{{ name }}</td><td><span class="bar" style="width:{{ (val / importance[0][1] * 200) | round(0) }}px"></span> {{ "%.1f" | format(val * 100) }}%</td></tr>{% endfor %}</table>{% else %}<p class="muted">Not available for this flavor.</p>{% endif %}
+{% if importance %}<table>{% for name, val in importance %}<tr><td>{{ name }}</td><td><span class="bar" style="width:{{ (val / (importance[0][1] or 1) * 200) | round(0) }}px"></span> {{ "%.1f" | format(val * 100) }}%</td></tr>{% endfor %}</table>{% else %}<p class="muted">Not available for this flavor.</p>{% endif %}
 {% if plots %}<h2>Plots</h2>{% for name, data in plots.items() %}<img alt="{{ name }}" title="{{ name }}" src="data:image/png;base64,{{ data }}">{% endfor %}{% endif %}
 <h2>Lineage</h2>
 <table><tr><th>Run</th><td>{{ v.run_id or "-" }}</td></tr>
