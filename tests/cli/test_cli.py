@@ -132,7 +132,15 @@ def test_help_explains_the_filter_language() -> None:
 
 
 def test_demo_trains_and_compares_real_models(tmp_path: Path) -> None:
-    out = invoke("demo", "-t", str(tmp_path / "demo"), "--plot", str(tmp_path / "loss.png"), "--cards", str(tmp_path / "cards"))
+    out = invoke(
+        "demo",
+        "-t",
+        str(tmp_path / "demo"),
+        "--plot",
+        str(tmp_path / "loss.png"),
+        "--cards",
+        str(tmp_path / "cards"),
+    )
     assert "test AUC" in out and "gbm" in out and "logistic" in out
     client = my.Client(str(tmp_path / "demo"))
     (experiment,) = client.search_experiments()

@@ -110,7 +110,9 @@ def test_register_from_each_kind_of_source(fluent: str, tmp_path: Path) -> None:
     v2 = client.register_model("multi", tmp_path / "bundle")
     v3 = client.register_model("multi", model, input_example=X.head(2))
     assert [v1.version, v2.version, v3.version] == [1, 2, 3]
-    assert v1.files["model.pkl"] == v2.files["model.pkl"] == v3.files["model.pkl"]  # same bytes, one blob
+    assert (
+        v1.files["model.pkl"] == v2.files["model.pkl"] == v3.files["model.pkl"]
+    )  # same bytes, one blob
     for v in (v1, v2, v3):
         loaded = my.load_model(v.uri)
         assert np.array_equal(loaded.predict(X), model.predict(X))

@@ -47,6 +47,7 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "lightgbm": ("modelyard.flavors._lightgbm", "lightgbm", "lightgbm"),
     "xgboost": ("modelyard.flavors._xgboost", "xgboost", "xgboost"),
     "sklearn": ("modelyard.flavors._sklearn", "scikit-learn", "sklearn"),
+    "onnx": ("modelyard.flavors._onnx", "onnxruntime", "onnx"),
 }
 
 
@@ -73,7 +74,7 @@ def _module_root(model: Any) -> str:
 def detect_flavor(model: Any) -> Flavor:
     """The flavor for a live model object, judged by its class (no optional import forced)."""
     root = _module_root(model)
-    order = {"lightgbm": "lightgbm", "xgboost": "xgboost", "sklearn": "sklearn"}
+    order = {"lightgbm": "lightgbm", "xgboost": "xgboost", "sklearn": "sklearn", "onnx": "onnx"}
     if isinstance(model, PythonModel):
         return get_flavor("python")
     if root in order:

@@ -29,10 +29,12 @@ from modelyard.flavors._manifest import (
     verify_folder,
 )
 from modelyard.flavors._model import Model
+from modelyard.flavors._onnx_convert import convert_checked
 from modelyard.flavors._python import ARTIFACTS
 from modelyard.flavors._signature import as_frame, infer_signature, validate_example
 
 EXAMPLE_FILE = "input_example.json"
+ONNX_FILE = "model.onnx"
 MAX_EXAMPLE_ROWS = 20
 
 
@@ -69,12 +71,16 @@ def save_model(
     input_example: Any = None,
     requirements: list[str] | None = None,
     artifacts: Mapping[str, str | os.PathLike[str]] | None = None,
+    onnx: bool = False,
 ) -> Manifest:
     """Write ``model`` as a bundle folder at ``path`` (which must not exist yet).
 
     The signature is inferred from ``input_example`` (and the model's predictions on it)
-    when not given, and the example is checked against it. Written to a temporary folder
-    and renamed into place, so a failure leaves nothing behind.
+    when not given, and the example is checked against it. With ``onnx=True`` a
+    scikit-learn, LightGBM or XGBoost model is also converted to ONNX, and the graph is kept
+    only if it reproduces the model's output on the input example (the manifest says why
+    not otherwise). Written to a temporary folder and renamed into place, so a failure
+    leaves nothing behind.
     """
     target = Path(path)
     if target.exists() and any(target.iterdir()):
@@ -117,6 +123,8 @@ def save_model(
             validate_example(signature, example)
         if example is not None:
             _write_example(example, staging)
+        if onnx:
+            saved.config["onnx"] = _attach_onnx(model, chosen, example, signature, staging)
         importance = None
         if signature is not None:
             try:
@@ -146,6 +154,34 @@ def save_model(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _attach_onnx(
+    model: Any,
+    flavor: Flavor,
+    example: pd.DataFrame | None,
+    signature: Signature | None,
+    staging: Path,
+) -> dict[str, Any]:
+    if flavor.name not in ("sklearn", "lightgbm", "xgboost"):
+        raise ValidationError(
+            f"onnx=True converts sklearn, LightGBM and XGBoost models, not {flavor.name}"
+        )
+    if example is None or signature is None:
+        raise ValidationError("onnx=True needs an input_example: the conversion is checked on it")
+    if not all(c.dtype.is_numeric or c.dtype.value == "bool" for c in signature.inputs):
+        return {"kept": False, "reason": "ONNX conversion needs all-numeric inputs"}
+    sample = example if signature.input_kind is InputKind.DATAFRAME else example.to_numpy()
+    result = convert_checked(model, flavor, sample)
+    if result.model is None:
+        return {"kept": False, "reason": result.reason}
+    (staging / ONNX_FILE).write_bytes(result.model.SerializeToString())
+    return {
+        "kept": True,
+        "file": ONNX_FILE,
+        "max_abs_diff": result.max_abs_diff,
+        "reason": result.reason,
+    }
+
+
 def load_bundle(
     path: str | os.PathLike[str],
     *,
@@ -153,6 +189,7 @@ def load_bundle(
     trusted: bool = False,
     uri: str | None = None,
     already_verified: bool = False,
+    engine: str = "native",
 ) -> Model:
     """Load a bundle folder.
 
@@ -178,6 +215,24 @@ def load_bundle(
             )
     if not already_verified:
         verify_folder(folder, manifest.files)
+    if engine == "onnx":
+        onnx_info = manifest.flavor_config.get("onnx") or {}
+        if not onnx_info.get("kept"):
+            raise ValidationError(
+                f"{uri or str(folder)!r} has no ONNX graph ({onnx_info.get('reason', 'it was saved without onnx=True')}); "
+                "load it with engine='native'"
+            )
+        onnx_flavor = get_flavor("onnx")
+        return Model(
+            onnx_flavor.load(folder, {"model_file": onnx_info["file"]}),
+            onnx_flavor,
+            manifest,
+            uri=uri or str(folder),
+        )
+    if engine != "native":
+        raise ValidationError(f"engine {engine!r} is not 'native' or 'onnx'")
     flavor = get_flavor(manifest.flavor)
     raw = flavor.load(folder, manifest.flavor_config)
-    return Model(raw, flavor, manifest, uri=uri or str(folder))
+    return Model(
+        raw, flavor, manifest, uri=uri or str(folder), example=read_example(folder, manifest)
+    )

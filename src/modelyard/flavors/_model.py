@@ -9,6 +9,7 @@ import pandas as pd
 
 from modelyard.core.signature import InputKind
 from modelyard.flavors._base import Flavor
+from modelyard.flavors._explain import explain
 from modelyard.flavors._manifest import Manifest
 from modelyard.flavors._signature import as_frame, enforce
 
@@ -19,12 +20,18 @@ class Model:
     SchemaError naming the column) and returns an array or a DataFrame."""
 
     def __init__(
-        self, raw: Any, flavor: Flavor, manifest: Manifest, uri: str | None = None
+        self,
+        raw: Any,
+        flavor: Flavor,
+        manifest: Manifest,
+        uri: str | None = None,
+        example: pd.DataFrame | None = None,
     ) -> None:
         self.raw = raw
         self.flavor = flavor
         self.manifest = manifest
         self.uri = uri
+        self.example = example  # the registered input example: background for explanations
 
     @property
     def signature(self) -> Any:
@@ -40,7 +47,7 @@ class Model:
             frame, _ = as_frame(data)
             return frame
         frame = enforce(signature, data)
-        if signature.input_kind is InputKind.NDARRAY:
+        if signature.input_kind is InputKind.NDARRAY or self.flavor.name == "onnx":
             return frame.to_numpy()
         return frame
 
@@ -58,6 +65,30 @@ class Model:
                 f"the {self.manifest.flavor} model {self.uri or ''} gives no probabilities"
             )
         return np.asarray(result)
+
+    def _score(self, frame: pd.DataFrame) -> Any:
+        """The output explanations explain: the positive-class probability, else the prediction.
+        ``frame`` is already in signature form (explanations call this thousands of times)."""
+        signature = self.manifest.signature
+        kind = signature.input_kind if signature is not None else InputKind.DATAFRAME
+        raw_input = frame.to_numpy() if kind is InputKind.NDARRAY else frame
+        proba = self.flavor.predict_proba(self.raw, raw_input)
+        if proba is not None:
+            proba = np.asarray(proba)
+            return proba[:, 1] if proba.ndim == 2 and proba.shape[1] == 2 else proba.max(axis=1)
+        return np.asarray(self.flavor.predict(self.raw, raw_input), dtype=float)
+
+    def explain(self, data: Any) -> pd.DataFrame:
+        """Per-row contributions of each input column to the output, plus ``base_value``."""
+        if self.flavor.name == "onnx":
+            raise AttributeError(
+                "ONNX graphs are not explained; load the model with engine='native'"
+            )
+        signature = self.manifest.signature
+        frame = enforce(signature, data) if signature is not None else as_frame(data)[0]
+        return explain(
+            self.flavor.name, self.raw, frame, self._input(frame), self.example, self._score
+        )
 
     def __repr__(self) -> str:
         return f"<Model {self.uri or ''} flavor={self.manifest.flavor} {self.manifest.framework}=={self.manifest.framework_version}>"

@@ -156,6 +156,7 @@ class Client(TrackingClient):
         signature: Any = None,
         run_id: str | None = None,
         lineage: dict[str, Any] | None = None,
+        onnx: bool = False,
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/<id>/<path>``, a bundle folder, an
         MLflow model folder, or a live model object. Versions are 1, 2, 3 ... per model."""
@@ -186,7 +187,9 @@ class Client(TrackingClient):
                 else:
                     staging = tempfile.TemporaryDirectory(prefix="modelyard-register-")
                     folder = Path(staging.name) / "bundle"
-                    save_model(source, folder, input_example=input_example, signature=signature)
+                    save_model(
+                        source, folder, input_example=input_example, signature=signature, onnx=onnx
+                    )
                     source_text = f"object:{type(source).__module__}.{type(source).__name__}"
                 files = self._upload_bundle(folder)
             manifest_digest, manifest = self._manifest_of(files)
@@ -304,6 +307,7 @@ class Client(TrackingClient):
         signature: Any = None,
         registered_model_name: str | None = None,
         artifacts: Mapping[str, Any] | None = None,
+        onnx: bool = False,
         **register_kwargs: Any,
     ) -> ModelVersion | str:
         """Save ``model`` as a bundle among the run's artifacts; register it when a name is given.
@@ -312,7 +316,12 @@ class Client(TrackingClient):
         with tempfile.TemporaryDirectory(prefix="modelyard-log-model-") as tmp:
             folder = Path(tmp) / "bundle"
             save_model(
-                model, folder, input_example=input_example, signature=signature, artifacts=artifacts
+                model,
+                folder,
+                input_example=input_example,
+                signature=signature,
+                artifacts=artifacts,
+                onnx=onnx,
             )
             self.log_artifacts(run_id, folder, artifact_path)
         uri = f"runs:/{run_id}/{artifact_path}"
@@ -355,16 +364,19 @@ class Client(TrackingClient):
     def get_audit_log(self, name: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         return self._registry.audit_log(name, limit)
 
-    def load_model(self, model_uri: str | os.PathLike[str], *, trusted: bool = False) -> Model:
+    def load_model(
+        self, model_uri: str | os.PathLike[str], *, trusted: bool = False, engine: str = "native"
+    ) -> Model:
         """Load ``models:/name/3``, ``models:/name@champion``, ``runs:/<id>/model`` or, with
         ``trusted=True``, a bundle folder. Registered bytes are verified before unpickling;
-        the second load in a process is served from memory."""
+        the second load in a process is served from memory. ``engine="onnx"`` scores with the
+        ONNX graph saved beside the model (``onnx=True`` at save time)."""
         text = str(model_uri)
         if text.startswith("models:"):
             version = self.resolve(text)
             if version.state is VersionState.DELETED:
                 raise InvalidStateError(f"{version.uri} is deleted")
-            return fetch_and_load(version, self.blobs, version.uri)
+            return fetch_and_load(version, self.blobs, version.uri, engine)
         if text.startswith("runs:"):
             parsed = parse_runs_uri(text)
             files = self._files_from_run(parsed.run_id, parsed.path)
@@ -372,8 +384,8 @@ class Client(TrackingClient):
             pseudo = _PseudoVersion(
                 manifest_digest=digest, files=files, uri=text, flavor=manifest.flavor
             )
-            return fetch_and_load(pseudo, self.blobs, text)  # type: ignore[arg-type]
-        return load_bundle(text, trusted=trusted)
+            return fetch_and_load(pseudo, self.blobs, text, engine)  # type: ignore[arg-type]
+        return load_bundle(text, trusted=trusted, engine=engine)
 
     # -- aliases, states, approvals ----------------------------------------------------
 

@@ -32,9 +32,11 @@ def log_model(
     signature: Any = None,
     registered_model_name: str | None = None,
     artifacts: Mapping[str, Any] | None = None,
+    onnx: bool = False,
     **register_kwargs: Any,
 ) -> ModelVersion | str:
-    """Save ``model`` as a bundle in the active run; register it when a name is given."""
+    """Save ``model`` as a bundle in the active run; register it when a name is given.
+    ``onnx=True`` also keeps a numerically checked ONNX graph (load with engine="onnx")."""
     return get_client().log_model(
         tracking._run_id(),
         model,
@@ -43,6 +45,7 @@ def log_model(
         signature=signature,
         registered_model_name=registered_model_name,
         artifacts=artifacts,
+        onnx=onnx,
         **register_kwargs,
     )
 
@@ -52,9 +55,12 @@ def register_model(model_uri: Any, name: str, **kwargs: Any) -> ModelVersion:
     return get_client().register_model(name, model_uri, **kwargs)
 
 
-def load_model(model_uri: str | os.PathLike[str], *, trusted: bool = False) -> Model:
-    """Load ``models:/name/3``, ``models:/name@champion``, ``runs:/...`` or a trusted folder."""
-    return get_client().load_model(model_uri, trusted=trusted)
+def load_model(
+    model_uri: str | os.PathLike[str], *, trusted: bool = False, engine: str = "native"
+) -> Model:
+    """Load ``models:/name/3``, ``models:/name@champion``, ``runs:/...`` or a trusted folder;
+    ``engine="onnx"`` scores with the ONNX graph saved with ``onnx=True``."""
+    return get_client().load_model(model_uri, trusted=trusted, engine=engine)
 
 
 def evaluate(

@@ -50,17 +50,20 @@ def cache_root() -> Path:
     return home_dir() / "cache" / "models"
 
 
-def fetch_and_load(version: ModelVersion, blobs: ContentAddressedStore, uri: str) -> Model:
+def fetch_and_load(
+    version: ModelVersion, blobs: ContentAddressedStore, uri: str, engine: str = "native"
+) -> Model:
     """The version's model: from memory, else from the disk cache (re-verified), else from
     the artifact store (verified while copied). Nothing is unpickled before its bytes match
     the digests recorded at registration."""
-    cached = CACHE.get(version.manifest_digest)
+    key = f"{version.manifest_digest}:{engine}"
+    cached = CACHE.get(key)
     if cached is not None:
         return cached
     expected = {path: digest for path, (digest, _) in version.files.items()}
     folder = cache_root() / version.manifest_digest
     if (folder / _COMPLETE).exists():
-        model = load_bundle(folder, expected_files=expected, uri=uri)
+        model = load_bundle(folder, expected_files=expected, uri=uri, engine=engine)
     else:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=folder.parent))
@@ -74,6 +77,8 @@ def fetch_and_load(version: ModelVersion, blobs: ContentAddressedStore, uri: str
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        model = load_bundle(folder, expected_files=expected, uri=uri, already_verified=True)
-    CACHE.put(version.manifest_digest, model)
+        model = load_bundle(
+            folder, expected_files=expected, uri=uri, already_verified=True, engine=engine
+        )
+    CACHE.put(key, model)
     return model

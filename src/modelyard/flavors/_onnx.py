@@ -1,0 +1,62 @@
+"""The ONNX flavor: an ONNX graph scored with onnxruntime on the CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from modelyard.flavors._base import Saved, requirement, version_of
+
+MODEL_FILE = "model.onnx"
+
+
+def session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    options.intra_op_num_threads = 1  # one request, one core; servers scale with workers
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def _feed(sess: ort.InferenceSession, frame: Any) -> dict[str, Any]:
+    inputs = sess.get_inputs()
+    if len(inputs) == 1:
+        return {inputs[0].name: np.asarray(frame, dtype=np.float32)}
+    return {i.name: np.asarray(frame[i.name]).reshape(-1, 1).astype(np.float32) for i in inputs}
+
+
+class ONNXFlavor:
+    name = "onnx"
+
+    def handles(self, model: Any) -> bool:
+        return isinstance(model, onnx.ModelProto)
+
+    def save(self, model: Any, folder: Path) -> Saved:
+        onnx.save_model(model, str(folder / MODEL_FILE))
+        return Saved(
+            framework="onnx",
+            framework_version=version_of("onnx"),
+            requirements=[requirement("onnxruntime"), requirement("numpy")],
+            config={"model_file": MODEL_FILE},
+        )
+
+    def load(self, folder: Path, config: dict[str, Any]) -> Any:
+        return session(folder / config.get("model_file", MODEL_FILE))
+
+    def predict(self, raw: Any, frame: Any) -> Any:
+        return np.asarray(raw.run(None, _feed(raw, frame))[0]).ravel()
+
+    def predict_proba(self, raw: Any, frame: Any) -> Any | None:
+        outputs = raw.get_outputs()
+        if len(outputs) < 2:
+            return None
+        return np.asarray(raw.run([outputs[1].name], _feed(raw, frame))[0])
+
+    def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
+        return None
+
+
+FLAVOR = ONNXFlavor()
