@@ -255,3 +255,29 @@ def test_bad_version_numbers_and_names(client: my.Client) -> None:
         client.get_model_version("m", "x")
     with pytest.raises(my.ValidationError, match="model name '../evil' is not valid"):
         client.register_model("../evil", Ridge())
+
+
+def test_mlflow_3_skops_folders_come_along(
+    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    """MLflow 3 saves scikit-learn models with skops by default."""
+    import json
+
+    import skops.io
+
+    X, y = data
+    model = Ridge(alpha=2).fit(X, y)
+    folder = tmp_path / "mlflow3"
+    folder.mkdir()
+    skops.io.dump(model, folder / "model.skops")
+    (folder / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n    model_path: model.skops\n"
+        "  sklearn:\n    pickled_model: model.skops\n    serialization_format: skops\n"
+        "saved_input_example_info:\n  artifact_path: input_example.json\n  pandas_orient: split\n  type: dataframe\n"
+    )
+    (folder / "input_example.json").write_text(
+        json.dumps({"columns": list(X.columns), "data": X.head(3).values.tolist()})
+    )
+    version = client.register_model("mlflow3", folder)
+    assert [c["name"] for c in version.signature["inputs"]] == list(X.columns)  # type: ignore[index]
+    assert np.allclose(client.load_model(version.uri).predict(X), model.predict(X))

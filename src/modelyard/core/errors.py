@@ -87,10 +87,11 @@ class ConfigurationError(ModelyardError):
 class MissingDependencyError(ConfigurationError, ImportError):
     """An optional dependency (an extra) is needed but not installed."""
 
-    def __init__(self, package: str, extra: str, purpose: str) -> None:
+    def __init__(self, package: str, extra: str | None, purpose: str) -> None:
+        command = f"pip install 'modelyard[{extra}]'" if extra else f"pip install {package}"
         super().__init__(
             f"{purpose} needs the package {package!r}, which is not installed; "
-            f"install it with: pip install 'modelyard[{extra}]'"
+            f"install it with: {command}"
         )
         self.package = package
         self.extra = extra

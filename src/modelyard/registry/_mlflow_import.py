@@ -12,10 +12,11 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pandas as pd
 import yaml
 
-from modelyard.core.errors import ValidationError
+from modelyard.core.errors import MissingDependencyError, ValidationError
 from modelyard.core.signature import ColumnSpec, DType, InputKind, Signature
 from modelyard.flavors import PythonModel
 
@@ -115,18 +116,31 @@ def load_mlflow_model(folder: Path, mlmodel: dict[str, Any]) -> Any:
     if "sklearn" in flavors:
         model_file = folder / flavors["sklearn"].get("pickled_model", "model.pkl")
         serialization = flavors["sklearn"].get("serialization_format", "cloudpickle")
+        if serialization == "skops":  # MLflow 3's default for scikit-learn
+            try:
+                import skops.io
+            except ImportError as error:
+                raise MissingDependencyError(
+                    "skops", "mlflow", "Importing an MLflow model saved with skops"
+                ) from error
+            return skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
         with open(model_file, "rb") as handle:
             if serialization == "cloudpickle":
-                import cloudpickle
-
                 return cloudpickle.load(handle)
-            return pickle.load(handle)
+            return pickle.load(handle)  # the caller vouched for this folder by registering it
     pyfunc = flavors.get("python_function", {})
     if "python_model" in pyfunc:
-        import cloudpickle
-
-        with open(folder / pyfunc["python_model"], "rb") as handle:
-            inner = cloudpickle.load(handle)
+        try:
+            with open(folder / pyfunc["python_model"], "rb") as handle:
+                inner = cloudpickle.load(handle)
+        except ModuleNotFoundError as error:
+            if (error.name or "").startswith("mlflow"):
+                raise MissingDependencyError(
+                    "mlflow",
+                    None,
+                    "Importing an MLflow python_function model (its class derives from mlflow's)",
+                ) from error
+            raise
 
         class _MlflowPythonModel(PythonModel):
             def __init__(self, wrapped: Any, artifacts: dict[str, str]) -> None:
