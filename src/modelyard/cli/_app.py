@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from modelyard import __version__
-from modelyard.cli import _demo, _experiments, _models, _runs
+from modelyard.cli import _demo, _experiments, _features, _models, _runs
 
 app = typer.Typer(
     name="modelyard",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
+app.add_typer(_features.app, name="features")
 app.command()(_demo.demo)
 
 

@@ -193,3 +193,29 @@ registry_audit = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_registry_audit_name", "name", "id"),
 )
+
+# -- feature store -------------------------------------------------------------------
+
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("project", String(128), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("spec", Text, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+materializations = Table(
+    "materializations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(128), nullable=False),
+    Column("view", String(256), nullable=False),
+    Column("online_store", Text, nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("completed_time", BigInteger, nullable=False),
+    Index("ix_materializations_view", "project", "view", "end_time"),
+)

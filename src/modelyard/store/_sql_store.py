@@ -37,6 +37,7 @@ from modelyard.core.ids import now_ms
 from modelyard.core.search_filter import parse_filter, parse_order_by
 from modelyard.store._engine import create_engines
 from modelyard.store._errors import translated
+from modelyard.store._feature_store import FeatureRegistryStore
 from modelyard.store._migrate import ensure_schema
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._schema import (
@@ -109,6 +110,7 @@ class SqlStore:
         ensure_schema(self._engines, database)
         self._writer = Writer(self._engines)
         self.registry = RegistryStore(self._engines)
+        self.features = FeatureRegistryStore(self._engines)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,43 @@
+"""The feature store: definitions, point-in-time training sets, online serving."""
+
+from modelyard.core.signature import DType
+from modelyard.features._definitions import (
+    Entity,
+    FeatureRef,
+    FeatureService,
+    FeatureView,
+    Field,
+    FileSource,
+)
+from modelyard.features._online import RedisOnlineStore, SqliteOnlineStore
+from modelyard.features._store import FeatureStore, OnlineResponse, Plan
+
+# Feast-style type names: ``Field(name="income", dtype=Float64)``
+Bool = DType.BOOL
+Int32 = DType.INT32
+Int64 = DType.INT64
+Float32 = DType.FLOAT32
+Float64 = DType.FLOAT64
+String = DType.STRING
+UnixTimestamp = DType.DATETIME
+
+__all__ = [
+    "Bool",
+    "Entity",
+    "FeatureRef",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureView",
+    "Field",
+    "FileSource",
+    "Float32",
+    "Float64",
+    "Int32",
+    "Int64",
+    "OnlineResponse",
+    "Plan",
+    "RedisOnlineStore",
+    "SqliteOnlineStore",
+    "String",
+    "UnixTimestamp",
+]

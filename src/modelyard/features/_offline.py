@@ -1,0 +1,231 @@
+"""Training sets: point-in-time-correct joins with DuckDB over the sources' Parquet files.
+
+For each entity row, each feature view contributes its latest row at or before the row's
+timestamp (rows re-written at the same event time: the latest created wins), and nothing
+older than the view's TTL. One SQL statement of ASOF joins, run out of core by DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from modelyard.core.errors import ValidationError
+from modelyard.core.signature import DType
+from modelyard.features._definitions import FeatureView
+
+ENTITY_TS = "event_timestamp"
+
+_DUCK_TYPES = {
+    DType.BOOL: {"BOOLEAN"},
+    DType.INT32: {"INTEGER", "SMALLINT", "TINYINT"},
+    DType.INT64: {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"},
+    DType.FLOAT32: {"FLOAT", "REAL"},
+    DType.FLOAT64: {"DOUBLE", "FLOAT", "REAL", "DECIMAL"},
+    DType.STRING: {"VARCHAR"},
+    DType.DATETIME: {
+        "TIMESTAMP",
+        "TIMESTAMP WITH TIME ZONE",
+        "TIMESTAMP_NS",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_S",
+        "DATE",
+    },
+}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def arrow_table(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The result of ``sql`` as an Arrow table, through the relation API (no extra copy)."""
+    relation = con.sql(sql)
+    method = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return method()
+
+
+def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, size: int) -> Any:
+    """The result of ``sql`` as a reader of Arrow record batches of ``size`` rows."""
+    relation = con.sql(sql)
+    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return method(size)
+
+
+def connect(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    return con
+
+
+def source_sql(view: FeatureView, repo: Path) -> str:
+    path = view.source.resolved(repo)
+    if view.source.file_format == "csv":
+        return f"read_csv_auto({_lit(path)})"
+    target = path
+    if Path(path).is_dir():
+        target = str(Path(path) / "**" / "*.parquet")
+    return f"read_parquet({_lit(target)}, union_by_name = true)"
+
+
+def check_source(con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path) -> None:
+    """The source exists and its columns have the declared types."""
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source_sql(view, repo)}").fetchall()
+    except duckdb.Error as error:
+        raise ValidationError(
+            f"source of feature view {view.name!r} ({view.source.path}) cannot be read: {str(error).splitlines()[0]}"
+        ) from error
+    types = {row[0]: str(row[1]).upper() for row in described}
+    needed = [
+        *view.join_keys,
+        view.source.timestamp_field,
+        *([view.source.created_timestamp_column] if view.source.created_timestamp_column else []),
+    ]
+    for column in needed:
+        if column not in types:
+            raise ValidationError(
+                f"source of feature view {view.name!r} has no column {column!r}; it has {sorted(types)}"
+            )
+    for f in view.schema:
+        if f.name not in types:
+            raise ValidationError(
+                f"source of feature view {view.name!r} has no column {f.name!r} for feature {f.name!r}; it has {sorted(types)}"
+            )
+        actual = types[f.name].split("(")[0]
+        if actual not in _DUCK_TYPES[f.dtype]:
+            raise ValidationError(
+                f"source column {f.name!r} of feature view {view.name!r} is {actual} now, but the view declares "
+                f"{f.dtype.value}; the source changed type since apply — update the Field or fix the data"
+            )
+
+
+def _entity_frame(entity_df: pd.DataFrame, timestamp: str, keys: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(entity_df, pd.DataFrame):
+        raise ValidationError(
+            f"entity_df must be a pandas DataFrame, got {type(entity_df).__name__}"
+        )
+    missing = [k for k in [*keys, timestamp] if k not in entity_df.columns]
+    if missing:
+        raise ValidationError(
+            f"entity_df lacks column{'s' if len(missing) > 1 else ''} {missing}: it needs the join keys {list(keys)} "
+            f"and the timestamp column {timestamp!r}; it has {list(entity_df.columns)}"
+        )
+    column = entity_df[timestamp]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        ts = (
+            column.dt.tz_convert("UTC")
+            if column.dt.tz is not None
+            else column.dt.tz_localize("UTC")
+        )
+    else:
+        values = [v for v in column if v is not None and not (isinstance(v, float) and pd.isna(v))]
+        aware = {getattr(pd.Timestamp(v), "tzinfo", None) is not None for v in values}
+        if len(aware) > 1:
+            raise ValidationError(
+                f"entity_df column {timestamp!r} mixes timezone-aware and naive timestamps; make them all "
+                "aware (e.g. UTC) or all naive (read as UTC)"
+            )
+        try:
+            ts = pd.to_datetime(column, utc=True)
+        except (ValueError, TypeError) as error:
+            raise ValidationError(
+                f"entity_df column {timestamp!r} does not hold timestamps: {error}"
+            ) from error
+    out = entity_df.copy()
+    out[timestamp] = ts
+    return out
+
+
+@dataclass
+class RetrievalQuery:
+    sql: str
+    con: duckdb.DuckDBPyConnection
+    columns: list[str]
+
+
+def build_query(
+    con: duckdb.DuckDBPyConnection,
+    entity_df: pd.DataFrame,
+    requests: Sequence[tuple[FeatureView, Sequence[str]]],
+    repo: Path,
+    *,
+    full_feature_names: bool,
+    timestamp: str = ENTITY_TS,
+) -> RetrievalQuery:
+    keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
+    entities = _entity_frame(entity_df, timestamp, keys)
+    entities = entities.assign(__row=range(len(entities)))
+    con.register("__entities", entities)
+    selects = ["e.* EXCLUDE (__row)"]
+    ctes = []
+    joins = []
+    for i, (view, features) in enumerate(requests):
+        check_source(con, view, repo)
+        src = view.source
+        cols = [
+            *(_q(k) for k in view.join_keys),
+            f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts",
+            *(_q(f) for f in features),
+        ]
+        dedup = ""
+        if src.created_timestamp_column:
+            dedup = (
+                f" QUALIFY row_number() OVER (PARTITION BY {', '.join(_q(k) for k in view.join_keys)}, {_q(src.timestamp_field)} "
+                f"ORDER BY {_q(src.created_timestamp_column)} DESC) = 1"
+            )
+        ctes.append(f"v{i} AS (SELECT {', '.join(cols)} FROM {source_sql(view, repo)}{dedup})")
+        on = " AND ".join(f"e.{_q(k)} = v{i}.{_q(k)}" for k in view.join_keys)
+        joins.append(f"ASOF LEFT JOIN v{i} ON {on} AND e.{_q(timestamp)} >= v{i}.__ts")
+        fresh = (
+            "TRUE"
+            if view.ttl is None
+            else f"e.{_q(timestamp)} - v{i}.__ts <= INTERVAL {int(view.ttl.total_seconds())} SECOND"
+        )
+        for f in features:
+            alias = f"{view.name}__{f}" if full_feature_names else f
+            selects.append(f"CASE WHEN {fresh} THEN v{i}.{_q(f)} END AS {_q(alias)}")
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM __entities e {' '.join(joins)} ORDER BY e.__row"
+    columns = [c for c in entities.columns if c != "__row"]
+    return RetrievalQuery(sql=sql, con=con, columns=columns)
+
+
+class RetrievalJob:
+    """A training set, computed when asked for: ``to_df()``, ``to_arrow()`` or ``to_parquet(path)``."""
+
+    def __init__(self, query: RetrievalQuery, on_result: Any = None) -> None:
+        self._query = query
+        self._on_result = on_result
+
+    def to_df(self) -> pd.DataFrame:
+        frame = arrow_table(self._query.con, self._query.sql).to_pandas()
+        if self._on_result is not None:
+            self._on_result(frame)
+        return frame
+
+    def to_arrow(self) -> Any:
+        return arrow_table(self._query.con, self._query.sql)
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> Path:
+        """Stream the result to a Parquet file (written to a temporary name, then renamed)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        self._query.con.execute(f"COPY ({self._query.sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)")
+        os.replace(tmp, target)
+        return target

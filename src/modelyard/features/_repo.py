@@ -1,0 +1,41 @@
+"""Loading the definitions of a feature repository: every ``*.py`` file in the folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from modelyard.core.errors import ValidationError
+from modelyard.features._definitions import Definition, Entity, FeatureService, FeatureView
+
+
+def load_definitions(repo: Path) -> list[Definition]:
+    """The Entity, FeatureView and FeatureService objects defined at module level."""
+    if not repo.is_dir():
+        raise ValidationError(f"feature repository {str(repo)!r} is not a folder")
+    found: dict[tuple[str, str], Definition] = {}
+    for path in sorted(repo.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        name = f"_modelyard_repo_{abs(hash(str(path)))}_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            continue
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise ValidationError(
+                f"feature repository file {str(path)!r} failed to load: {type(error).__name__}: {error}"
+            ) from error
+        for value in vars(module).values():
+            if isinstance(value, Entity | FeatureView | FeatureService):
+                key = (type(value).__name__, value.name)
+                if key in found and found[key] != value:
+                    raise ValidationError(
+                        f"{key[0]} {value.name!r} is defined twice in {str(repo)!r}, differently"
+                    )
+                found[key] = value
+    return list(found.values())

@@ -1,0 +1,400 @@
+"""``FeatureStore``: apply definitions, build training sets, materialize, serve online.
+
+Named after Feast's so that a Feast user moves over by changing imports.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.progress import Progress
+
+from modelyard.core.errors import NotFoundError, ValidationError
+from modelyard.core.settings import home_dir
+from modelyard.data import from_pandas
+from modelyard.features._definitions import (
+    Definition,
+    Entity,
+    FeatureRef,
+    FeatureService,
+    FeatureView,
+    suggest,
+)
+from modelyard.features._offline import (
+    RetrievalJob,
+    arrow_batches,
+    build_query,
+    check_source,
+    connect,
+    source_sql,
+)
+from modelyard.features._online import OnlineStore, open_online_store
+from modelyard.features._repo import load_definitions
+from modelyard.tracking import Client
+from modelyard.tracking import _fluent as tracking
+
+BATCH = 20_000
+
+
+@dataclass
+class Plan:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@dataclass
+class OnlineResponse:
+    """Feature values per entity row; ``statuses`` says PRESENT, NOT_FOUND or OUTSIDE_TTL."""
+
+    rows: list[dict[str, Any]]
+    statuses: list[dict[str, str]]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        keys = list(self.rows[0]) if self.rows else []
+        return {k: [r.get(k) for r in self.rows] for k in keys}
+
+    def to_df(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def _kind(definition: Definition) -> str:
+    return type(definition).__name__
+
+
+def _ms(value: datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    return "|".join(str(v) for v in values)
+
+
+class FeatureStore:
+    """Features declared in Python in ``repo_path``, recorded in the metadata store."""
+
+    def __init__(
+        self,
+        repo_path: str | os.PathLike[str] = ".",
+        *,
+        project: str | None = None,
+        tracking_uri: str | None = None,
+        online_store: str | None = None,
+    ) -> None:
+        self.repo_path = Path(repo_path).absolute()
+        self.project = project or self.repo_path.name or "default"
+        self._client = Client(tracking_uri) if tracking_uri else tracking.get_client()
+        self._online_uri = online_store or os.environ.get("MODELYARD_ONLINE_STORE")
+        self._online: OnlineStore | None = None
+        self._definitions: list[Definition] | None = None
+
+    # -- definitions -------------------------------------------------------------------
+
+    def _loaded(self) -> list[Definition]:
+        if self._definitions is None:
+            self._definitions = load_definitions(self.repo_path)
+        return self._definitions
+
+    def _views(self) -> dict[str, FeatureView]:
+        return {d.name: d for d in self._loaded() if isinstance(d, FeatureView)}
+
+    def _services(self) -> dict[str, FeatureService]:
+        return {d.name: d for d in self._loaded() if isinstance(d, FeatureService)}
+
+    def list_entities(self) -> list[Entity]:
+        return [d for d in self._loaded() if isinstance(d, Entity)]
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return list(self._views().values())
+
+    def list_feature_services(self) -> list[FeatureService]:
+        return list(self._services().values())
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        views = self._views()
+        if name not in views:
+            raise NotFoundError(f"feature view {name!r} does not exist{suggest(name, list(views))}")
+        return views[name]
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        services = self._services()
+        if name not in services:
+            raise NotFoundError(
+                f"feature service {name!r} does not exist{suggest(name, list(services))}"
+            )
+        return services[name]
+
+    def plan(self, objects: Sequence[Definition] | None = None) -> Plan:
+        """What ``apply`` would change in the metadata store."""
+        wanted = {
+            (_kind(d), d.name): d.to_spec()
+            for d in (objects if objects is not None else self._loaded())
+        }
+        stored = self._client.store.features.definitions(self.project)
+        plan = Plan()
+        for key, spec in wanted.items():
+            label = f"{key[0]} {key[1]}"
+            if key not in stored:
+                plan.added.append(label)
+            elif stored[key] != spec:
+                plan.changed.append(label)
+            else:
+                plan.unchanged.append(label)
+        if objects is None:
+            plan.removed = [f"{k} {n}" for (k, n) in stored if (k, n) not in wanted]
+        return plan
+
+    def apply(self, objects: Sequence[Definition] | None = None) -> Plan:
+        """Record the definitions (all of the repo's by default); checks every source first."""
+        if objects is not None:
+            self._definitions = list(
+                {(_kind(d), d.name): d for d in [*(self._definitions or []), *objects]}.values()
+            )
+        definitions = list(objects) if objects is not None else self._loaded()
+        con = connect()
+        for view in (d for d in definitions if isinstance(d, FeatureView)):
+            check_source(con, view, self.repo_path)
+        plan = self.plan(objects)
+        wanted = {(_kind(d), d.name): d.to_spec() for d in definitions}
+        removed = [tuple(label.split(" ", 1)) for label in plan.removed]
+        self._client.store.features.apply(self.project, wanted, removed)  # type: ignore[arg-type]
+        return plan
+
+    # -- references --------------------------------------------------------------------
+
+    def _resolve(
+        self, features: Sequence[str] | FeatureService
+    ) -> list[tuple[FeatureView, list[str]]]:
+        refs = (
+            features.refs
+            if isinstance(features, FeatureService)
+            else [FeatureRef.parse(f) for f in features]
+        )
+        if not refs:
+            raise ValidationError("no features requested")
+        views = self._views()
+        grouped: dict[str, list[str]] = {}
+        for ref in refs:
+            if ref.view not in views:
+                raise NotFoundError(
+                    f"feature reference {str(ref)!r}: no feature view {ref.view!r}{suggest(ref.view, list(views))}"
+                )
+            names = views[ref.view].feature_names
+            if ref.feature not in names:
+                options = [f"{ref.view}:{n}" for n in names]
+                raise NotFoundError(
+                    f"feature reference {str(ref)!r} names nothing{suggest(str(ref), options)}"
+                )
+            grouped.setdefault(ref.view, []).append(ref.feature)
+        return [(views[v], list(dict.fromkeys(fs))) for v, fs in grouped.items()]
+
+    @staticmethod
+    def _check_ambiguity(
+        requests: list[tuple[FeatureView, list[str]]], full_feature_names: bool
+    ) -> None:
+        if full_feature_names:
+            return
+        seen: dict[str, str] = {}
+        for view, features in requests:
+            for f in features:
+                if f in seen:
+                    raise ValidationError(
+                        f"feature {f!r} is requested from both {seen[f]!r} and {view.name!r}; the columns would "
+                        "collide — pass full_feature_names=True to name them view__feature"
+                    )
+                seen[f] = view.name
+
+    # -- offline -----------------------------------------------------------------------
+
+    def get_historical_features(
+        self,
+        entity_df: pd.DataFrame,
+        features: Sequence[str] | FeatureService,
+        *,
+        full_feature_names: bool = False,
+        dataset_name: str | None = None,
+        timestamp_column: str = "event_timestamp",
+    ) -> RetrievalJob:
+        """A point-in-time-correct training set for the rows of ``entity_df``.
+
+        ``to_df()`` returns it; when a run is active the result is recorded as its
+        ``training`` input (a dataset version named ``dataset_name``).
+        """
+        requests = self._resolve(features)
+        self._check_ambiguity(requests, full_feature_names)
+        query = build_query(
+            connect(),
+            entity_df,
+            requests,
+            self.repo_path,
+            full_feature_names=full_feature_names,
+            timestamp=timestamp_column,
+        )
+        name = dataset_name or (
+            features.name if isinstance(features, FeatureService) else "training-set"
+        )
+
+        def record(frame: pd.DataFrame) -> None:
+            run = tracking.active_run()
+            if run is not None:
+                self._client.log_input(
+                    run.info.run_id,
+                    from_pandas(frame, name=name, source=f"features:{self.project}"),
+                    context="training",
+                )
+
+        return RetrievalJob(query, on_result=record)
+
+    # -- online ------------------------------------------------------------------------
+
+    @property
+    def online_store(self) -> OnlineStore:
+        if self._online is None:
+            self._online = open_online_store(self._online_uri, home_dir())
+        return self._online
+
+    def materialize(
+        self,
+        start_date: datetime,
+        end_date: datetime,
+        feature_views: Sequence[str] | None = None,
+        *,
+        progress: bool = True,
+    ) -> dict[str, int]:
+        """Load each view's latest values per entity with event times in [start, end] into the
+        online store, in batches; safe to re-run (a value is only replaced by a newer one)."""
+        if end_date <= start_date:
+            raise ValidationError(f"materialize: end {end_date} is not after start {start_date}")
+        counts: dict[str, int] = {}
+        views = (
+            [self.get_feature_view(n) for n in feature_views]
+            if feature_views
+            else [v for v in self._views().values() if v.online]
+        )
+        for view in views:
+            counts[view.name] = self._materialize_view(
+                view, _ms(start_date), _ms(end_date), progress
+            )
+        return counts
+
+    def materialize_incremental(
+        self,
+        end_date: datetime,
+        feature_views: Sequence[str] | None = None,
+        *,
+        progress: bool = True,
+    ) -> dict[str, int]:
+        """Materialize from where the last completed run stopped (or the TTL window) to ``end_date``."""
+        counts: dict[str, int] = {}
+        views = (
+            [self.get_feature_view(n) for n in feature_views]
+            if feature_views
+            else [v for v in self._views().values() if v.online]
+        )
+        end = _ms(end_date)
+        for view in views:
+            mark = self._client.store.features.watermark(
+                self.project, view.name, self.online_store.uri
+            )
+            if mark is None:
+                ttl = view.ttl or timedelta(days=3650)
+                mark = end - int(ttl.total_seconds() * 1000)
+            if mark < end:
+                counts[view.name] = self._materialize_view(view, mark, end, progress)
+            else:
+                counts[view.name] = 0
+        return counts
+
+    def _materialize_view(self, view: FeatureView, start: int, end: int, progress: bool) -> int:
+        con = connect()
+        check_source(con, view, self.repo_path)
+        src = view.source
+        keys = ", ".join(f'"{k}"' for k in view.join_keys)
+        order = f'"{src.timestamp_field}" DESC' + (
+            f', "{src.created_timestamp_column}" DESC' if src.created_timestamp_column else ""
+        )
+        features = ", ".join(f'"{f}"' for f in view.feature_names)
+        sql = (
+            f'SELECT {keys}, epoch_ms("{src.timestamp_field}"::TIMESTAMPTZ) AS __ms, {features} FROM {source_sql(view, self.repo_path)} '
+            f'WHERE "{src.timestamp_field}"::TIMESTAMPTZ >= make_timestamptz({start} * 1000) AND "{src.timestamp_field}"::TIMESTAMPTZ <= make_timestamptz({end} * 1000) '
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
+        )
+        total = int(con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
+        reader = arrow_batches(con, sql, BATCH)
+        n_keys = len(view.join_keys)
+        names = view.feature_names
+        written = 0
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task(f"materialize {view.name}", total=total)
+            for batch in reader:
+                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                rows = []
+                for r in range(batch.num_rows):
+                    key = entity_key([columns[k][r] for k in range(n_keys)])
+                    values = {n: _clean(columns[n_keys + 1 + j][r]) for j, n in enumerate(names)}
+                    rows.append((key, values, int(columns[n_keys][r])))
+                self.online_store.write(self.project, view.name, rows)
+                written += len(rows)
+                bar.advance(task, len(rows))
+        self._client.store.features.record_materialization(
+            self.project, view.name, self.online_store.uri, start, end, written
+        )
+        return written
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | FeatureService,
+        entity_rows: Sequence[dict[str, Any]],
+        *,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """Latest values for each entity row; missing or stale (beyond TTL) values are None,
+        flagged in ``statuses``. An entity never materialized is missing, not an error."""
+        requests = self._resolve(features)
+        self._check_ambiguity(requests, full_feature_names)
+        now = datetime.now(tz=UTC).timestamp() * 1000
+        rows: list[dict[str, Any]] = [dict(r) for r in entity_rows]
+        statuses: list[dict[str, str]] = [{} for _ in entity_rows]
+        for view, names in requests:
+            missing_keys = [k for k in view.join_keys if any(k not in r for r in entity_rows)]
+            if missing_keys:
+                raise ValidationError(
+                    f"entity rows lack the join key {missing_keys[0]!r} of feature view {view.name!r}"
+                )
+            keys = [entity_key([r[k] for k in view.join_keys]) for r in entity_rows]
+            found = self.online_store.read(self.project, view.name, list(dict.fromkeys(keys)))
+            ttl_ms = None if view.ttl is None else view.ttl.total_seconds() * 1000
+            for i, key in enumerate(keys):
+                hit = found.get(key)
+                status = "PRESENT"
+                if hit is None:
+                    status = "NOT_FOUND"
+                elif ttl_ms is not None and now - hit[1] > ttl_ms:
+                    status = "OUTSIDE_TTL"
+                for name in names:
+                    column = f"{view.name}__{name}" if full_feature_names else name
+                    rows[i][column] = hit[0].get(name) if status == "PRESENT" and hit else None
+                    statuses[i][column] = status
+        return OnlineResponse(rows=rows, statuses=statuses)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,89 @@
+"""A credit-scoring feature repository on generated data."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+REPO = textwrap.dedent(
+    """
+    from datetime import timedelta
+
+    from modelyard.features import Entity, FeatureService, FeatureView, Field, FileSource, Float64, Int64, String
+
+    applicant = Entity(name="applicant", join_keys=["applicant_id"])
+
+    finances = FeatureView(
+        name="finances",
+        entities=[applicant],
+        ttl=timedelta(days=30),
+        schema=[Field(name="income", dtype=Float64), Field(name="debt_ratio", dtype=Float64), Field(name="segment", dtype=String)],
+        source=FileSource(path="data/finances.parquet", timestamp_field="event_time", created_timestamp_column="created"),
+        owner="risk-team",
+    )
+
+    bureau = FeatureView(
+        name="bureau",
+        entities=[applicant],
+        ttl=timedelta(days=90),
+        schema=[Field(name="open_loans", dtype=Int64), Field(name="income", dtype=Float64)],
+        source=FileSource(path="data/bureau.parquet", timestamp_field="event_time"),
+    )
+
+    credit_v1 = FeatureService(name="credit_v1", features=[finances[["income", "debt_ratio"]], bureau[["open_loans"]]])
+    """
+)
+
+
+def write_data(repo: Path) -> None:
+    (repo / "data").mkdir(parents=True, exist_ok=True)
+    finances = pd.DataFrame(
+        {
+            "applicant_id": [1, 1, 1, 2, 2, 3],
+            "event_time": [
+                T0,
+                T0 + timedelta(days=10),
+                T0 + timedelta(days=10),
+                T0,
+                T0 + timedelta(days=5),
+                T0,
+            ],
+            "created": [
+                T0,
+                T0 + timedelta(days=10),
+                T0 + timedelta(days=11),
+                T0,
+                T0 + timedelta(days=5),
+                T0,
+            ],
+            "income": [1000.0, 2000.0, 2500.0, 300.0, 400.0, 50.0],
+            "debt_ratio": [0.1, 0.2, 0.25, 0.5, 0.6, 0.9],
+            "segment": ["a", "b", "b", "c", "c", "d"],
+        }
+    )
+    finances.to_parquet(repo / "data" / "finances.parquet")
+    bureau = pd.DataFrame(
+        {
+            "applicant_id": np.array([1, 2], dtype="int64"),
+            "event_time": [T0 - timedelta(days=1), T0 + timedelta(days=2)],
+            "open_loans": np.array([3, 1], dtype="int64"),
+            "income": [999.0, 299.0],
+        }
+    )
+    bureau.to_parquet(repo / "data" / "bureau.parquet")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "credit_repo"
+    path.mkdir()
+    (path / "definitions.py").write_text(REPO)
+    write_data(path)
+    return path
