@@ -25,10 +25,14 @@ def test_plan_apply_list_show(tmp_path: Path) -> None:
     assert len(plan["added"]) == 4
     applied = runner.invoke(app, ["features", "apply", *args])
     assert applied.exit_code == 0 and "add" in applied.stdout
-    assert json.loads(runner.invoke(app, ["features", "plan", *args, "--json"]).stdout)["added"] == []
+    assert (
+        json.loads(runner.invoke(app, ["features", "plan", *args, "--json"]).stdout)["added"] == []
+    )
     listed = json.loads(runner.invoke(app, ["features", "list", *args, "--json"]).stdout)
     assert [v["name"] for v in listed["feature_views"]] == ["finances", "bureau"]
-    shown = json.loads(runner.invoke(app, ["features", "show", "credit_v1", *args, "--json"]).stdout)
+    shown = json.loads(
+        runner.invoke(app, ["features", "show", "credit_v1", *args, "--json"]).stdout
+    )
     assert shown["features"] == ["finances:income", "finances:debt_ratio", "bureau:open_loans"]
     missing = runner.invoke(app, ["features", "show", "credit_v2", *args])
     assert missing.exit_code == 2 and "did you mean 'credit_v1'" in missing.stderr

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from modelyard import __version__
-from modelyard.cli import _demo, _experiments, _features, _models, _runs
+from modelyard.cli import _datasets, _demo, _experiments, _features, _models, _runs
 
 app = typer.Typer(
     name="modelyard",
@@ -21,6 +21,7 @@ app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_features.app, name="features")
+app.add_typer(_datasets.app, name="datasets")
 app.command()(_demo.demo)
 
 

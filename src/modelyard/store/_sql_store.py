@@ -508,6 +508,42 @@ class SqlStore:
                     )
                 )
 
+    def list_dataset_versions(self, name: str | None = None) -> list[tuple[DatasetVersion, int]]:
+        """Dataset versions (newest first) with their creation time."""
+        query = select(dataset_versions).order_by(dataset_versions.c.created_time.desc())
+        if name is not None:
+            query = query.where(dataset_versions.c.name == name)
+        with translated(self.where), self._engines.read.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            (
+                DatasetVersion(
+                    name=r.name,
+                    digest=r.digest,
+                    source_type=r.source_type,
+                    source=r.source,
+                    num_rows=r.num_rows,
+                    schema=orjson.loads(r.schema),
+                    profile=orjson.loads(r.profile),
+                ),
+                int(r.created_time),
+            )
+            for r in rows
+        ]
+
+    def find_dataset_version(self, name: str, digest_prefix: str) -> DatasetVersion:
+        """A version of ``name`` by its digest or a unique prefix of it (at least 4 characters)."""
+        matches = [
+            d for d, _ in self.list_dataset_versions(name) if d.digest.startswith(digest_prefix)
+        ]
+        if not matches:
+            raise NotFoundError(f"dataset {name!r} has no version starting {digest_prefix!r}")
+        if len(matches) > 1 or len(digest_prefix) < 4:
+            raise ValidationError(
+                f"version {digest_prefix!r} of dataset {name!r} is ambiguous; give more of the digest"
+            )
+        return matches[0]
+
     def get_dataset_version(self, name: str, digest: str) -> DatasetVersion:
         with translated(self.where), self._engines.read.connect() as conn:
             row = conn.execute(
