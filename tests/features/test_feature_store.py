@@ -215,3 +215,65 @@ def test_incremental_materialization_resumes_from_the_watermark(
     second = fs.materialize_incremental(T0 + timedelta(days=20), progress=False)
     assert second["finances"] == 2  # only the rows after the watermark: day 5 and day 10
     assert fs.materialize_incremental(T0 + timedelta(days=20), progress=False)["finances"] == 0
+
+
+def _with_expectations(repo: Path, expectations: str, warn_only: bool = False) -> None:
+    text = (repo / "definitions.py").read_text()
+    text = text.replace(
+        "from modelyard.features import Entity,",
+        "from modelyard.features import AllowedValues, InRange, NotNull, RowCount, UniqueKeys, Entity,",
+    )
+    text = text.replace(
+        'owner="risk-team",',
+        f'owner="risk-team", expectations=[{expectations}], warn_only={warn_only},',
+    )
+    (repo / "definitions.py").write_text(text)
+
+
+def test_quality_failures_stop_materialization_and_name_the_rule(
+    repo: Path, fluent: str, tmp_path: Path
+) -> None:
+    _with_expectations(
+        repo,
+        'InRange("debt_ratio", min=0, max=0.8), AllowedValues("segment", ["a", "b", "c"]), NotNull("income")',
+    )
+    fs = FeatureStore(repo_path=repo, online_store=str(tmp_path / "online.db"))
+    fs.apply()
+    with pytest.raises(
+        my.DataQualityError,
+        match=r"debt_ratio: in range \[0, 0.8\] fails on 16.7%.*segment: one of \['a', 'b', 'c'\] fails on 16.7%.*Nothing was written",
+    ) as failed:
+        fs.materialize(T0 - timedelta(days=5), T0 + timedelta(days=20), progress=False)
+    assert [(f.column, round(f.failing_share, 3)) for f in failed.value.failures] == [
+        ("debt_ratio", 0.167),
+        ("segment", 0.167),
+    ]  # type: ignore[attr-defined]
+    assert fs.online_store.read(fs.project, "finances", ["1", "2", "3"]) == {}
+    with pytest.raises(my.DataQualityError, match="training set .*debt_ratio"):
+        fs.get_historical_features(entities((3, 1)), ["finances:debt_ratio"]).to_df()
+    assert not (tmp_path / "t.parquet").exists()
+    with pytest.raises(my.DataQualityError):
+        fs.get_historical_features(entities((3, 1)), ["finances:debt_ratio"]).to_parquet(
+            tmp_path / "t.parquet"
+        )
+    assert not (tmp_path / "t.parquet").exists() and not list(tmp_path.glob(".t.parquet*"))
+
+
+def test_warn_only_views_write_and_warn(repo: Path, fluent: str, tmp_path: Path) -> None:
+    _with_expectations(repo, "UniqueKeys(), RowCount(min=100)", warn_only=True)
+    fs = FeatureStore(repo_path=repo, online_store=str(tmp_path / "online.db"))
+    with pytest.warns(
+        UserWarning, match=r"row count in \[100, None\] fails on 100.0%.*warn_only: written anyway"
+    ):
+        counts = fs.materialize(
+            T0 - timedelta(days=5), T0 + timedelta(days=20), ["finances"], progress=False
+        )
+    assert counts == {"finances": 3}
+
+
+def test_an_expectation_on_an_unknown_column(repo: Path, fluent: str) -> None:
+    _with_expectations(repo, 'NotNull("incom")')
+    with pytest.raises(
+        my.ValidationError, match="expectation NotNull names column 'incom'; did you mean 'income'"
+    ):
+        FeatureStore(repo_path=repo).plan()

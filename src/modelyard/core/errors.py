@@ -6,7 +6,8 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
     ModelyardError
     ├── ValidationError (ValueError)           bad input: a key, a value, a filter
     │   ├── FilterSyntaxError                  a search filter or order-by that does not parse
-    │   └── SchemaError                        model input that does not match the signature
+    │   ├── SchemaError                        model input that does not match the signature
+    │   └── DataQualityError                   data that breaks its expectations (see .failures)
     ├── NotFoundError (LookupError)            an experiment, run, artifact ... that does not exist
     ├── ConflictError                          the write contradicts what is stored
     │   └── ParamConflictError                 a param logged again with another value
@@ -111,3 +112,11 @@ class GateFailedError(ModelyardError):
     def __init__(self, message: str, checks: Sequence[object]) -> None:
         super().__init__(message)
         self.checks = list(checks)
+
+
+class DataQualityError(ValidationError):
+    """Data that breaks its expectations; ``.failures`` lists column, rule and failing share."""
+
+    def __init__(self, message: str, failures: Sequence[object]) -> None:
+        super().__init__(message)
+        self.failures = list(failures)

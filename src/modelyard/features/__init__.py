@@ -10,6 +10,15 @@ from modelyard.features._definitions import (
     FileSource,
 )
 from modelyard.features._online import RedisOnlineStore, SqliteOnlineStore
+from modelyard.features._quality import (
+    AllowedValues,
+    Failure,
+    Freshness,
+    InRange,
+    NotNull,
+    RowCount,
+    UniqueKeys,
+)
 from modelyard.features._store import FeatureStore, OnlineResponse, Plan
 
 # Feast-style type names: ``Field(name="income", dtype=Float64)``
@@ -22,8 +31,10 @@ String = DType.STRING
 UnixTimestamp = DType.DATETIME
 
 __all__ = [
+    "AllowedValues",
     "Bool",
     "Entity",
+    "Failure",
     "FeatureRef",
     "FeatureService",
     "FeatureStore",
@@ -32,12 +43,17 @@ __all__ = [
     "FileSource",
     "Float32",
     "Float64",
+    "Freshness",
+    "InRange",
     "Int32",
     "Int64",
+    "NotNull",
     "OnlineResponse",
     "Plan",
     "RedisOnlineStore",
+    "RowCount",
     "SqliteOnlineStore",
     "String",
+    "UniqueKeys",
     "UnixTimestamp",
 ]

@@ -113,6 +113,8 @@ class FeatureView:
     description: str = ""
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    expectations: tuple[Any, ...] = ()
+    warn_only: bool = False
 
     def __init__(
         self,
@@ -126,6 +128,8 @@ class FeatureView:
         description: str = "",
         owner: str = "",
         tags: dict[str, str] | None = None,
+        expectations: list[Any] | None = None,
+        warn_only: bool = False,
     ) -> None:
         _check_name(name, "feature view")
         if not entities:
@@ -146,6 +150,14 @@ class FeatureView:
             )
         if ttl is not None and ttl <= timedelta(0):
             raise ValidationError(f"feature view {name!r}: ttl must be positive, got {ttl}")
+        known = set(names) | keys | {source.timestamp_field}
+        for expectation in expectations or []:
+            column = getattr(expectation, "column", "")
+            if not column.startswith("(") and column not in known:
+                raise ValidationError(
+                    f"feature view {name!r}: expectation {type(expectation).__name__} names column "
+                    f"{column!r}{_suggest(column, sorted(known))}"
+                )
         for key, value in {
             "name": name,
             "entities": tuple(entities),
@@ -156,6 +168,8 @@ class FeatureView:
             "description": description,
             "owner": owner,
             "tags": dict(tags or {}),
+            "expectations": tuple(expectations or ()),
+            "warn_only": warn_only,
         }.items():
             object.__setattr__(self, key, value)
 
@@ -190,6 +204,8 @@ class FeatureView:
             "description": self.description,
             "owner": self.owner,
             "tags": self.tags,
+            "expectations": [f"{type(e).__name__}{e!r}" for e in self.expectations],
+            "warn_only": self.warn_only,
         }
 
 

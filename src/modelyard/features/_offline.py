@@ -208,12 +208,17 @@ def build_query(
 class RetrievalJob:
     """A training set, computed when asked for: ``to_df()``, ``to_arrow()`` or ``to_parquet(path)``."""
 
-    def __init__(self, query: RetrievalQuery, on_result: Any = None) -> None:
+    def __init__(self, query: RetrievalQuery, on_result: Any = None, check: Any = None) -> None:
         self._query = query
         self._on_result = on_result
+        self._check = check
 
     def to_df(self) -> pd.DataFrame:
-        frame = arrow_table(self._query.con, self._query.sql).to_pandas()
+        table = arrow_table(self._query.con, self._query.sql)
+        if self._check is not None:
+            self._query.con.register("__result", table)
+            self._check(self._query.con, "__result")
+        frame = table.to_pandas()
         if self._on_result is not None:
             self._on_result(frame)
         return frame
@@ -227,5 +232,11 @@ class RetrievalJob:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         self._query.con.execute(f"COPY ({self._query.sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)")
-        os.replace(tmp, target)
+        try:
+            if self._check is not None:
+                self._check(self._query.con, f"read_parquet({_lit(str(tmp))})")
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
         return target

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from rich.progress import Progress
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.settings import home_dir
 from modelyard.data import from_pandas
+from modelyard.features import _quality as quality
 from modelyard.features._definitions import (
     Definition,
     Entity,
@@ -257,7 +258,27 @@ class FeatureStore:
                     context="training",
                 )
 
-        return RetrievalJob(query, on_result=record)
+        column_rules = (quality.NotNull, quality.InRange, quality.AllowedValues)
+        checks = []
+        for view, names in requests:
+            for expectation in view.expectations:
+                if isinstance(expectation, column_rules) and expectation.column in names:
+                    alias = (
+                        f"{view.name}__{expectation.column}"
+                        if full_feature_names
+                        else expectation.column
+                    )
+                    checks.append((view, replace(expectation, column=alias)))
+
+        def check(con: Any, relation: str) -> None:
+            for view in {v.name: v for v, _ in checks}.values():
+                mine = [e for v, e in checks if v.name == view.name]
+                failures = quality.evaluate(con, relation, mine, {})
+                quality.enforce(
+                    failures, f"training set (feature view {view.name!r})", view.warn_only
+                )
+
+        return RetrievalJob(query, on_result=record, check=check if checks else None)
 
     # -- online ------------------------------------------------------------------------
 
@@ -332,6 +353,21 @@ class FeatureStore:
             f'SELECT {keys}, epoch_ms("{src.timestamp_field}"::TIMESTAMPTZ) AS __ms, {features} FROM {source_sql(view, self.repo_path)} '
             f'WHERE "{src.timestamp_field}"::TIMESTAMPTZ >= make_timestamptz({start} * 1000) AND "{src.timestamp_field}"::TIMESTAMPTZ <= make_timestamptz({end} * 1000) '
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
+        )
+        window = (
+            f"(SELECT * FROM {source_sql(view, self.repo_path)} WHERE "
+            f'"{src.timestamp_field}"::TIMESTAMPTZ >= make_timestamptz({start} * 1000) AND "{src.timestamp_field}"::TIMESTAMPTZ <= make_timestamptz({end} * 1000))'
+        )
+        context = {
+            "keys": view.join_keys,
+            "timestamp": src.timestamp_field,
+            "created": src.created_timestamp_column,
+            "now": f"make_timestamptz({end} * 1000)",
+        }
+        quality.enforce(
+            quality.evaluate(con, window, view.expectations, context),
+            f"feature view {view.name!r} ({src.path})",
+            view.warn_only,
         )
         total = int(con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
         reader = arrow_batches(con, sql, BATCH)

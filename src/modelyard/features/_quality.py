@@ -1,0 +1,167 @@
+"""Data-quality expectations, checked with DuckDB before data is written anywhere.
+
+    FeatureView(..., expectations=[NotNull("income"), InRange("debt_ratio", min=0, max=1),
+                                   AllowedValues("segment", ["retail", "sme"]), UniqueKeys(),
+                                   Freshness(max_age=timedelta(days=2)), RowCount(min=1000)])
+
+A failure stops the write with a report naming the column, the rule and the failing share,
+unless the view says ``warn_only=True`` (then the report is a warning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+
+from modelyard.core.errors import DataQualityError
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Failure:
+    column: str
+    rule: str
+    failing_share: float
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.rule} fails on {self.failing_share:.1%} ({self.detail})"
+
+
+@dataclass(frozen=True)
+class NotNull:
+    column: str
+    max_share: float = 0.0
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        return f"avg(CASE WHEN {_q(self.column)} IS NULL THEN 1.0 ELSE 0.0 END)", "not null"
+
+
+@dataclass(frozen=True)
+class InRange:
+    column: str
+    min: float | None = None
+    max: float | None = None
+    max_share: float = 0.0
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{_q(self.column)} < {float(self.min)}")
+        if self.max is not None:
+            parts.append(f"{_q(self.column)} > {float(self.max)}")
+        bad = " OR ".join(parts) or "FALSE"
+        return f"avg(CASE WHEN {bad} THEN 1.0 ELSE 0.0 END)", f"in range [{self.min}, {self.max}]"
+
+
+@dataclass(frozen=True)
+class AllowedValues:
+    column: str
+    values: tuple[Any, ...]
+    max_share: float = 0.0
+
+    def __init__(self, column: str, values: Sequence[Any], max_share: float = 0.0) -> None:
+        object.__setattr__(self, "column", column)
+        object.__setattr__(self, "values", tuple(values))
+        object.__setattr__(self, "max_share", max_share)
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        listed = ", ".join("'" + str(v).replace("'", "''") + "'" for v in self.values)
+        return (
+            f"avg(CASE WHEN {_q(self.column)} IS NOT NULL AND {_q(self.column)}::VARCHAR NOT IN ({listed}) THEN 1.0 ELSE 0.0 END)",
+            f"one of {list(self.values)}",
+        )
+
+
+@dataclass(frozen=True)
+class UniqueKeys:
+    """No two rows share the join keys and event time (a re-write needs a later created time)."""
+
+    max_share: float = 0.0
+    column: str = "(keys)"
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        keys = ", ".join(_q(k) for k in ctx["keys"])
+        created = ctx.get("created")
+        partition = f"{keys}, {_q(ctx['timestamp'])}" + (f", {_q(created)}" if created else "")
+        return f"1.0 - count(DISTINCT ({partition}))::DOUBLE / greatest(count(*), 1)", "unique keys"
+
+
+@dataclass(frozen=True)
+class Freshness:
+    max_age: timedelta
+    max_share: float = 0.0
+    column: str = "(event time)"
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        seconds = int(self.max_age.total_seconds())
+        return (
+            f"CASE WHEN max({_q(ctx['timestamp'])}::TIMESTAMPTZ) >= {ctx['now']} - INTERVAL {seconds} SECOND THEN 0.0 ELSE 1.0 END",
+            f"newest row within {self.max_age}",
+        )
+
+
+@dataclass(frozen=True)
+class RowCount:
+    min: int | None = None
+    max: int | None = None
+    max_share: float = 0.0
+    column: str = "(rows)"
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+        conditions = []
+        if self.min is not None:
+            conditions.append(f"count(*) < {int(self.min)}")
+        if self.max is not None:
+            conditions.append(f"count(*) > {int(self.max)}")
+        return (
+            f"CASE WHEN {' OR '.join(conditions) or 'FALSE'} THEN 1.0 ELSE 0.0 END",
+            f"row count in [{self.min}, {self.max}]",
+        )
+
+
+Expectation = NotNull | InRange | AllowedValues | UniqueKeys | Freshness | RowCount
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    expectations: Sequence[Expectation],
+    ctx: dict[str, Any],
+) -> list[Failure]:
+    """Every expectation in one scan of ``relation``; return those that fail."""
+    if not expectations:
+        return []
+    exprs = [e.sql(relation, ctx) for e in expectations]
+    row = con.execute(
+        f"SELECT {', '.join(x for x, _ in exprs)}, count(*) FROM {relation}"
+    ).fetchall()[0]
+    count = row[-1]
+    failures = []
+    for expectation, (_, rule), share in zip(expectations, exprs, row[:-1], strict=True):
+        share = float(share or 0.0)
+        if share > expectation.max_share:
+            failures.append(Failure(expectation.column, rule, share, f"{count} rows checked"))
+    return failures
+
+
+def enforce(failures: list[Failure], where: str, warn_only: bool) -> None:
+    if not failures:
+        return
+    message = (
+        f"{where} breaks {len(failures)} expectation{'s' if len(failures) > 1 else ''}: "
+        + "; ".join(str(f) for f in failures)
+    )
+    if warn_only:
+        import warnings
+
+        warnings.warn(message + " (warn_only: written anyway)", UserWarning, stacklevel=3)
+        return
+    raise DataQualityError(message + ". Nothing was written.", failures)
