@@ -112,3 +112,40 @@ def show(
         emit_json(spec)
         return
     console.print_json(data=spec)
+
+
+@app.command()
+def serve(
+    repo: Repo = Path("."),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 6566,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    online_store: Annotated[
+        str | None,
+        typer.Option(help="redis://... or a SQLite file (default: the home's online.db)."),
+    ] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve online features over HTTP (POST /get-online-features; OpenAPI at /openapi.json)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise typer.BadParameter(
+            "the feature server needs: pip install 'modelyard[serve]'"
+        ) from None
+    import os
+
+    if online_store:
+        os.environ["MODELYARD_ONLINE_STORE"] = online_store
+    if tracking_uri:
+        os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
+    os.environ["MODELYARD_FEATURE_REPO"] = str(repo.absolute())
+    uvicorn.run(
+        "modelyard.server._features_main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+    )

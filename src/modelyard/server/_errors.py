@@ -1,0 +1,78 @@
+"""The one table that turns modelyard errors into HTTP answers: a client's mistake is a 4xx
+naming the field, never a 5xx, and input is never echoed back."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelyard.core.errors import (
+    ConfigurationError,
+    DataQualityError,
+    ModelyardError,
+    NotFoundError,
+    SchemaError,
+    ValidationError,
+)
+
+log = logging.getLogger("modelyard.server")
+
+STATUS: list[tuple[type[BaseException], int]] = [
+    (NotFoundError, 404),
+    (SchemaError, 422),
+    (DataQualityError, 422),
+    (ValidationError, 400),
+    (ConfigurationError, 500),
+    (ModelyardError, 500),
+]
+
+
+class PayloadTooLarge(ValidationError):
+    """A body over the configured limit."""
+
+
+def json_response(data: object, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def error_response(request: Request, error: Exception) -> Response:
+    if isinstance(error, PayloadTooLarge):
+        return json_response({"error": {"type": "PayloadTooLarge", "message": str(error)}}, 413)
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            if status >= 500:
+                request_id = uuid.uuid4().hex
+                log.error("request %s failed", request_id, exc_info=error)
+                return json_response(
+                    {
+                        "error": {
+                            "type": type(error).__name__,
+                            "message": str(error),
+                            "request_id": request_id,
+                        }
+                    },
+                    status,
+                )
+            return json_response(
+                {"error": {"type": type(error).__name__, "message": str(error)}}, status
+            )
+    request_id = uuid.uuid4().hex
+    log.error("request %s failed", request_id, exc_info=error)
+    return json_response(
+        {
+            "error": {
+                "type": "InternalError",
+                "message": "the server failed; see its log",
+                "request_id": request_id,
+            }
+        },
+        500,
+    )
