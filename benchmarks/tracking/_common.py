@@ -269,7 +269,7 @@ def concurrent_parent(args: argparse.Namespace, script: str, tool: str, extra: d
                    stdout=subprocess.DEVNULL, cwd=probe_dir)
     import_s = time.perf_counter() - t0
     cpus = os.cpu_count() or 1
-    delay = min(120.0, 1.0 + 1.5 * import_s * n_procs / cpus)
+    delay = min(120.0, 2.0 + 2.5 * import_s * n_procs / cpus)
     start_at = time.time() + delay
     progress(f"{tool} concurrent: {n_procs} writers x {points} points, start in {delay:.1f}s")
 
@@ -319,6 +319,7 @@ def concurrent_parent(args: argparse.Namespace, script: str, tool: str, extra: d
         "points_found": found,
         "points_lost": expected - found,
         "runs_found": readback.get("runs_found"),
+        "readback_ok": bool(readback.get("ok")),
         "wall_s": round(wall_s, 3),
         "throughput_points_per_s": round(found / wall_s, 1) if wall_s > 0 else None,
         "start_delay_s": round(delay, 2),

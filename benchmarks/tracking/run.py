@@ -358,6 +358,13 @@ def main() -> int:
         medians[case.id]["failed_runs"] = sum(1 for r in raw[case.id] if r.get("error"))
 
     notes = sorted({r["note"] for rs in raw.values() for r in rs if r.get("note")})
+    modes = {cid: sorted({r["sqlite_journal_mode"] for r in rs if r.get("sqlite_journal_mode")})
+             for cid, rs in raw.items()}
+    modes = {cid: m for cid, m in modes.items() if m}
+    if modes:
+        notes.append("log_metric: SQLite journal mode found in the store file: "
+                     + ", ".join(f"{cid.split('/')[1]}={'/'.join(m)}" for cid, m in modes.items())
+                     + " (the per-connection 'synchronous' level is not recorded in the file)")
     if args.search_populate == "once" and "search" in workloads:
         notes.append("search: population ran once per tool; repeats 2.. ran query-only on a copy "
                      "of that populated store (populate_s median is over the populating runs only)")
@@ -437,7 +444,9 @@ def summary_line(workload: str, r: dict[str, Any]) -> str:
     if workload == "concurrent":
         return (f"failed {r['processes_failed']}/{r['processes']}, found {r['points_found']}/"
                 f"{r['points_expected']}, lost {r['points_lost']}, "
-                f"{r['throughput_points_per_s']} points/s over {r['wall_s']}s")
+                f"{r['throughput_points_per_s']} points/s over {r['wall_s']}s"
+                + ("" if r.get("readback_ok") else "; store could not be read back")
+                + ("" if r.get("all_ready_before_start") else "; a writer started late"))
     return json.dumps(r)[:200]
 
 
