@@ -40,8 +40,8 @@ def _models(X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
 
     return {
         "sklearn": make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y),
-        "lightgbm": lightgbm.LGBMClassifier(n_estimators=30, verbose=-1).fit(X, y),
-        "xgboost": xgboost.XGBClassifier(n_estimators=30, max_depth=3).fit(X, y),
+        "lightgbm": lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(X, y),
+        "xgboost": xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1).fit(X, y),
     }
 
 

@@ -30,8 +30,8 @@ def _models(X: pd.DataFrame, y: pd.Series) -> dict[str, Any]:
 
     return {
         "sklearn": make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y),
-        "lightgbm": lightgbm.LGBMClassifier(n_estimators=30, verbose=-1).fit(X, y),
-        "xgboost": xgboost.XGBClassifier(n_estimators=30, max_depth=3).fit(X, y),
+        "lightgbm": lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, n_jobs=1).fit(X, y),
+        "xgboost": xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1).fit(X, y),
     }
 
 
@@ -119,7 +119,7 @@ def test_regression_explanations(tmp_path: Path) -> None:
     import lightgbm
 
     X, y = load_diabetes(return_X_y=True, as_frame=True)
-    model = lightgbm.LGBMRegressor(n_estimators=20, verbose=-1).fit(X, y)
+    model = lightgbm.LGBMRegressor(n_estimators=20, verbose=-1, n_jobs=1).fit(X, y)
     save_model(model, tmp_path / "m", input_example=X.head(5))
     contributions = load_bundle(tmp_path / "m", trusted=True).explain(X.head(4))
     assert np.allclose(contributions.sum(axis=1), model.predict(X.head(4)), atol=1e-6)
