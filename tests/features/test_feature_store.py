@@ -277,3 +277,58 @@ def test_an_expectation_on_an_unknown_column(repo: Path, fluent: str) -> None:
         my.ValidationError, match="expectation NotNull names column 'incom'; did you mean 'income'"
     ):
         FeatureStore(repo_path=repo).plan()
+
+
+ON_DEMAND = """
+
+import pandas as pd
+from modelyard.features import RequestSource, on_demand_feature_view
+
+application = RequestSource(name="application", schema=[Field(name="loan_amount", dtype=Float64)])
+
+
+@on_demand_feature_view(sources=[finances, application], schema=[Field(name="loan_to_income", dtype=Float64)])
+def affordability(inputs: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"loan_to_income": inputs["loan_amount"] / inputs["income"]})
+"""
+
+
+def test_on_demand_features_offline_and_online(repo: Path, fluent: str, tmp_path: Path) -> None:
+    (repo / "definitions.py").write_text((repo / "definitions.py").read_text() + ON_DEMAND)
+    fs = FeatureStore(repo_path=repo, online_store=str(tmp_path / "online.db"))
+    fs.apply()
+    frame = entities((1, 5), (2, 6)).assign(loan_amount=[500.0, 150.0])
+    train = fs.get_historical_features(
+        frame, ["finances:debt_ratio", "affordability:loan_to_income"]
+    ).to_df()
+    assert list(train.columns) == [
+        "applicant_id",
+        "event_timestamp",
+        "loan_amount",
+        "debt_ratio",
+        "loan_to_income",
+    ]
+    assert train["loan_to_income"].tolist() == [0.5, 0.375]  # 500 / 1000 and 150 / 400 (day 5 row)
+    with pytest.raises(my.ValidationError, match="needs the request value \\['loan_amount'\\]"):
+        fs.get_historical_features(entities((1, 5)), ["affordability:loan_to_income"]).to_df()
+    fs.materialize(T0 - timedelta(days=5), T0 + timedelta(days=20), progress=False)
+    fresh = FeatureStore(
+        repo_path=repo, project=fs.project, online_store=str(tmp_path / "online.db")
+    )
+    fresh._definitions = [_without_ttl(d) if d.name == "finances" else d for d in fresh._loaded()]  # type: ignore[union-attr]
+    # the on-demand view refers to the original object; rebuild it over the TTL-free view
+    odfv = next(d for d in fresh._definitions if d.name == "affordability")
+    from modelyard.features import OnDemandFeatureView
+
+    view = next(d for d in fresh._definitions if d.name == "finances")
+    fresh._definitions = [d for d in fresh._definitions if d.name != "affordability"] + [
+        OnDemandFeatureView(
+            name=odfv.name, sources=(view, odfv.sources[1]), schema=odfv.schema, udf=odfv.udf
+        )
+    ]
+    online = fresh.get_online_features(
+        ["affordability:loan_to_income", "finances:segment"],
+        [{"applicant_id": 1, "loan_amount": 1250.0}],
+    )
+    assert online.to_dict()["loan_to_income"] == [0.5]  # 1250 / 2500
+    assert online.to_dict()["segment"] == ["b"] and online.statuses[0]["segment"] == "PRESENT"

@@ -36,7 +36,9 @@ def build(kind: str, X: pd.DataFrame, y: pd.Series) -> Any:
 
     return {
         "sklearn": lambda: make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y),
-        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1).fit(X, y),
+        "lightgbm": lambda: lightgbm.LGBMClassifier(n_estimators=40, verbose=-1, n_jobs=1).fit(
+            X, y
+        ),
         "xgboost": lambda: xgboost.XGBClassifier(n_estimators=40, max_depth=3, n_jobs=1).fit(X, y),
         "custom": lambda: RuleModel(),
     }[kind]()

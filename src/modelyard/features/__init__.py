@@ -9,6 +9,7 @@ from modelyard.features._definitions import (
     Field,
     FileSource,
 )
+from modelyard.features._on_demand import OnDemandFeatureView, RequestSource, on_demand_feature_view
 from modelyard.features._online import RedisOnlineStore, SqliteOnlineStore
 from modelyard.features._quality import (
     AllowedValues,
@@ -48,12 +49,15 @@ __all__ = [
     "Int32",
     "Int64",
     "NotNull",
+    "OnDemandFeatureView",
     "OnlineResponse",
     "Plan",
     "RedisOnlineStore",
+    "RequestSource",
     "RowCount",
     "SqliteOnlineStore",
     "String",
     "UniqueKeys",
     "UnixTimestamp",
+    "on_demand_feature_view",
 ]

@@ -208,10 +208,13 @@ def build_query(
 class RetrievalJob:
     """A training set, computed when asked for: ``to_df()``, ``to_arrow()`` or ``to_parquet(path)``."""
 
-    def __init__(self, query: RetrievalQuery, on_result: Any = None, check: Any = None) -> None:
+    def __init__(
+        self, query: RetrievalQuery, on_result: Any = None, check: Any = None, post: Any = None
+    ) -> None:
         self._query = query
         self._on_result = on_result
         self._check = check
+        self._post = post  # on-demand transforms, applied to the DataFrame
 
     def to_df(self) -> pd.DataFrame:
         table = arrow_table(self._query.con, self._query.sql)
@@ -219,11 +222,17 @@ class RetrievalJob:
             self._query.con.register("__result", table)
             self._check(self._query.con, "__result")
         frame = table.to_pandas()
+        if self._post is not None:
+            frame = self._post(frame)
         if self._on_result is not None:
             self._on_result(frame)
         return frame
 
     def to_arrow(self) -> Any:
+        if self._post is not None:
+            import pyarrow as pa
+
+            return pa.Table.from_pandas(self.to_df(), preserve_index=False)
         return arrow_table(self._query.con, self._query.sql)
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
@@ -231,6 +240,10 @@ class RetrievalJob:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
+        if self._post is not None:
+            self.to_df().to_parquet(tmp, index=False)
+            os.replace(tmp, target)
+            return target
         self._query.con.execute(f"COPY ({self._query.sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)")
         try:
             if self._check is not None:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from modelyard.core.errors import ValidationError
 from modelyard.features._definitions import Definition, Entity, FeatureService, FeatureView
+from modelyard.features._on_demand import OnDemandFeatureView
 
 
-def load_definitions(repo: Path) -> list[Definition]:
+def load_definitions(repo: Path) -> list[Definition | OnDemandFeatureView]:
     """The Entity, FeatureView and FeatureService objects defined at module level."""
     if not repo.is_dir():
         raise ValidationError(f"feature repository {str(repo)!r} is not a folder")
-    found: dict[tuple[str, str], Definition] = {}
+    found: dict[tuple[str, str], Definition | OnDemandFeatureView] = {}
     for path in sorted(repo.glob("*.py")):
         if path.name.startswith("_"):
             continue
@@ -31,7 +32,7 @@ def load_definitions(repo: Path) -> list[Definition]:
                 f"feature repository file {str(path)!r} failed to load: {type(error).__name__}: {error}"
             ) from error
         for value in vars(module).values():
-            if isinstance(value, Entity | FeatureView | FeatureService):
+            if isinstance(value, Entity | FeatureView | FeatureService | OnDemandFeatureView):
                 key = (type(value).__name__, value.name)
                 if key in found and found[key] != value:
                     raise ValidationError(

@@ -36,6 +36,7 @@ from modelyard.features._offline import (
     connect,
     source_sql,
 )
+from modelyard.features._on_demand import OnDemandFeatureView
 from modelyard.features._online import OnlineStore, open_online_store
 from modelyard.features._repo import load_definitions
 from modelyard.tracking import Client
@@ -71,7 +72,7 @@ class OnlineResponse:
         return pd.DataFrame(self.rows)
 
 
-def _kind(definition: Definition) -> str:
+def _kind(definition: Definition | OnDemandFeatureView) -> str:
     return type(definition).__name__
 
 
@@ -101,17 +102,78 @@ class FeatureStore:
         self._client = Client(tracking_uri) if tracking_uri else tracking.get_client()
         self._online_uri = online_store or os.environ.get("MODELYARD_ONLINE_STORE")
         self._online: OnlineStore | None = None
-        self._definitions: list[Definition] | None = None
+        self._definitions: list[Definition | OnDemandFeatureView] | None = None
 
     # -- definitions -------------------------------------------------------------------
 
-    def _loaded(self) -> list[Definition]:
+    def _loaded(self) -> list[Definition | OnDemandFeatureView]:
         if self._definitions is None:
             self._definitions = load_definitions(self.repo_path)
         return self._definitions
 
     def _views(self) -> dict[str, FeatureView]:
         return {d.name: d for d in self._loaded() if isinstance(d, FeatureView)}
+
+    def _on_demand(self) -> dict[str, OnDemandFeatureView]:
+        return {d.name: d for d in self._loaded() if isinstance(d, OnDemandFeatureView)}
+
+    def _split(
+        self, features: Sequence[str] | FeatureService
+    ) -> tuple[list[str] | FeatureService, list[tuple[OnDemandFeatureView, list[str]]], list[str]]:
+        """Stored features as asked, the on-demand ones, and the stored features those need."""
+        if isinstance(features, FeatureService):
+            return features, [], []
+        on_demand = self._on_demand()
+        plain: list[str] = []
+        wanted: dict[str, list[str]] = {}
+        for text in features:
+            ref = FeatureRef.parse(text)
+            if ref.view in on_demand:
+                if ref.feature not in on_demand[ref.view].feature_names:
+                    options = [f"{ref.view}:{n}" for n in on_demand[ref.view].feature_names]
+                    raise NotFoundError(
+                        f"feature reference {text!r} names nothing{suggest(text, options)}"
+                    )
+                wanted.setdefault(ref.view, []).append(ref.feature)
+            else:
+                plain.append(text)
+        needed = [
+            f"{v.name}:{n}"
+            for view in wanted
+            for v in on_demand[view].view_sources
+            for n in v.feature_names
+        ]
+        return (
+            plain,
+            [(on_demand[v], names) for v, names in wanted.items()],
+            [n for n in needed if n not in plain],
+        )
+
+    @staticmethod
+    def _apply_on_demand(
+        frame: pd.DataFrame,
+        odfvs: list[tuple[OnDemandFeatureView, list[str]]],
+        helpers: list[str],
+        full_feature_names: bool,
+    ) -> pd.DataFrame:
+        for odfv, names in odfvs:
+            columns = {}
+            for view in odfv.view_sources:
+                for n in view.feature_names:
+                    columns[n] = (
+                        frame[f"{view.name}__{n}"]
+                        if f"{view.name}__{n}" in frame.columns
+                        else frame[n]
+                    )
+            inputs = pd.DataFrame(columns, index=frame.index)
+            for request in odfv.request_fields:
+                if request in frame.columns:
+                    inputs[request] = frame[request]
+            out = odfv.transform(inputs)
+            for n in names:
+                frame[f"{odfv.name}__{n}" if full_feature_names else n] = out[n].to_numpy()
+        drop = [c for c in (h.replace(":", "__") for h in helpers) if c in frame.columns]
+        return frame.drop(columns=sorted(set(drop)))
 
     def _services(self) -> dict[str, FeatureService]:
         return {d.name: d for d in self._loaded() if isinstance(d, FeatureService)}
@@ -235,14 +297,23 @@ class FeatureStore:
         ``to_df()`` returns it; when a run is active the result is recorded as its
         ``training`` input (a dataset version named ``dataset_name``).
         """
-        requests = self._resolve(features)
-        self._check_ambiguity(requests, full_feature_names)
+        plain, odfvs, helpers = self._split(features)
+        if isinstance(plain, FeatureService):
+            requests = self._resolve(plain)
+        else:
+            if not plain and not helpers:
+                raise ValidationError(
+                    "an on-demand feature view needs a feature view among its sources"
+                )
+            requests = self._resolve([*plain, *helpers])
+        use_full = full_feature_names or bool(helpers)
+        self._check_ambiguity(requests, use_full)
         query = build_query(
             connect(),
             entity_df,
             requests,
             self.repo_path,
-            full_feature_names=full_feature_names,
+            full_feature_names=use_full,
             timestamp=timestamp_column,
         )
         name = dataset_name or (
@@ -278,7 +349,20 @@ class FeatureStore:
                     failures, f"training set (feature view {view.name!r})", view.warn_only
                 )
 
-        return RetrievalJob(query, on_result=record, check=check if checks else None)
+        def post(frame: pd.DataFrame) -> pd.DataFrame:
+            if not full_feature_names:  # helpers forced qualified names: give plain ones back
+                renames = {
+                    f"{v.name}__{n}": n
+                    for v, names in requests
+                    for n in names
+                    if f"{v.name}:{n}" not in helpers
+                }
+                frame = frame.rename(columns=renames)
+            return self._apply_on_demand(frame, odfvs, helpers, full_feature_names)
+
+        return RetrievalJob(
+            query, on_result=record, check=check if checks else None, post=post if odfvs else None
+        )
 
     # -- online ------------------------------------------------------------------------
 
@@ -400,6 +484,33 @@ class FeatureStore:
     ) -> OnlineResponse:
         """Latest values for each entity row; missing or stale (beyond TTL) values are None,
         flagged in ``statuses``. An entity never materialized is missing, not an error."""
+        plain, odfvs, helpers = self._split(features)
+        if odfvs and not isinstance(plain, FeatureService):
+            base = self.get_online_features(
+                [*plain, *helpers], entity_rows, full_feature_names=True
+            )
+            frame = pd.DataFrame(base.rows)
+            renames = {}
+            if not full_feature_names:
+                renames = {
+                    c: c.split("__", 1)[1]
+                    for c in frame.columns
+                    if "__" in c and c.replace("__", ":", 1) not in helpers
+                }
+                frame = frame.rename(columns=renames)
+            frame = self._apply_on_demand(frame, odfvs, helpers, full_feature_names)
+            rows_out = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+            flags = []
+            for i, row in enumerate(rows_out):
+                known = {renames.get(k, k): v for k, v in base.statuses[i].items()}
+                flags.append(
+                    {
+                        k: known.get(k, "PRESENT" if row[k] is not None else "NOT_FOUND")
+                        for k in row
+                        if k not in entity_rows[i]
+                    }
+                )
+            return OnlineResponse(rows=rows_out, statuses=flags)
         requests = self._resolve(features)
         self._check_ambiguity(requests, full_feature_names)
         now = datetime.now(tz=UTC).timestamp() * 1000
