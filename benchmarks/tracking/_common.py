@@ -19,8 +19,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 # --------------------------------------------------------------------------
 # Sizes (the same for both tools unless the brief says otherwise)
@@ -77,7 +78,7 @@ def parse_args(workloads: list[str], default_n: dict[str, int]) -> argparse.Name
 
 
 def scaled(n: int, scale: float) -> int:
-    return max(1, int(round(n * scale)))
+    return max(1, round(n * scale))
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -122,7 +123,7 @@ def sqlite_journal_mode(db_path: str) -> str | None:
             return str(con.execute("PRAGMA journal_mode").fetchone()[0])
         finally:
             con.close()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 
@@ -216,7 +217,7 @@ def concurrent_writer(args: argparse.Namespace, body: Callable[[int], int]) -> N
     try:
         logged = body(args.points)
         result.update(ok=True, error=None, stage=None, points_logged=logged)
-    except BaseException as exc:  # noqa: BLE001 - report everything
+    except BaseException as exc:
         result.update(
             ok=False,
             error=error_text(exc),

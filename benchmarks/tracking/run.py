@@ -116,7 +116,7 @@ def interp_info(python: str, dist: str | None) -> dict[str, Any]:
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
         return json.loads(out.stdout)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"error": str(exc)}
 
 
@@ -401,14 +401,14 @@ def main() -> int:
                          "mlflow_store": ml_case.variant if ml_case else None,
                          "modelyard": my_v, "mlflow": ml_v, "ratio_modelyard_over_mlflow": ratio})
             table.add_row(w, label, direction, fmt(my_v), fmt(ml_v), store,
-                          (f"{ratio:.3g}×" if ratio is not None else "—"))
+                          (f"{ratio:.3g}x" if ratio is not None else "—"))
     console.print(table)
     for n in notes:
         console.print(f"[dim]note: {n}[/dim]", highlight=False)
 
     result = {
         "benchmark": "tracking",
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": [os.path.relpath(sys.argv[0], REPO) if sys.argv[0] else "", *sys.argv[1:]],
         "settings": {"repeats": args.repeats, "only": args.only, "workloads": workloads,
                      "scale": args.scale, "search_populate": args.search_populate,

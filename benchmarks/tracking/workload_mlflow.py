@@ -9,12 +9,13 @@ same data (from _common.py), only the tool's calls differ.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402
+import _common as C
 
 TOOL = "mlflow"
 WORKLOADS = ["log_metric", "log_metric_file", "log_batch", "search",
@@ -58,7 +59,7 @@ def log_metric(args, variant: str) -> dict:
     mlflow.set_tracking_uri(uri)
     try:
         mlflow.set_experiment("log_metric")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if variant != "file":
             raise
         # A future MLflow without any file store: say so and skip.
@@ -153,7 +154,7 @@ def search(args) -> dict:
         "top_auc": aucs[0] if aucs else None,
         "expected_top_auc": expected_top,
         "top_auc_ok": bool(aucs) and abs(aucs[0] - expected_top) < 1e-12,
-        "sorted_desc": all(a >= b for a, b in zip(aucs, aucs[1:])),
+        "sorted_desc": all(a >= b for a, b in itertools.pairwise(aucs)),
         "all_match_filter": all(r.data.params.get("model") == "gbm" and r.data.metrics["auc"] > 0.8
                                 for r in runs),
         "expected_matching_runs": expected_matching,
@@ -191,7 +192,7 @@ def concurrent_writer_body(store_dir: str, n_points: int) -> int:
         mlflow.end_run()
         return logged
     except BaseException as exc:
-        raise C.tag_failure(exc, stage, logged)
+        raise C.tag_failure(exc, stage, logged) from exc
 
 
 def concurrent_readback(args) -> dict:
@@ -207,7 +208,7 @@ def concurrent_readback(args) -> dict:
             per_run.append({"run_id": r.info.run_id, "status": r.info.status, "points": len(hist)})
         return {"ok": True, "runs_found": len(runs), "per_run": per_run,
                 "points_found": sum(p["points"] for p in per_run)}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "error": C.error_text(exc), "points_found": 0}
 
 

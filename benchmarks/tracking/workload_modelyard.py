@@ -9,12 +9,13 @@ data (from _common.py), only the tool's calls differ.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402
+import _common as C
 
 TOOL = "modelyard"
 WORKLOADS = ["log_metric", "log_batch", "search",
@@ -23,8 +24,11 @@ DEFAULT_N = {"log_metric": 20000}
 
 _t_import = time.perf_counter()
 import modelyard  # noqa: E402
-from modelyard import Client  # noqa: E402
-from modelyard import Metric, Param  # noqa: E402
+from modelyard import (  # noqa: E402
+    Client,
+    Metric,
+    Param,
+)
 
 IMPORT_S = time.perf_counter() - _t_import
 
@@ -139,7 +143,7 @@ def search(args) -> dict:
         "top_auc": aucs[0] if aucs else None,
         "expected_top_auc": expected_top,
         "top_auc_ok": bool(aucs) and abs(aucs[0] - expected_top) < 1e-12,
-        "sorted_desc": all(a >= b for a, b in zip(aucs, aucs[1:])),
+        "sorted_desc": all(a >= b for a, b in itertools.pairwise(aucs)),
         "all_match_filter": all(r.data.params.get("model") == "gbm" and r.data.metrics["auc"] > 0.8
                                 for r in runs),
         "expected_matching_runs": expected_matching,
@@ -177,7 +181,7 @@ def concurrent_writer_body(store_dir: str, n_points: int) -> int:
         modelyard.end_run()
         return logged
     except BaseException as exc:
-        raise C.tag_failure(exc, stage, logged)
+        raise C.tag_failure(exc, stage, logged) from exc
 
 
 def concurrent_readback(args) -> dict:
@@ -193,7 +197,7 @@ def concurrent_readback(args) -> dict:
             per_run.append({"run_id": r.info.run_id, "status": r.info.status, "points": len(hist)})
         return {"ok": True, "runs_found": len(runs), "per_run": per_run,
                 "points_found": sum(p["points"] for p in per_run)}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return {"ok": False, "error": C.error_text(exc), "points_found": 0}
 
 

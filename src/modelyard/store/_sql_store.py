@@ -81,6 +81,18 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+def _dataset(row: Any) -> DatasetVersion:
+    return DatasetVersion(
+        name=row.name,
+        digest=row.digest,
+        source_type=row.source_type,
+        source=row.source,
+        num_rows=row.num_rows,
+        schema=orjson.loads(row.schema),
+        profile=orjson.loads(row.profile),
+    )
+
+
 def _encode_token(offset: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"offset": offset})).decode()
 
@@ -515,21 +527,7 @@ class SqlStore:
             query = query.where(dataset_versions.c.name == name)
         with translated(self.where), self._engines.read.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            (
-                DatasetVersion(
-                    name=r.name,
-                    digest=r.digest,
-                    source_type=r.source_type,
-                    source=r.source,
-                    num_rows=r.num_rows,
-                    schema=orjson.loads(r.schema),
-                    profile=orjson.loads(r.profile),
-                ),
-                int(r.created_time),
-            )
-            for r in rows
-        ]
+        return [(_dataset(r), int(r.created_time)) for r in rows]
 
     def find_dataset_version(self, name: str, digest_prefix: str) -> DatasetVersion:
         """A version of ``name`` by its digest or a unique prefix of it (at least 4 characters)."""
@@ -553,15 +551,7 @@ class SqlStore:
             ).first()
         if row is None:
             raise NotFoundError(f"dataset {name!r} has no version {digest[:12]}")
-        return DatasetVersion(
-            name=row.name,
-            digest=row.digest,
-            source_type=row.source_type,
-            source=row.source,
-            num_rows=row.num_rows,
-            schema=orjson.loads(row.schema),
-            profile=orjson.loads(row.profile),
-        )
+        return _dataset(row)
 
     # -- search ----------------------------------------------------------------------
 
