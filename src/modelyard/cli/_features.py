@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -112,6 +113,110 @@ def show(
         emit_json(spec)
         return
     console.print_json(data=spec)
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO date or time, e.g. 2026-11-01 or 2026-11-01T12:00:00+00:00"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@app.command()
+def materialize(
+    start: Annotated[
+        str, typer.Argument(help="Start of the event-time window (ISO, UTC if no zone).")
+    ],
+    end: Annotated[str, typer.Argument(help="End of the window.")],
+    views: Annotated[
+        list[str] | None,
+        typer.Option("--view", "-v", help="Only these feature views (repeatable)."),
+    ] = None,
+    repo: Repo = Path("."),
+    online_store: Annotated[
+        str | None,
+        typer.Option(help="redis://... or a SQLite file (default: the home's online.db)."),
+    ] = None,
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Load the latest values in [START, END] into the online store (idempotent; progress shown)."""
+    with friendly_errors():
+        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        counts = fs.materialize(_when(start), _when(end), views, progress=not json)
+    if json:
+        emit_json(counts)
+        return
+    table("Materialized", ["feature view", "entities written"], [[v, n] for v, n in counts.items()])
+
+
+@app.command("materialize-incremental")
+def materialize_incremental(
+    end: Annotated[str, typer.Argument(help="Materialize up to this time (ISO).")],
+    views: Annotated[
+        list[str] | None,
+        typer.Option("--view", "-v", help="Only these feature views (repeatable)."),
+    ] = None,
+    repo: Repo = Path("."),
+    online_store: Annotated[str | None, typer.Option(help="redis://... or a SQLite file.")] = None,
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Materialize from where the last completed run of each view stopped up to END."""
+    with friendly_errors():
+        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        counts = fs.materialize_incremental(_when(end), views, progress=not json)
+    if json:
+        emit_json(counts)
+        return
+    table("Materialized", ["feature view", "entities written"], [[v, n] for v, n in counts.items()])
+
+
+@app.command()
+def search(
+    text: Annotated[
+        str, typer.Argument(help="Words to look for in names, descriptions, owners and tags.")
+    ],
+    repo: Repo = Path("."),
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Find feature views and features by name, description, owner or tag."""
+    needle = text.lower()
+    with friendly_errors():
+        views = _store(repo, tracking_uri).list_feature_views()
+    hits = []
+    for v in views:
+        haystack = " ".join(
+            [v.name, v.description, v.owner, *v.tags.keys(), *v.tags.values()]
+        ).lower()
+        matched = [
+            f.name for f in v.schema if needle in f.name.lower() or needle in f.description.lower()
+        ]
+        if needle in haystack or matched:
+            hits.append(
+                {
+                    "view": v.name,
+                    "features": matched or v.feature_names,
+                    "owner": v.owner,
+                    "description": v.description,
+                }
+            )
+    if json:
+        emit_json(hits)
+        return
+    table(
+        f"Features matching {text!r}",
+        ["view", "features", "owner", "description"],
+        [
+            [h["view"], ", ".join(h["features"]), h["owner"] or "-", h["description"] or "-"]
+            for h in hits
+        ],
+        caption=None if hits else "Nothing matches.",
+    )
 
 
 @app.command()
