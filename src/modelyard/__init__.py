@@ -104,7 +104,7 @@ _TRACKING = (
 )
 _REGISTRY = ("Client", "evaluate", "get_client", "load_model", "log_model", "register_model")
 _FLAVORS = ("Model", "ModelContext", "PythonModel", "infer_signature", "save_model")
-_SUBMODULES = ("data",)
+_SUBMODULES = ("data", "features")
 
 __all__ = [
     "ActiveRun",
@@ -160,6 +160,7 @@ __all__ = [
     "download_artifacts",
     "end_run",
     "evaluate",
+    "features",
     "get_artifact_uri",
     "get_client",
     "get_experiment",
@@ -195,7 +196,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from modelyard import data
+    from modelyard import data, features
     from modelyard.flavors import Model, ModelContext, PythonModel, infer_signature, save_model
     from modelyard.registry import (
         Client,
