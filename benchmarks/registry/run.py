@@ -303,7 +303,8 @@ def main() -> int:
         "GradientBoostingClassifier ('untrusted types: sklearn.tree._tree.Tree'); the skops variant "
         "passes skops_trusted_types=['sklearn.tree._tree.Tree'], the cloudpickle variant passes "
         "serialization_format='cloudpickle'. modelyard pickles scikit-learn models (protocol 5) and "
-        "PythonModels with cloudpickle; both MLflow PythonModel variants use cloudpickle too.",
+        "PythonModels with cloudpickle; MLflow's pyfunc.log_model cloudpickles the PythonModel "
+        "too (load_big).",
         "MLflow's log_model also infers pip requirements by loading the saved model in a subprocess "
         "and validates the input example by predicting with the reloaded model: part of the timed call.",
         "First loads include whatever the load imports on the way (scikit-learn, pandas for "

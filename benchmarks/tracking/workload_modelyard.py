@@ -181,7 +181,8 @@ def concurrent_writer_body(store_dir: str, n_points: int) -> int:
         modelyard.end_run()
         return logged
     except BaseException as exc:
-        raise C.tag_failure(exc, stage, logged) from exc
+        C.tag_failure(exc, stage, logged)
+        raise
 
 
 def concurrent_readback(args) -> dict:

@@ -72,3 +72,14 @@ def test_unreachable_postgres_is_a_store_error(monkeypatch: pytest.MonkeyPatch) 
     pytest.importorskip("psycopg")
     with pytest.raises(modelyard.StoreError, match="127.0.0.1:1/"):
         SqlStore("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_full_sync_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELYARD_SQLITE_SYNC", "full")
+    store = SqlStore(f"sqlite:///{tmp_path}/s.db")
+    with store._engines.read.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    store.close()
+    monkeypatch.setenv("MODELYARD_SQLITE_SYNC", "sometimes")
+    with pytest.raises(modelyard.ConfigurationError, match="must be NORMAL or FULL"):
+        SqlStore(f"sqlite:///{tmp_path}/t.db")

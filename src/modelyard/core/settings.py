@@ -77,3 +77,10 @@ def busy_timeout_s() -> float:
     if value < 0:
         raise ConfigurationError(f"MODELYARD_BUSY_TIMEOUT={raw!r} must not be negative")
     return value
+
+
+def sqlite_synchronous() -> str:
+    raw = os.environ.get("MODELYARD_SQLITE_SYNC", "NORMAL").upper()
+    if raw not in ("NORMAL", "FULL"):
+        raise ConfigurationError(f"MODELYARD_SQLITE_SYNC={raw!r} must be NORMAL or FULL")
+    return raw

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from modelyard.core.errors import ConfigurationError, MissingDependencyError
+from modelyard.core.settings import sqlite_synchronous
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Engines:
 
 
 def _sqlite_engine(url: str, busy_timeout_s: float, immediate: bool) -> Engine:
+    synchronous = sqlite_synchronous()
     engine = create_engine(
         url,
         connect_args={"timeout": busy_timeout_s, "check_same_thread": False},
@@ -35,7 +37,8 @@ def _sqlite_engine(url: str, busy_timeout_s: float, immediate: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # with WAL: survives a killed process
+        # with WAL, NORMAL survives a killed process; FULL also survives a power loss
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
