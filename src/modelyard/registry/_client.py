@@ -56,7 +56,7 @@ from modelyard.registry._gate import (
     metric_of,
     parse_gate,
 )
-from modelyard.registry._loader import cache_root, fetch_and_load
+from modelyard.registry._loader import cache_root, fetch_and_load, load_located
 from modelyard.store import RegistryStore
 from modelyard.tracking import Client as TrackingClient
 from modelyard.tracking._context import current_user
@@ -373,10 +373,19 @@ class Client(TrackingClient):
         ONNX graph saved beside the model (``onnx=True`` at save time)."""
         text = str(model_uri)
         if text.startswith("models:"):
-            version = self.resolve(text)
-            if version.state is VersionState.DELETED:
-                raise InvalidStateError(f"{version.uri} is deleted")
-            return fetch_and_load(version, self.blobs, version.uri, engine)
+            model_ref = parse_models_uri(text)
+            found = self._registry.locate(
+                model_ref.name, version=model_ref.version, alias=model_ref.alias
+            )
+            if found is None or found[1] == VersionState.DELETED.value:
+                version = self.resolve(text)  # raises the error that says what is missing
+                if version.state is VersionState.DELETED:
+                    raise InvalidStateError(f"{version.uri} is deleted")
+                return fetch_and_load(version, self.blobs, version.uri, engine)
+            number, _, manifest_digest, files_json = found
+            return load_located(
+                model_ref.name, number, manifest_digest, files_json, self.blobs, engine
+            )
         if text.startswith("runs:"):
             parsed = parse_runs_uri(text)
             files = self._files_from_run(parsed.run_id, parsed.path)

@@ -259,6 +259,31 @@ class RegistryStore:
                 raise NotFoundError(f"model {name!r} has no version {version}")
             return self._version(row, self._aliases(conn, name))
 
+    def locate(
+        self, name: str, *, version: int | None = None, alias: str | None = None
+    ) -> tuple[int, str, str, str] | None:
+        """The hot path of loading: (version, state, manifest digest, files JSON) in one query,
+        or None when nothing matches (the caller then asks the slower, explaining methods)."""
+        mark = "?" if self._engines.dialect == "sqlite" else "%s"
+        if alias is not None:
+            sql = (
+                "SELECT v.version, v.state, v.manifest_digest, v.files FROM model_aliases a JOIN model_versions v "
+                f"ON v.name = a.name AND v.version = a.version WHERE a.name = {mark} AND a.alias = {mark}"
+            )
+            args: tuple[object, ...] = (name, alias)
+        elif version is not None:
+            sql = f"SELECT version, state, manifest_digest, files FROM model_versions WHERE name = {mark} AND version = {mark}"
+            args = (name, version)
+        else:
+            sql = (
+                f"SELECT version, state, manifest_digest, files FROM model_versions WHERE name = {mark} "
+                f"AND state != 'deleted' ORDER BY version DESC LIMIT 1"
+            )
+            args = (name,)
+        with translated(self.where), self._engines.read.connect() as conn:
+            row = conn.exec_driver_sql(sql, args).first()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
     def resolve_alias(self, name: str, alias: str) -> int:
         with translated(self.where), self._engines.read.connect() as conn:
             version = conn.execute(
