@@ -76,7 +76,6 @@ _TRACKING = (
     "set_experiment_tag",
     "ActiveRun",
     "active_run",
-    "autolog",
     "compare_runs",
     "delete_tag",
     "end_run",
@@ -102,7 +101,15 @@ _TRACKING = (
     "set_tracking_uri",
     "start_run",
 )
-_REGISTRY = ("Client", "evaluate", "get_client", "load_model", "log_model", "register_model")
+_REGISTRY = (
+    "Client",
+    "autolog",
+    "evaluate",
+    "get_client",
+    "load_model",
+    "log_model",
+    "register_model",
+)
 _FLAVORS = ("Model", "ModelContext", "PythonModel", "infer_signature", "save_model")
 _SUBMODULES = ("data", "features")
 
@@ -200,6 +207,7 @@ if TYPE_CHECKING:
     from modelyard.flavors import Model, ModelContext, PythonModel, infer_signature, save_model
     from modelyard.registry import (
         Client,
+        autolog,
         evaluate,
         get_client,
         load_model,
@@ -209,7 +217,6 @@ if TYPE_CHECKING:
     from modelyard.tracking import (
         ActiveRun,
         active_run,
-        autolog,
         compare_runs,
         create_experiment,
         delete_experiment,

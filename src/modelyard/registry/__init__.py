@@ -1,5 +1,6 @@
 """The model registry: versions, aliases, gates, evaluation and model cards."""
 
+from modelyard.registry._autolog import autolog
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
@@ -12,6 +13,7 @@ __all__ = [
     "Client",
     "EvaluationResult",
     "Gate",
+    "autolog",
     "evaluate",
     "get_client",
     "load_model",

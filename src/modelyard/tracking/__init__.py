@@ -1,6 +1,5 @@
 """Experiment tracking: the Client, the fluent API, configs, autolog and comparisons."""
 
-from modelyard.tracking._autolog import autolog
 from modelyard.tracking._client import Client
 from modelyard.tracking._compare import runs_to_frame
 from modelyard.tracking._config import flatten
@@ -47,7 +46,6 @@ __all__ = [
     "ActiveRun",
     "Client",
     "active_run",
-    "autolog",
     "compare_runs",
     "create_experiment",
     "delete_experiment",

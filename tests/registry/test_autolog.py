@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 
 import numpy as np
@@ -32,8 +31,10 @@ def test_fit_inside_a_run_logs_params_metrics_and_model(autologging: None) -> No
     assert stored.data.params["C"] == "0.7" and stored.data.params["max_iter"] == "300"
     assert stored.data.metrics["training_accuracy_score"] == pytest.approx(model.score(X, y))
     assert "training_log_loss" in stored.data.metrics and "training_f1_score" in stored.data.metrics
-    restored = pickle.loads(my.get_client().read_artifact(run.info.run_id, "model/model.pkl"))
+    restored = my.load_model(f"runs:/{run.info.run_id}/model")
     assert np.array_equal(restored.predict(X), model.predict(X))
+    version = my.register_model(f"runs:/{run.info.run_id}/model", "iris")
+    assert version.params["C"] == "0.7" and version.metrics["training_accuracy_score"] > 0.9
 
 
 def test_fit_outside_a_run_gets_its_own_finished_run(autologging: None) -> None:

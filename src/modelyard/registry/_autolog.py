@@ -1,4 +1,5 @@
-"""``autolog()`` for scikit-learn: params, training metrics and the fitted model, on ``fit``.
+"""``autolog()`` for scikit-learn: params, training metrics and the fitted model (a bundle
+at ``runs:/<run-id>/model``, ready to register), on ``fit``.
 
 Every classifier, regressor and clusterer is patched, and Pipeline and the searches.
 
@@ -9,14 +10,15 @@ start runs of their own). A ``fit`` outside a run gets a run of its own.
 from __future__ import annotations
 
 import functools
-import pickle
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from modelyard.core.entities import Metric, Param
 from modelyard.core.errors import MissingDependencyError
 from modelyard.core.ids import now_ms
+from modelyard.registry._fluent import get_client
 from modelyard.tracking import _fluent
 
 # Fits nested inside an autologged fit (a search's candidates, possibly on joblib's
@@ -95,7 +97,11 @@ def _log_fit(estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
         if metrics:
             client.log_batch(run_id, metrics=metrics)
         if _settings["log_models"]:
-            client.log_bytes(run_id, pickle.dumps(estimator), "model/model.pkl")
+            try:
+                example = X[:5] if X is not None and hasattr(X, "__getitem__") else None
+                get_client().log_model(run_id, estimator, "model", input_example=example)
+            except Exception as error:  # noqa: BLE001 - logging must never break the user's fit
+                warnings.warn(f"autolog could not log the fitted model: {error}", UserWarning, stacklevel=3)
     finally:
         if own_run:
             _fluent.end_run()
