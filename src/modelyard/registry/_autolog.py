@@ -100,7 +100,7 @@ def _log_fit(estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
             try:
                 example = X[:5] if X is not None and hasattr(X, "__getitem__") else None
                 get_client().log_model(run_id, estimator, "model", input_example=example)
-            except Exception as error:  # noqa: BLE001 - logging must never break the user's fit
+            except Exception as error:
                 warnings.warn(f"autolog could not log the fitted model: {error}", UserWarning, stacklevel=3)
     finally:
         if own_run:
