@@ -101,7 +101,9 @@ def _log_fit(estimator: Any, X: Any, y: Any, sample_weight: Any) -> None:
                 example = X[:5] if X is not None and hasattr(X, "__getitem__") else None
                 get_client().log_model(run_id, estimator, "model", input_example=example)
             except Exception as error:
-                warnings.warn(f"autolog could not log the fitted model: {error}", UserWarning, stacklevel=3)
+                warnings.warn(
+                    f"autolog could not log the fitted model: {error}", UserWarning, stacklevel=3
+                )
     finally:
         if own_run:
             _fluent.end_run()

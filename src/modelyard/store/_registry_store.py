@@ -3,14 +3,13 @@ audit entry written in the same transaction as every change it describes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
-from modelyard.core.errors import ConflictError, InvalidStateError, NotFoundError
+from modelyard.core.errors import InvalidStateError, NotFoundError
 from modelyard.core.ids import now_ms
 from modelyard.core.models import (
     AuditEntry,
@@ -497,9 +496,3 @@ class RegistryStore:
                 )
                 for r in conn.execute(query)
             ]
-
-    def conflict(self, message: str) -> ConflictError:
-        return ConflictError(message)
-
-
-__all__: Sequence[str] = ["RegistryStore"]
