@@ -10,7 +10,7 @@ import modelyard
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, modelyard; heavy = [m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'sklearn', 'fsspec', 'alembic') "
+        "import sys, modelyard; heavy = [m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'sklearn', 'fsspec', 'alembic', 'duckdb', 'starlette', 'onnxruntime', 'shap') "
         "if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run(
