@@ -433,14 +433,14 @@ class FeatureStore:
             f', "{src.created_timestamp_column}" DESC' if src.created_timestamp_column else ""
         )
         features = ", ".join(f'"{f}"' for f in view.feature_names)
-        sql = (
-            f'SELECT {keys}, epoch_ms("{src.timestamp_field}"::TIMESTAMPTZ) AS __ms, {features} FROM {source_sql(view, self.repo_path)} '
-            f'WHERE "{src.timestamp_field}"::TIMESTAMPTZ >= make_timestamptz({start} * 1000) AND "{src.timestamp_field}"::TIMESTAMPTZ <= make_timestamptz({end} * 1000) '
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
-        )
+        stamp = f'"{src.timestamp_field}"::TIMESTAMPTZ'
         window = (
-            f"(SELECT * FROM {source_sql(view, self.repo_path)} WHERE "
-            f'"{src.timestamp_field}"::TIMESTAMPTZ >= make_timestamptz({start} * 1000) AND "{src.timestamp_field}"::TIMESTAMPTZ <= make_timestamptz({end} * 1000))'
+            f"(SELECT * FROM {source_sql(view, self.repo_path)} WHERE {stamp} >= make_timestamptz({start} * 1000) "
+            f"AND {stamp} <= make_timestamptz({end} * 1000))"
+        )
+        sql = (
+            f"SELECT {keys}, epoch_ms({stamp}) AS __ms, {features} FROM {window} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
         )
         context = {
             "keys": view.join_keys,
