@@ -45,6 +45,18 @@ class RegistryStore:
             raise NotFoundError(f"registered model {name!r} does not exist")
         return row
 
+    def _locked_state(self, conn: Connection, name: str, version: int) -> str:
+        """Lock the model (queueing other writers) and return the version's state."""
+        self._lock_model(conn, name)
+        state = conn.execute(
+            select(model_versions.c.state).where(
+                model_versions.c.name == name, model_versions.c.version == version
+            )
+        ).scalar()
+        if state is None:
+            raise NotFoundError(f"model {name!r} has no version {version}")
+        return str(state)
+
     def _audit(
         self,
         conn: Connection,
@@ -360,14 +372,7 @@ class RegistryStore:
         self, name: str, version: int, state: VersionState, actor: str, reason: str
     ) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
-            self._lock_model(conn, name)
-            row = conn.execute(
-                select(model_versions.c.state).where(
-                    model_versions.c.name == name, model_versions.c.version == version
-                )
-            ).first()
-            if row is None:
-                raise NotFoundError(f"model {name!r} has no version {version}")
+            state_now = self._locked_state(conn, name, version)
             holding = sorted(a for a, v in self._aliases(conn, name).items() if v == version)
             if state is not VersionState.ACTIVE and holding:
                 raise InvalidStateError(
@@ -391,7 +396,7 @@ class RegistryStore:
                 actor,
                 reason,
                 version=version,
-                details={"from_state": row.state},
+                details={"from_state": state_now},
             )
 
     # -- aliases -----------------------------------------------------------------------
@@ -408,17 +413,10 @@ class RegistryStore:
     ) -> int | None:
         """Point ``alias`` at ``version``; return the version it pointed at before."""
         with translated(self.where), self._engines.write.begin() as conn:
-            self._lock_model(conn, name)
-            row = conn.execute(
-                select(model_versions.c.state).where(
-                    model_versions.c.name == name, model_versions.c.version == version
-                )
-            ).first()
-            if row is None:
-                raise NotFoundError(f"model {name!r} has no version {version}")
-            if row.state != VersionState.ACTIVE.value:
+            state_now = self._locked_state(conn, name, version)
+            if state_now != VersionState.ACTIVE.value:
                 raise InvalidStateError(
-                    f"version {version} of {name!r} is {row.state}; an alias can only point at an active "
+                    f"version {version} of {name!r} is {state_now}; an alias can only point at an active "
                     f"version (restore it with `modelyard models restore {name} {version}`)"
                 )
             previous = conn.execute(
