@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from modelyard import __version__
-from modelyard.cli import _datasets, _demo, _experiments, _features, _models, _runs
+from modelyard.cli import _datasets, _demo, _experiments, _features, _models, _runs, _serve
 
 app = typer.Typer(
     name="modelyard",
-    help="modelyard: track experiments, and (soon) register, serve and watch models, in one loop.\n\n"
+    help="modelyard: track experiments, register and serve models, and (soon) watch them, in one loop.\n\n"
     "Every command reads the store from --tracking-uri or $MODELYARD_TRACKING_URI "
     "(default: ./.modelyard). Listings print Rich tables, or JSON with --json.",
     no_args_is_help=True,
@@ -23,6 +23,8 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_features.app, name="features")
 app.add_typer(_datasets.app, name="datasets")
 app.command()(_demo.demo)
+app.command()(_serve.serve)
+app.add_typer(_serve.token_app, name="token")
 
 
 def _version(value: bool) -> None:

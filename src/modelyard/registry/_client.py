@@ -353,6 +353,16 @@ class Client(TrackingClient):
         assert parsed.version is not None
         return self.get_model_version(parsed.name, parsed.version)
 
+    def peek(self, model_uri: str) -> tuple[int, str] | None:
+        """(version, manifest digest) that a ``models:/`` URI names right now, in one cheap
+        query — what a server polls to notice an alias move. None when it names nothing
+        loadable (no such alias, model or version, or a deleted version)."""
+        ref = parse_models_uri(model_uri)
+        found = self._registry.locate(ref.name, version=ref.version, alias=ref.alias)
+        if found is None or found[1] == VersionState.DELETED.value:
+            return None
+        return found[0], found[2]
+
     def search_model_versions(
         self, filter_string: str = "", include_deleted: bool = False
     ) -> list[ModelVersion]:

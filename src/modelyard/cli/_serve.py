@@ -1,0 +1,94 @@
+"""``modelyard serve``, ``modelyard token``: run the scoring server, make access tokens."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+
+from modelyard.cli._common import TrackingUri
+from modelyard.cli._output import console, emit_json, friendly_errors
+
+
+def serve(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="What to serve: models:/name@alias, models:/name/3, a bundle folder, or a deployment .yaml "
+            "(endpoints with A/B, shadow and sticky routes, auth, prediction log)."
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (one per core is a good start).")] = 1,
+    tracking_uri: TrackingUri = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve models over HTTP: native JSON (/v1/endpoints/NAME/predict), Open Inference
+    Protocol v2 (/v2/models/NAME/infer), MLflow scoring (/invocations), feedback
+    (/v1/feedback), Prometheus /metrics and /openapi.json.
+
+    The server follows the aliases it serves: when `champion` moves, the new version is
+    loaded and warmed in the background and swapped in without failing a request."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise typer.BadParameter("the scoring server needs: pip install 'modelyard[serve]'") from None
+    from modelyard.serving import load_deployment
+
+    with friendly_errors():
+        config, _ = load_deployment(target)  # fail here, with a clear message, not in a worker
+    if tracking_uri:
+        os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
+    os.environ["MODELYARD_SERVE_TARGET"] = target
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelyard-metrics-")
+    names = ", ".join(e.name for e in config.endpoints)
+    console.print(
+        f"serving [bold]{names}[/] on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} "
+        f"(OpenAPI: /openapi.json)",
+        highlight=False,
+    )
+    uvicorn.run(
+        "modelyard.serving._main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+token_app = typer.Typer(help="Access tokens for the scoring server.", no_args_is_help=True)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")] = "client",
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="Scope to grant (repeat): predict, feedback, metrics, read."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make a new bearer token. The token is shown once; put the printed entry (its SHA-256,
+    never the token) under auth.tokens in the deployment file."""
+    from modelyard.serving import new_token
+    from modelyard.serving._config import SCOPES
+
+    scopes = scope or ["predict"]
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise typer.BadParameter(f"unknown scope {unknown[0]!r}; scopes are {list(SCOPES)}")
+    token, digest = new_token()
+    entry = {"name": name, "sha256": digest, "scopes": scopes}
+    if json:
+        emit_json({"token": token, "entry": entry})
+        return
+    console.print(f"token (shown once): [bold]{token}[/]", highlight=False)
+    console.print("add to the deployment file under auth.tokens:")
+    console.print(f"  - {{name: {name}, sha256: {digest}, scopes: [{', '.join(scopes)}]}}", highlight=False)

@@ -1,0 +1,583 @@
+"""The scoring server as an ASGI app: native JSON, Open Inference Protocol v2, MLflow's
+``/invocations``, feedback, ``/metrics`` and an OpenAPI document, over one ``Runtime``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as HttpRoute
+
+from modelyard import __version__
+from modelyard.core.errors import SchemaError, ValidationError
+from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
+from modelyard.server._errors import STATUS, PayloadTooLarge
+from modelyard.serving import _protocols as proto
+from modelyard.serving._auth import Authenticator
+from modelyard.serving._inputs import Batch
+from modelyard.serving._metrics import Metrics
+from modelyard.serving._openapi import openapi_document
+from modelyard.serving._runtime import Endpoint, Route, Runtime
+from modelyard.serving._scorer import Output, Scorer
+
+log = logging.getLogger("modelyard.serving")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_JSON = "application/json"
+
+
+class ClientError(Exception):
+    """A 4xx answer with a JSON error naming the field."""
+
+    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.headers = headers or {}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None, background: BackgroundTask | None = None) -> Response:
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type=_JSON,
+        headers=headers,
+        background=background,
+    )
+
+
+def _error(status: int, kind: str, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
+    return _json(
+        {"error": {"type": kind, "message": message, "request_id": request_id}},
+        status,
+        {"x-request-id": request_id, **(headers or {})},
+    )
+
+
+def _status_of(error: Exception) -> int | None:
+    if isinstance(error, PayloadTooLarge):
+        return 413
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status if status < 500 else None
+    return None
+
+
+class ScoringServer:
+    """Holds the runtime, the prediction log, metrics and auth; builds the Starlette app."""
+
+    def __init__(self, target: str, *, tracking_uri: str | None = None, watch: bool = True) -> None:
+        self.metrics = Metrics()
+        self.runtime = Runtime(
+            target, tracking_uri=tracking_uri, on_swap=self._swapped, on_load=self._loaded
+        )
+        config = self.runtime.config
+        self.config = config
+        self.auth = Authenticator(config.auth)
+        self.max_body = config.max_body_bytes
+        log_config = config.prediction_log
+        self.writer: PredictionLogWriter | None = (
+            PredictionLogWriter(log_config.path, queue_size=log_config.queue_size, flush_seconds=log_config.flush_seconds)
+            if log_config.enabled
+            else None
+        )
+        self.watch = watch
+
+    # -- hooks ----------------------------------------------------------------------------
+
+    def _loaded(self, endpoint: Endpoint, route: Route, scorer: Scorer) -> None:
+        self.metrics.load_seconds.labels(endpoint.name, route.label, scorer.label).set(scorer.load_seconds)
+
+    def _swapped(self, endpoint: Endpoint, route: Route, scorer: Scorer) -> None:
+        self._loaded(endpoint, route, scorer)
+        self.metrics.swaps.labels(endpoint.name, route.label).inc()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.start()
+        try:
+            yield
+        finally:
+            self.close()
+
+    def start(self) -> None:
+        if self.writer is not None:
+            self.writer.start()
+        if self.watch:
+            self.runtime.start(self.config.poll_seconds)
+
+    def close(self) -> None:
+        self.runtime.close()
+        if self.writer is not None:
+            self.writer.close()
+
+    # -- request plumbing ----------------------------------------------------------------
+
+    def _check_auth(self, request: Request, scope: str) -> None:
+        if not self.auth.enabled:
+            return
+        scopes = self.auth.scopes(request.headers.get("authorization"))
+        if scopes is None:
+            raise ClientError(
+                401, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)",
+                {"www-authenticate": 'Bearer realm="modelyard"'},
+            )
+        if scope not in scopes:
+            raise ClientError(403, "Forbidden", f"this token lacks the '{scope}' scope")
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise ClientError(413, "PayloadTooLarge", f"request body is {declared} bytes; the limit is {self.max_body}")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise ClientError(413, "PayloadTooLarge", f"request body exceeds the limit of {self.max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _endpoint(self, name: str) -> Endpoint:
+        endpoint = self.runtime.endpoints.get(name)
+        if endpoint is None:
+            known = sorted(self.runtime.endpoints)
+            raise ClientError(404, "NotFound", f"endpoint {name!r} does not exist; this server has {known}")
+        return endpoint
+
+    def _request_id(self, request: Request) -> str:
+        given = request.headers.get("x-request-id")
+        if given and _REQUEST_ID.match(given):
+            return given
+        return uuid.uuid4().hex
+
+    async def _handle(
+        self,
+        request: Request,
+        scope: str,
+        work: Callable[[str, float], Awaitable[Response]],
+    ) -> Response:
+        request_id = self._request_id(request)
+        started = time.perf_counter()
+        try:
+            self._check_auth(request, scope)
+            return await work(request_id, started)
+        except ClientError as error:
+            if error.status != 500:  # a model error was counted where it happened
+                self._count_failure(request, error.status)
+            return _error(error.status, error.kind, str(error), request_id, error.headers)
+        except Exception as error:
+            status = _status_of(error)
+            if status is not None:
+                self._count_failure(request, status)
+                return _error(status, type(error).__name__, str(error), request_id)
+            self._count_failure(request, 500)
+            log.error("request %s failed", request_id, exc_info=error)
+            return _error(500, "InternalError", "the server failed; see its log", request_id)
+
+    def _count_failure(self, request: Request, status: int) -> None:
+        name = request.path_params.get("name", "")
+        if name not in self.runtime.endpoints:
+            name = "" if request.url.path != "/invocations" else next(iter(self.runtime.endpoints))
+        self.metrics.requests.labels(name, "", "", str(status)).inc()
+
+    def _score(
+        self,
+        endpoint: Endpoint,
+        route: Route,
+        build: Callable[[Scorer], Batch],
+        request_id: str,
+        started: float,
+        keys: list[Any] | None,
+        *,
+        want_proba: bool = True,
+    ) -> tuple[Scorer, Batch, Output]:
+        scorer = route.scorer  # read once: a swap during this request does not affect it
+        batch = build(scorer)
+        if batch.rows > endpoint.config.max_rows:
+            raise ClientError(
+                413, "TooManyRows", f"the request holds {batch.rows} rows; this endpoint takes at most {endpoint.config.max_rows}"
+            )
+        try:
+            out = scorer.score(batch, want_proba=want_proba)
+        except Exception as error:
+            self.metrics.errors.labels(endpoint.name, route.label).inc()
+            self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
+            log.error(
+                "request %s: model %s version %s raised", request_id, scorer.name, scorer.label, exc_info=error
+            )
+            raise ClientError(
+                500, "ModelError", f"the model raised {type(error).__name__} while scoring; request {request_id} is in the server log"
+            ) from None
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "200").inc()
+        self.metrics.latency.labels(endpoint.name).observe(elapsed)
+        self.metrics.rows.labels(endpoint.name).inc(batch.rows)
+        self._log(endpoint, route, scorer, batch, out, request_id, elapsed, keys, shadow=False)
+        return scorer, batch, out
+
+    def _log(
+        self,
+        endpoint: Endpoint,
+        route: Route,
+        scorer: Scorer,
+        batch: Batch,
+        out: Output,
+        request_id: str,
+        elapsed: float,
+        keys: list[Any] | None,
+        *,
+        shadow: bool,
+    ) -> None:
+        writer = self.writer
+        if writer is None:
+            return
+        ok = writer.log(
+            LoggedRequest(
+                request_id=request_id,
+                timestamp=time.time(),
+                endpoint=endpoint.name,
+                route=route.label,
+                model=scorer.name,
+                version=scorer.label,
+                shadow=shadow,
+                status=200,
+                latency_ms=elapsed * 1000.0,
+                rows=batch.rows,
+                inputs=batch.columns,
+                predictions=out.predictions,
+                scores=out.scores,
+                entity_keys=keys,
+            )
+        )
+        if not ok:
+            self.metrics.log_dropped.inc()
+
+    def _shadow_task(
+        self, endpoint: Endpoint, build: Callable[[Scorer], Batch], request_id: str, keys: list[Any] | None
+    ) -> BackgroundTask | None:
+        if not endpoint.shadows:
+            return None
+
+        def run() -> None:
+            for route in endpoint.shadows:
+                started = time.perf_counter()
+                scorer = route.scorer
+                try:
+                    batch = build(scorer)
+                    out = scorer.score(batch)
+                except Exception as error:
+                    self.metrics.errors.labels(endpoint.name, route.label).inc()
+                    log.warning("shadow %s/%s failed on request %s: %s", endpoint.name, route.label, request_id, error)
+                    continue
+                self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "shadow").inc()
+                self._log(endpoint, route, scorer, batch, out, request_id, time.perf_counter() - started, keys, shadow=True)
+
+        return BackgroundTask(run)
+
+    # -- native API --------------------------------------------------------------------------
+
+    async def predict(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            endpoint = self._endpoint(request.path_params["name"])
+            body = proto.parse_json(await self._body(request))
+            layout, payload = proto.native_rows(body)
+            keys, payload = self._take_keys(endpoint, layout, payload)
+            if endpoint.features is not None:
+                layout, payload = "records", self._enrich(endpoint, layout, payload, keys)
+            route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
+            explain = bool(body.get("explain"))
+            if explain and not endpoint.config.explain:
+                raise ClientError(403, "Forbidden", f"explanations are switched off for endpoint {endpoint.name!r}")
+
+            def build(scorer: Scorer) -> Batch:
+                data = payload
+                drop = [k for k in endpoint.entity_keys if k not in scorer.spec.name_set]
+                if drop and layout == "records":
+                    data = [{k: v for k, v in r.items() if k not in drop} if isinstance(r, dict) else r for r in payload]
+                elif drop and isinstance(payload, dict):
+                    data = {k: v for k, v in payload.items() if k not in drop}
+                return proto.native_batch(scorer.spec, layout, data)
+
+            scorer, batch, out = self._score(endpoint, route, build, request_id, started, keys)
+            answer = {
+                "request_id": request_id,
+                "endpoint": endpoint.name,
+                "route": route.label,
+                "model": scorer.name,
+                "version": scorer.label,
+                **proto.native_answer(out),
+            }
+            if explain:
+                frame = scorer.explain(batch)
+                answer["explanations"] = frame.to_dict(orient="records")
+            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, keys))
+
+        return await self._handle(request, "predict", work)
+
+    def _take_keys(self, endpoint: Endpoint, layout: str, payload: Any) -> tuple[list[Any] | None, Any]:
+        """Entity keys (sticky key, feature join keys) out of a native payload: they route and
+        look up features, and are logged, but are not model input unless the signature says so."""
+        names = endpoint.entity_keys
+        if not names:
+            return None, payload
+        key = names[0]
+        if layout == "records" and isinstance(payload, list) and payload and all(isinstance(r, dict) for r in payload):
+            keys = [r.get(key) for r in payload]
+            if any(k is None for k in keys):
+                raise SchemaError(f"every record needs the entity key {key!r}")
+            return keys, payload
+        if layout == "columns" and isinstance(payload, dict) and isinstance(payload.get(key), list):
+            return list(payload[key]), payload
+        raise SchemaError(f"the request needs the entity key {key!r} in every row")
+
+    def _enrich(self, endpoint: Endpoint, layout: str, payload: Any, keys: list[Any] | None) -> list[dict[str, Any]]:
+        store, service, join_keys = endpoint.features
+        if layout == "columns":
+            count = len(next(iter(payload.values())))
+            records = [{k: v[i] for k, v in payload.items()} for i in range(count)]
+        else:
+            records = payload
+        for i, record in enumerate(records):
+            missing = [k for k in join_keys if k not in record]
+            if missing:
+                raise SchemaError(f"records[{i}] lacks the entity key{'s' if len(missing) > 1 else ''} {missing}")
+        entity_rows = [{k: r[k] for k in join_keys} for r in records]
+        found = store.get_online_features(service, entity_rows)
+        enriched = []
+        for record, row in zip(records, found.rows, strict=True):
+            merged = {k: v for k, v in row.items() if k not in join_keys}
+            merged.update(record)
+            enriched.append(merged)
+        return enriched
+
+    # -- MLflow ------------------------------------------------------------------------------
+
+    async def invocations(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            endpoint = next(iter(self.runtime.endpoints.values()))
+            body = await self._body(request)
+            key, payload = proto.mlflow_payload(body, request.headers.get("content-type", _JSON))
+            route = endpoint.choose()
+
+            def build(scorer: Scorer) -> Batch:
+                return proto.mlflow_batch(scorer.spec, key, payload)
+
+            _, _, out = self._score(endpoint, route, build, request_id, started, None)
+            return _json(
+                {"predictions": proto.jsonable(out.predictions)},
+                headers={"x-request-id": request_id},
+                background=self._shadow_task(endpoint, build, request_id, None),
+            )
+
+        return await self._handle(request, "predict", work)
+
+    # -- Open Inference Protocol v2 ------------------------------------------------------------
+
+    async def v2_infer(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            endpoint = self._endpoint(request.path_params["name"])
+            wanted_version = request.path_params.get("version")
+            body = await self._body(request)
+            data, tensors = proto.v2_request(body, request.headers.get("inference-header-content-length"))
+            if wanted_version is not None:
+                route = endpoint.route_for_version(wanted_version)
+                if route is None:
+                    served = [r.scorer.label for r in endpoint.routes]
+                    raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {wanted_version!r} being served; served: {served}")
+            else:
+                route = endpoint.choose()
+            wanted = None
+            if "outputs" in data:
+                if not isinstance(data["outputs"], list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in data["outputs"]):
+                    raise ValidationError("'outputs' must be a list of objects with a 'name'")
+                wanted = [o["name"] for o in data["outputs"]]
+
+            def build(scorer: Scorer) -> Batch:
+                return proto.v2_batch(scorer.spec, data, tensors)
+
+            scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+            answer: dict[str, Any] = {
+                "model_name": endpoint.name,
+                "model_version": scorer.label,
+                "outputs": proto.v2_answer(out, wanted),
+            }
+            if "id" in data:
+                answer["id"] = data["id"]
+            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, None))
+
+        return await self._handle(request, "predict", work)
+
+    async def v2_model(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            endpoint = self._endpoint(request.path_params["name"])
+            scorer = endpoint.routes[0].scorer
+            signature = scorer.model.signature
+            inputs = []
+            if signature is not None:
+                dtypes = {"float64": "FP64", "float32": "FP32", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
+                inputs = [{"name": c.name, "datatype": dtypes.get(c.dtype.value, "BYTES"), "shape": [-1]} for c in signature.inputs]
+            outputs = [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+            if scorer.classes is not None:
+                outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(scorer.classes)]})
+            return _json(
+                {
+                    "name": endpoint.name,
+                    "versions": [r.scorer.label for r in endpoint.routes],
+                    "platform": f"modelyard-{scorer.model.flavor.name}",
+                    "inputs": inputs,
+                    "outputs": outputs,
+                }
+            )
+
+        return await self._handle(request, "read", work)
+
+    async def v2_model_ready(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in self.runtime.endpoints:
+            return _error(404, "NotFound", f"model {name!r} is not served here", self._request_id(request))
+        version = request.path_params.get("version")
+        if version is not None and self.runtime.endpoints[name].route_for_version(version) is None:
+            return _error(404, "NotFound", f"model {name!r} version {version!r} is not served here", self._request_id(request))
+        return _json({"name": name, "ready": True})
+
+    async def v2_server(self, request: Request) -> Response:
+        return _json({"name": "modelyard", "version": __version__, "extensions": ["binary_tensor_data"]})
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    async def feedback(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            data = proto.parse_json(await self._body(request))
+            items = data.get("feedback") if isinstance(data, dict) and "feedback" in data else [data]
+            if not isinstance(items, list) or not items:
+                raise ValidationError("'feedback' must be a non-empty list")
+            now = time.time()
+            parsed = []
+            for i, item in enumerate(items):
+                where = f"feedback[{i}]" if len(items) > 1 or "feedback" in data else "body"
+                if not isinstance(item, dict):
+                    raise ValidationError(f"{where} must be an object with 'label' and 'request_id' or 'entity_key'")
+                if "label" not in item:
+                    raise ValidationError(f"{where} has no 'label'")
+                label = item["label"]
+                if not isinstance(label, int | float | str | bool) or label is None:
+                    raise ValidationError(f"{where}.label must be a number, a string or a boolean")
+                rid, key = item.get("request_id"), item.get("entity_key")
+                if rid is None and key is None:
+                    raise ValidationError(f"{where} needs 'request_id' or 'entity_key' to match a prediction")
+                if rid is not None and not (isinstance(rid, str) and _REQUEST_ID.match(rid)):
+                    raise ValidationError(f"{where}.request_id must be a request id as returned by the server")
+                row = item.get("row")
+                if row is not None and not (isinstance(row, int) and not isinstance(row, bool) and row >= 0):
+                    raise ValidationError(f"{where}.row must be a non-negative integer")
+                endpoint = item.get("endpoint")
+                if endpoint is not None and endpoint not in self.runtime.endpoints:
+                    raise ValidationError(f"{where}.endpoint {endpoint!r} is not served here")
+                parsed.append(Feedback(now, label, rid, row, None if key is None else str(key), endpoint))
+            if self.writer is None:
+                raise ClientError(409, "Conflict", "the prediction log is off on this server; feedback has nowhere to go")
+            accepted = sum(1 for f in parsed if self.writer.feedback(f))
+            return _json({"accepted": accepted, "dropped": len(parsed) - accepted}, 202 if accepted else 503)
+
+        return await self._handle(request, "feedback", work)
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            if self.writer is not None:
+                self.metrics.log_depth.set(self.writer.depth)
+            return Response(self.metrics.render(), media_type=self.metrics.content_type)
+
+        return await self._handle(request, "metrics", work)
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document(sorted(self.runtime.endpoints)))
+
+    async def endpoints(self, request: Request) -> Response:
+        async def work(request_id: str, started: float) -> Response:
+            return _json(
+                {
+                    "endpoints": [
+                        {
+                            "name": e.name,
+                            "routes": [
+                                {"name": r.label, "model": r.config.model, "version": r.scorer.label, "weight": r.config.weight}
+                                for r in e.routes
+                            ],
+                            "shadow": [{"name": r.label, "model": r.config.model, "version": r.scorer.label} for r in e.shadows],
+                            "sticky_key": e.config.sticky_key,
+                        }
+                        for e in self.runtime.endpoints.values()
+                    ]
+                }
+            )
+
+        return await self._handle(request, "read", work)
+
+    async def live(self, request: Request) -> Response:
+        return _json({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        return _json({"ready": bool(self.runtime.endpoints)})
+
+    async def ping(self, request: Request) -> Response:
+        return Response(b"\n", media_type="text/plain")
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        if status == 405:
+            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}", self._request_id(request))
+        return _error(404, "NotFound", f"no route {request.url.path}; see /openapi.json", self._request_id(request))
+
+    def app(self) -> Starlette:
+        routes = [
+            HttpRoute("/v1/endpoints", self.endpoints, methods=["GET"]),
+            HttpRoute("/v1/endpoints/{name}/predict", self.predict, methods=["POST"]),
+            HttpRoute("/v1/feedback", self.feedback, methods=["POST"]),
+            HttpRoute("/invocations", self.invocations, methods=["POST"]),
+            HttpRoute("/ping", self.ping, methods=["GET"]),
+            HttpRoute("/health", self.ready, methods=["GET"]),
+            HttpRoute("/v2", self.v2_server, methods=["GET"]),
+            HttpRoute("/v2/health/live", self.live, methods=["GET"]),
+            HttpRoute("/v2/health/ready", self.ready, methods=["GET"]),
+            HttpRoute("/v2/models/{name}", self.v2_model, methods=["GET"]),
+            HttpRoute("/v2/models/{name}/ready", self.v2_model_ready, methods=["GET"]),
+            HttpRoute("/v2/models/{name}/versions/{version}/ready", self.v2_model_ready, methods=["GET"]),
+            HttpRoute("/v2/models/{name}/infer", self.v2_infer, methods=["POST"]),
+            HttpRoute("/v2/models/{name}/versions/{version}/infer", self.v2_infer, methods=["POST"]),
+            HttpRoute("/metrics", self.metrics_endpoint, methods=["GET"]),
+            HttpRoute("/openapi.json", self.openapi, methods=["GET"]),
+        ]
+        app = Starlette(
+            routes=routes,
+            exception_handlers={404: self.not_found, 405: self.not_found},
+            lifespan=self.lifespan,
+        )
+        if self.config.cors_origins:
+            from starlette.middleware.cors import CORSMiddleware
+
+            app.add_middleware(
+                CORSMiddleware,
+                allow_origins=list(self.config.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+            )
+        app.state.server = self
+        return app
+
+
+def create_app(target: str, *, tracking_uri: str | None = None, watch: bool = True) -> Starlette:
+    """The scoring app for a model URI, a bundle folder or a deployment YAML file."""
+    return ScoringServer(target, tracking_uri=tracking_uri, watch=watch).app()
+

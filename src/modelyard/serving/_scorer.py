@@ -1,0 +1,122 @@
+"""A loaded model version ready to serve: its input spec, and one call that gives labels and,
+for classifiers, probabilities (computed once: labels are the arg-max of the probabilities)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelyard.flavors import Model
+from modelyard.serving._inputs import Batch, InputSpec
+
+# Classifiers whose labels are not the arg-max of their probabilities.
+_THRESHOLDED = {"TunedThresholdClassifierCV", "FixedThresholdClassifier"}
+
+
+@dataclass(slots=True)
+class Output:
+    predictions: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: list[Any] | None = None
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        """The positive-class probability of a binary classifier (what monitoring watches)."""
+        p = self.probabilities
+        if p is None or p.ndim != 2 or p.shape[1] != 2:
+            return None
+        return p[:, 1]
+
+
+def allows_missing(model: Model) -> bool:
+    """Whether the model scores rows with missing values (NaN / null)."""
+    name = model.flavor.name
+    if name in ("lightgbm", "xgboost", "python"):
+        return True
+    if name == "sklearn":
+        try:
+            from sklearn.utils import get_tags
+
+            return bool(get_tags(model.raw).input_tags.allow_nan)
+        except Exception:  # older scikit-learn, or an estimator without tags
+            return False
+    return False
+
+
+def _classes(model: Model) -> list[Any] | None:
+    raw = model.raw
+    if model.flavor.name not in ("sklearn", "lightgbm", "xgboost"):
+        return None
+    if type(raw).__name__ in _THRESHOLDED:
+        return None
+    classes = getattr(raw, "classes_", None)
+    return None if classes is None else list(np.asarray(classes).tolist())
+
+
+@dataclass
+class Scorer:
+    """One model version, loaded and warmed."""
+
+    model: Model
+    name: str
+    version: int | None
+    uri: str
+    digest: str
+    load_seconds: float = 0.0
+    spec: InputSpec = field(init=False)
+    classes: list[Any] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spec = InputSpec(self.model.signature, allows_missing(self.model))
+        self.classes = _classes(self.model)
+        self._classes_array = np.asarray(self.classes) if self.classes is not None else None
+
+    @property
+    def label(self) -> str:
+        return str(self.version) if self.version is not None else self.digest[:12]
+
+    def score(self, batch: Batch, *, want_proba: bool = True) -> Output:
+        """Labels (and probabilities when the model gives them) for a checked batch."""
+        flavor, raw = self.model.flavor, self.model.raw
+        x = self.spec.model_input(batch)
+        if want_proba and self._classes_array is not None:
+            proba = flavor.predict_proba(raw, x)
+            if proba is not None:
+                proba = np.asarray(proba)
+                return Output(self._classes_array[proba.argmax(axis=1)], proba, self.classes)
+        predictions = flavor.predict(raw, x)
+        if isinstance(predictions, pd.DataFrame | pd.Series):
+            predictions = predictions.to_numpy()
+        predictions = np.asarray(predictions)
+        proba_out = None
+        if want_proba and self.model.flavor.name != "python":
+            got = flavor.predict_proba(raw, x)
+            proba_out = None if got is None else np.asarray(got)
+        return Output(predictions, proba_out, self.classes)
+
+    def explain(self, batch: Batch) -> pd.DataFrame:
+        frame = pd.DataFrame(batch.columns)
+        return self.model.explain(frame)
+
+    def warm(self) -> None:
+        """Score the registered example once, so the first real request pays no lazy setup."""
+        example = self.model.example
+        if example is None or self.model.signature is None:
+            return
+        try:
+            batch = self.spec.from_records(
+                pd.DataFrame(example).head(1).to_dict(orient="records"), "example"
+            )
+            self.score(batch)
+        except Exception:  # a model that cannot score its own example still serves
+            return
+
+
+def load_scorer(model: Model, name: str, version: int | None, uri: str, digest: str, started: float) -> Scorer:
+    scorer = Scorer(model, name, version, uri, digest, time.perf_counter() - started)
+    scorer.warm()
+    return scorer

@@ -1,0 +1,93 @@
+"""Serving fixtures: registered models in a fresh store, and servers on real loopback sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+
+from modelyard.registry import Client
+from modelyard.serving import ScoringServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Registered:
+    uri: str
+    client: Client
+    X: pd.DataFrame
+    y: pd.Series
+
+    def rows(self, n: int = 2, start: int = 0) -> list[dict[str, Any]]:
+        return self.X.iloc[start : start + n].to_dict(orient="records")
+
+
+@pytest.fixture
+def registered(tmp_path: Path) -> Registered:
+    """Two versions of a breast-cancer classifier; `champion` -> 1, `challenger` -> 2."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    uri = str(tmp_path / "store")
+    client = Client(uri)
+    for trees in (10, 30):
+        model = GradientBoostingClassifier(n_estimators=trees, max_depth=2, random_state=0).fit(X, y)
+        client.register_model("cancer", model, input_example=X.head(5))
+    client.set_registered_model_alias("cancer", "champion", 1)
+    client.set_registered_model_alias("cancer", "challenger", 2)
+    return Registered(uri, client, X, y)
+
+
+class Running:
+    def __init__(self, server: ScoringServer, base: str, uvicorn_server: uvicorn.Server, thread: threading.Thread) -> None:
+        self.server = server
+        self.base = base
+        self.http = httpx.Client(base_url=base, timeout=30)
+        self._uvicorn = uvicorn_server
+        self._thread = thread
+
+    def stop(self) -> None:
+        self.http.close()
+        self._uvicorn.should_exit = True
+        self._thread.join(timeout=20)
+
+
+@pytest.fixture
+def serve(registered: Registered) -> Iterator[Callable[..., Running]]:
+    """Start a scoring server for a target on a free loopback port, in this process."""
+    started: list[Running] = []
+
+    def start(target: str, **kwargs: Any) -> Running:
+        server = ScoringServer(target, tracking_uri=registered.uri, **kwargs)
+        port = free_port()
+        config = uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uv = uvicorn.Server(config)
+        thread = threading.Thread(target=uv.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not uv.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise AssertionError("server did not start")
+            time.sleep(0.02)
+        running = Running(server, f"http://127.0.0.1:{port}", uv, thread)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
