@@ -91,7 +91,7 @@ def generate(data_dir: str, n_rows: int, n_entities: int, anchor: datetime) -> d
     start_s = anchor_s - span_s
 
     # base rows, unique (driver, second)
-    n_base_target = int(round(n_rows / 1.01))
+    n_base_target = round(n_rows / 1.01)
     drivers = rng.integers(0, n_drivers, size=int(n_base_target * 1.02), dtype=np.int64)
     secs = rng.integers(0, span_s, size=drivers.size, dtype=np.int64)
     combo = np.unique(drivers * span_s + secs)
@@ -172,6 +172,16 @@ def generate(data_dir: str, n_rows: int, n_entities: int, anchor: datetime) -> d
 
 
 def peak_rss_mib() -> float:
+    """Peak RSS of this process: VmHWM of its own address space. (ru_maxrss is not used: on
+    Linux it carries over the pre-exec high-water mark of the forked parent, so a child of a
+    big orchestrator would report the parent's peak.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     import resource
 
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -180,7 +190,7 @@ def peak_rss_mib() -> float:
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
-    k = min(len(sorted_values) - 1, max(0, int(round(q / 100 * (len(sorted_values) - 1)))))
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
     return sorted_values[k]
 
 

