@@ -1,7 +1,7 @@
 """Hand-written DuckDB side of the feature-store benchmark (the reference answer).
 
     python workload_duckdb.py join --data DATA_DIR --store STORE_DIR [--result OUT.parquet]
-                                   [--variant asof_key|asof_qualify|asof_groupby]
+                                   [--variant asof_key|range_window|asof_qualify|asof_groupby]
 
 One SQL statement: an ASOF LEFT JOIN per entity row (latest feature row at or before its
 time; among rows re-written at the same event time the latest `created`), nulled when older
@@ -54,6 +54,21 @@ def join_sql(path: str, variant: str) -> str:
                 "(SELECT *, (epoch_us(event_timestamp)::HUGEINT << 64) + 9223372036854775807 AS k "
                 "FROM entities) e "
                 "ASOF LEFT JOIN f ON e.driver_id = f.driver_id AND e.k >= f.k")
+    if variant == "range_window":
+        # Range join (driver equal, feature time in [entity time - TTL, entity time]), keep the
+        # latest (event time, created) candidate per entity (driver, time) with one aggregate,
+        # and join that back onto the entity rows (duplicate entity rows get the same answer).
+        latest = ", ".join(f"{x}: f.{x}" for x in C.FEATURES)
+        cols = ", ".join(f"m.v.{x} AS {x}" for x in C.FEATURES)
+        return (f"WITH m AS (SELECT e.driver_id, e.event_timestamp, "
+                f"arg_max({{{latest}}}, (f.event_timestamp, f.created)) AS v "
+                "FROM (SELECT DISTINCT driver_id, event_timestamp FROM entities) e "
+                f"JOIN read_parquet('{path}') f ON e.driver_id = f.driver_id "
+                "AND f.event_timestamp <= e.event_timestamp "
+                f"AND f.event_timestamp >= e.event_timestamp - INTERVAL {C.TTL_DAYS} DAY "
+                "GROUP BY ALL) "
+                f"SELECT e.driver_id, e.event_timestamp, {cols} FROM entities e "
+                "LEFT JOIN m ON e.driver_id = m.driver_id AND e.event_timestamp = m.event_timestamp")
     if variant == "asof_qualify":
         cols = ", ".join(f"CASE WHEN {fresh} THEN f.{x} END AS {x}" for x in C.FEATURES)
     else:
@@ -91,6 +106,6 @@ if __name__ == "__main__":
     ap.add_argument("--store", required=True)
     ap.add_argument("--result", default=None)
     ap.add_argument("--variant", default="asof_key",
-                    choices=["asof_key", "asof_qualify", "asof_groupby"])
+                    choices=["asof_key", "range_window", "asof_qualify", "asof_groupby"])
     a = ap.parse_args()
     C.emit(join(a))

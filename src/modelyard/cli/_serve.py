@@ -92,3 +92,51 @@ def token_create(
     console.print(f"token (shown once): [bold]{token}[/]", highlight=False)
     console.print("add to the deployment file under auth.tokens:")
     console.print(f"  - {{name: {name}, sha256: {digest}, scopes: [{', '.join(scopes)}]}}", highlight=False)
+
+
+def score(
+    model_uri: Annotated[str, typer.Argument(help="models:/name@alias, models:/name/3, runs:/<id>/model or a bundle folder.")],
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="A Parquet file, folder or glob.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Parquet file to write (written whole, then renamed).")],
+    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk: memory grows with this, not with the file.")] = 200_000,
+    workers: Annotated[int | None, typer.Option(help="Scoring processes (default: one per core).")] = None,
+    engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray Data pipeline).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use with --engine ray (default: $RAY_ADDRESS, else a local one).")] = None,
+    log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
+    tracking_uri: TrackingUri = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Score a Parquet file in chunks, with bounded memory and every core, into a new Parquet
+    file: the input's columns plus `prediction` (and `score`, the positive-class probability
+    of a binary classifier)."""
+    from modelyard.cli._output import table
+
+    with friendly_errors():
+        if engine == "local":
+            from modelyard.serving._batch import score_file
+
+            result = score_file(
+                model_uri, input_path, output, chunk_rows=chunk_rows, workers=workers,
+                tracking_uri=tracking_uri, log=log, progress=not json,
+            )
+        elif engine == "ray":
+            from modelyard.serving._ray import score_file_ray
+
+            result = score_file_ray(
+                model_uri, input_path, output, chunk_rows=chunk_rows, workers=workers,
+                tracking_uri=tracking_uri, log=log, address=ray_address,
+            )
+        else:
+            raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
+    summary = {
+        "output": str(result.output),
+        "rows": result.rows,
+        "seconds": round(result.seconds, 3),
+        "rows_per_second": round(result.rows_per_second),
+        "prediction_log": str(result.log_file) if result.log_file else None,
+        "engine": engine,
+    }
+    if json:
+        emit_json(summary)
+        return
+    table("batch scoring", ["", "value"], [[k, str(v)] for k, v in summary.items()])

@@ -140,9 +140,9 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
         return np.repeat(np.asarray(values, dtype=dtype), counts)
 
     if total and int(counts.max()) == 1:
-        row = np.zeros(total, np.int32)
+        row = np.zeros(total, np.int64)
     else:
-        row = np.concatenate([np.arange(n, dtype=np.int32) for n in counts.tolist()]) if total else np.zeros(0, np.int32)
+        row = np.concatenate([np.arange(n, dtype=np.int64) for n in counts.tolist()]) if total else np.zeros(0, np.int64)
     columns: dict[str, Any] = {
         "request_id": pa.array(repeat([r.request_id for r in items], object), pa.string()),
         "row": pa.array(row),
