@@ -25,6 +25,7 @@ app.add_typer(_datasets.app, name="datasets")
 app.command()(_demo.demo)
 app.command()(_serve.serve)
 app.command()(_serve.score)
+app.command()(_serve.build)
 app.add_typer(_serve.token_app, name="token")
 
 

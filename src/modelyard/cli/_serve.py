@@ -140,3 +140,33 @@ def score(
         emit_json(summary)
         return
     table("batch scoring", ["", "value"], [[k, str(v)] for k, v in summary.items()])
+
+
+def build(
+    target: Annotated[str, typer.Argument(help="models:/name@alias, models:/name/3 or a deployment .yaml.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder to write the container files into.")],
+    image: Annotated[str | None, typer.Option(help="Image name for the Kubernetes manifests (default: <endpoint>:<version>).")] = None,
+    workers: Annotated[int, typer.Option(help="Server worker processes per container.")] = 2,
+    replicas: Annotated[int, typer.Option(help="Minimum pods (the autoscaler adds more).")] = 2,
+    wheel: Annotated[bool, typer.Option("--wheel/--no-wheel", help="Build and ship a modelyard wheel from this source tree.")] = False,
+    tracking_uri: TrackingUri = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the written files as JSON.")] = False,
+) -> None:
+    """Write a Dockerfile (pinned requirements, the model bundles, a non-root user, a health
+    check) and Kubernetes manifests (Deployment with probes on /v2/health/*, Service,
+    HorizontalPodAutoscaler, Prometheus annotations) for serving TARGET."""
+    from modelyard.cli._output import table
+    from modelyard.serving._build import build as build_files
+
+    with friendly_errors():
+        result = build_files(target, output, tracking_uri=tracking_uri, image=image, workers=workers, replicas=replicas, wheel=wheel)
+    if json:
+        emit_json({"folder": str(result.folder), "files": [str(f) for f in result.files], "models": result.models, "command": result.command})
+        return
+    table(f"container files in {result.folder}", ["file", "what"], [
+        ["Dockerfile", "python slim image, pinned requirements, non-root, HEALTHCHECK on /v2/health/ready"],
+        ["requirements.txt", "pinned from the bundles' manifests"],
+        ["deployment.yaml", "routes pinned to " + ", ".join(sorted(set(result.models.values())))],
+        ["kubernetes.yaml", "Deployment (probes), Service, HorizontalPodAutoscaler, Prometheus annotations"],
+    ])
+    console.print(f"next: docker build -t {image or 'IMAGE'} {result.folder} && kubectl apply -f {result.folder}/kubernetes.yaml", highlight=False)

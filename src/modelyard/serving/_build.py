@@ -1,0 +1,257 @@
+"""``modelyard build``: what a platform team needs to run a deployment in containers.
+
+Writes into one folder: the model bundles (exported from the registry, verified, pinned to
+the versions the aliases name today), a deployment file pointing at them, requirements
+pinned from the bundles' manifests, a Dockerfile whose command serves the deployment, and
+Kubernetes manifests (Deployment with probes on the v2 health endpoints, Service,
+HorizontalPodAutoscaler, Prometheus scrape annotations).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelyard import __version__
+from modelyard.core.errors import ValidationError
+from modelyard.core.uris import parse_models_uri
+from modelyard.flavors import MANIFEST, read_manifest
+from modelyard.registry import Client
+from modelyard.serving._config import load_deployment
+
+PORT = 8080
+_SERVE_PACKAGES = ("starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "pyyaml", "orjson")
+
+
+@dataclass
+class BuildResult:
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)  # route model -> bundle folder
+    command: list[str] = field(default_factory=list)
+
+
+def _pinned(package: str) -> str | None:
+    try:
+        return f"{package}=={metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _export(client: Client, uri: str, folder: Path) -> tuple[str, list[str]]:
+    """Copy a version's files (verified against their registered digests) into ``folder``."""
+    peeked = client.peek(uri)
+    if peeked is None:
+        client.resolve(uri)  # raises the error that names what is missing
+        raise ValidationError(f"{uri} names no loadable version")
+    ref = parse_models_uri(uri)
+    version = client.get_model_version(ref.name, peeked[0])
+    target = folder / "models" / f"{ref.name}-v{version.version}"
+    if not target.exists():
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        for path, (digest, size) in version.files.items():
+            client.blobs.get_file(digest, staging / path, size)
+        staging.rename(target)
+    return f"models/{target.name}", read_manifest(target).requirements
+
+
+def _source_tree() -> Path | None:
+    root = Path(__file__).resolve().parents[3]
+    return root if (root / "pyproject.toml").is_file() and (root / "src" / "modelyard").is_dir() else None
+
+
+def build(
+    target: str,
+    output: str | Path,
+    *,
+    tracking_uri: str | None = None,
+    image: str | None = None,
+    workers: int = 2,
+    replicas: int = 2,
+    wheel: bool = False,
+) -> BuildResult:
+    """Write the container files for a model URI or a deployment file into ``output``."""
+    config, path = load_deployment(target)
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    client = Client(tracking_uri)
+    result = BuildResult(folder)
+    requirements: set[str] = set()
+    data: dict[str, Any] = config.model_dump(mode="json", exclude_defaults=True)
+    for endpoint in data["endpoints"]:
+        for kind in ("routes", "shadow"):
+            for route in endpoint.get(kind, []):
+                model = route["model"]
+                if model.startswith("models:"):
+                    route.setdefault("name", _label(model))
+                    local, reqs = _export(client, model, folder)
+                else:
+                    source = Path(model)
+                    if path is not None and not source.is_absolute():
+                        source = path.parent / source
+                    if not (source / MANIFEST).is_file():
+                        raise ValidationError(f"route model {model!r} is not a bundle folder")
+                    local = f"models/{source.resolve().name}"
+                    if not (folder / local).exists():
+                        shutil.copytree(source, folder / local)
+                    reqs = read_manifest(folder / local).requirements
+                result.models[model] = local
+                route["model"] = local
+                requirements.update(reqs)
+        if endpoint.get("features"):
+            raise ValidationError(
+                f"endpoint {endpoint['name']!r} enriches from a feature store; build does not package "
+                "feature repositories yet — serve it with `modelyard serve` next to the repo"
+            )
+    deployment = folder / "deployment.yaml"
+    deployment.write_text(
+        "# Written by `modelyard build`: routes pinned to the bundles in models/ (verified on load).\n"
+        + yaml.safe_dump(data, sort_keys=False),
+        encoding="utf-8",
+    )
+    result.files.append(deployment)
+
+    serve_pins = [p for p in (_pinned(name) for name in _SERVE_PACKAGES) if p]
+    reqs_file = folder / "requirements.txt"
+    lines = sorted(requirements | set(serve_pins), key=str.lower)
+    reqs_file.write_text(
+        "# Pinned from the model bundles' manifests and this server's own dependencies.\n" + "\n".join(lines) + "\n",
+        encoding="utf-8",
+    )
+    result.files.append(reqs_file)
+
+    has_wheel = False
+    if wheel:
+        source = _source_tree()
+        if source is None:
+            raise ValidationError("--wheel needs modelyard installed from its source tree")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(folder / "wheels"), str(source)],
+            check=True,
+        )
+        has_wheel = True
+
+    result.command = [
+        "modelyard", "serve", "deployment.yaml", "--host", "0.0.0.0", "--port", str(PORT), "--workers", str(workers),
+    ]
+    install_modelyard = (
+        "COPY wheels/ wheels/\nRUN pip install --no-cache-dir wheels/*.whl && rm -rf wheels\n"
+        if has_wheel
+        else f'RUN pip install --no-cache-dir "modelyard[serve]=={__version__}"\n'
+    )
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(
+        f"""# Written by `modelyard build` for: {target}
+FROM python:{sys.version_info.major}.{sys.version_info.minor}-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 MODELYARD_HOME=/var/lib/modelyard/home
+WORKDIR /srv/modelyard
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+{install_modelyard}COPY models/ models/
+COPY deployment.yaml .
+RUN useradd --uid 10001 --no-create-home modelyard && mkdir -p /var/lib/modelyard && chown -R 10001 /var/lib/modelyard
+USER 10001
+EXPOSE {PORT}
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/v2/health/ready')"
+CMD {json.dumps(result.command)}
+""",
+        encoding="utf-8",
+    )
+    result.files.append(dockerfile)
+    (folder / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n", encoding="utf-8")
+
+    name = _k8s_name(config.endpoints[0].name)
+    image = image or f"{name}:{__version__}"
+    result.files.append(_write_kubernetes(folder, name, image, replicas, bool(config.auth)))
+    return result
+
+
+def _label(uri: str) -> str:
+    ref = parse_models_uri(uri)
+    return ref.alias or (str(ref.version) if ref.version else "latest")
+
+
+def _k8s_name(text: str) -> str:
+    name = re.sub(r"[^a-z0-9-]", "-", text.lower()).strip("-")[:53]
+    return name or "modelyard"
+
+
+def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: bool) -> Path:
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "modelyard"}
+    probe = lambda path, delay: {  # noqa: E731
+        "httpGet": {"path": path, "port": "http"},
+        "initialDelaySeconds": delay,
+        "periodSeconds": 10,
+        "timeoutSeconds": 3,
+        "failureThreshold": 3,
+    }
+    annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
+    documents: list[dict[str, Any]] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": annotations},
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+                        "terminationGracePeriodSeconds": 30,
+                        "containers": [
+                            {
+                                "name": "server",
+                                "image": image,
+                                "ports": [{"name": "http", "containerPort": PORT}],
+                                "readinessProbe": probe("/v2/health/ready", 2),
+                                "livenessProbe": probe("/v2/health/live", 10),
+                                "resources": {
+                                    "requests": {"cpu": "1", "memory": "1Gi"},
+                                    "limits": {"cpu": "2", "memory": "2Gi"},
+                                },
+                                "volumeMounts": [{"name": "prediction-log", "mountPath": "/var/lib/modelyard"}],
+                            }
+                        ],
+                        "volumes": [{"name": "prediction-log", "emptyDir": {}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": replicas,
+                "maxReplicas": max(replicas, 10),
+                "metrics": [
+                    {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+                ],
+            },
+        },
+    ]
+    path = folder / "kubernetes.yaml"
+    header = "# Written by `modelyard build`. kubectl apply -f kubernetes.yaml\n"
+    if auth:
+        header += "# Authentication is on: give Prometheus a token with the 'metrics' scope.\n"
+    path.write_text(header + yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
+    return path

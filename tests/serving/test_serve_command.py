@@ -1,0 +1,68 @@
+"""`modelyard serve` as users run it: a separate process, two workers, metrics summed across them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from modelyard.cli import app
+
+from .conftest import Registered, free_port
+
+
+def test_serve_with_two_workers(registered: Registered, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "MODELYARD_TRACKING_URI": registered.uri}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard", "serve", "models:/cancer@champion", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        body = {"records": registered.rows(1)}
+        for _ in range(40):  # new connections: both workers take some
+            assert httpx.post(f"{base}/v1/endpoints/cancer/predict", json=body, timeout=10).status_code == 200
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+        found = re.search(r'modelyard_requests_total\{endpoint="cancer",route="champion",status="200",version="1"\} (\S+)', metrics)
+        assert found is not None and float(found.group(1)) == 40.0, metrics[:2000]
+        assert "modelyard_model_load_seconds" in metrics
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_serve_refuses_a_bad_target_before_starting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_token_create_prints_the_hash_entry() -> None:
+    from modelyard.serving import hash_token
+
+    result = CliRunner().invoke(app, ["token", "create", "--name", "web", "--scope", "predict", "--scope", "feedback", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["entry"] == {"name": "web", "sha256": hash_token(data["token"]), "scopes": ["predict", "feedback"]}
+    bad = CliRunner().invoke(app, ["token", "create", "--scope", "admin"])
+    assert bad.exit_code == 2 and "admin" in bad.output
