@@ -132,11 +132,11 @@ def build(
 
     has_wheel = False
     if wheel:
-        source = _source_tree()
-        if source is None:
+        tree = _source_tree()
+        if tree is None:
             raise ValidationError("--wheel needs modelyard installed from its source tree")
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(folder / "wheels"), str(source)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(folder / "wheels"), str(tree)],
             check=True,
         )
         has_wheel = True
@@ -186,15 +186,18 @@ def _k8s_name(text: str) -> str:
     return name or "modelyard"
 
 
-def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: bool) -> Path:
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "modelyard"}
-    probe = lambda path, delay: {  # noqa: E731
+def _probe(path: str, delay: int) -> dict[str, Any]:
+    return {
         "httpGet": {"path": path, "port": "http"},
         "initialDelaySeconds": delay,
         "periodSeconds": 10,
         "timeoutSeconds": 3,
         "failureThreshold": 3,
     }
+
+
+def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: bool) -> Path:
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "modelyard"}
     annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
     documents: list[dict[str, Any]] = [
         {
@@ -215,8 +218,8 @@ def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: 
                                 "name": "server",
                                 "image": image,
                                 "ports": [{"name": "http", "containerPort": PORT}],
-                                "readinessProbe": probe("/v2/health/ready", 2),
-                                "livenessProbe": probe("/v2/health/live", 10),
+                                "readinessProbe": _probe("/v2/health/ready", 2),
+                                "livenessProbe": _probe("/v2/health/live", 10),
                                 "resources": {
                                     "requests": {"cpu": "1", "memory": "1Gi"},
                                     "limits": {"cpu": "2", "memory": "2Gi"},
