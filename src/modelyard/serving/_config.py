@@ -42,6 +42,9 @@ class RouteConfig(_Strict):
     model: str = Field(description="models:/name/3, models:/name@alias, or a bundle folder")
     name: str | None = None
     weight: float = Field(default=1.0, ge=0)
+    engine: Literal["native", "onnx"] = Field(
+        default="native", description="onnx: score with the ONNX graph saved beside the model"
+    )
 
     @property
     def label(self) -> str:

@@ -127,10 +127,11 @@ class Runtime:
                 self.client.resolve(text)  # raises the error that says what is missing
                 raise NotFoundError(f"{text} names no loadable version")
             version, digest = peeked
-            if digest in known:
-                return known[digest]
+            key = f"{digest}:{config.engine}"
+            if key in known:
+                return known[key]
             name = parse_models_uri(text).name
-            model = self.client.load_model(f"models:/{name}/{version}")
+            model = self.client.load_model(f"models:/{name}/{version}", engine=config.engine)
             return load_scorer(model, name, version, text, digest, started)
         folder = Path(text)
         if self.path is not None and not folder.is_absolute():
@@ -138,9 +139,9 @@ class Runtime:
         if not (folder / MANIFEST).is_file():
             raise ValidationError(f"route model {text!r} is neither a models:/ URI nor a bundle folder with {MANIFEST}")
         digest = _folder_digest(folder)
-        if digest in known:
-            return known[digest]
-        model = load_bundle(folder, trusted=True)
+        if f"{digest}:{config.engine}" in known:
+            return known[f"{digest}:{config.engine}"]
+        model = load_bundle(folder, trusted=True, engine=config.engine)
         return load_scorer(model, folder.name, None, str(folder), digest, started)
 
     def _build(self, config: DeploymentConfig, known: dict[str, Scorer]) -> dict[str, Endpoint]:
@@ -189,7 +190,7 @@ class Runtime:
                 try:
                     config, _ = load_deployment(str(self.path))
                     known = {
-                        r.scorer.digest: r.scorer
+                        f"{r.scorer.digest}:{r.config.engine}": r.scorer
                         for e in self.endpoints.values()
                         for r in [*e.routes, *e.shadows]
                     }

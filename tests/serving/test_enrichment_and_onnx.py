@@ -1,0 +1,96 @@
+"""Endpoints that look features up in the online store, and routes scored by ONNX Runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from modelyard.features import FeatureStore
+
+from ..features.conftest import REPO
+from .conftest import Registered, Running
+
+
+def test_entity_keys_in_features_out(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "definitions.py").write_text(REPO)
+    now = datetime.now(tz=UTC)
+    pd.DataFrame(
+        {
+            "applicant_id": [1, 2],
+            "event_time": [now - timedelta(days=1)] * 2,
+            "created": [now - timedelta(days=1)] * 2,
+            "income": [5000.0, 200.0],
+            "debt_ratio": [0.1, 0.9],
+            "segment": ["a", "b"],
+        }
+    ).to_parquet(repo / "data" / "finances.parquet")
+    pd.DataFrame(
+        {"applicant_id": [1, 2], "event_time": [now - timedelta(days=2)] * 2, "open_loans": [0, 6], "income": [1.0, 1.0]}
+    ).to_parquet(repo / "data" / "bureau.parquet")
+    online = str(tmp_path / "online.db")
+    store = FeatureStore(repo_path=repo, tracking_uri=registered.uri, online_store=online)
+    store.apply()
+    store.materialize(now - timedelta(days=30), now, progress=False)
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"income": rng.uniform(0, 6000, 400), "debt_ratio": rng.uniform(0, 1, 400), "open_loans": rng.integers(0, 8, 400)})
+    label = (train.debt_ratio * 3 + train.open_loans / 4 - train.income / 3000 > 1).astype(int)
+    model = LogisticRegression(max_iter=1000).fit(train, label)
+    registered.client.register_model("credit", model, input_example=train.head(3))
+
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(
+        yaml.safe_dump(
+            {
+                "endpoints": [
+                    {
+                        "name": "credit",
+                        "routes": [{"model": "models:/credit/1"}],
+                        "features": {"repo": str(repo), "service": "credit_v1", "online_store": online},
+                    }
+                ]
+            }
+        )
+    )
+    running = serve(str(deployment))
+    answer = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"applicant_id": 1}, {"applicant_id": 2}]})
+    assert answer.status_code == 200, answer.text
+    expected = model.predict_proba(pd.DataFrame({"income": [5000.0, 200.0], "debt_ratio": [0.1, 0.9], "open_loans": [0, 6]}))
+    assert np.allclose(answer.json()["probabilities"], expected)
+    # the entity key is logged, the looked-up features are logged as inputs
+    writer = running.server.writer
+    assert writer is not None
+    writer.flush()
+    logged = pd.read_parquet(next((writer.root / "requests").rglob("*.parquet")))
+    assert logged.entity_key.tolist() == ["1", "2"] and logged["input_income"].tolist() == [5000.0, 200.0]
+    # an applicant never materialized has no features: this model takes no missing values
+    unknown = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"applicant_id": 99}]})
+    assert unknown.status_code == 422 and "missing values" in unknown.json()["error"]["message"]
+    no_key = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"income": 1.0}]})
+    assert no_key.status_code == 422 and "applicant_id" in no_key.json()["error"]["message"]
+
+
+def test_onnx_route(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = registered.X, registered.y
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0).fit(X, y)
+    registered.client.register_model("cancer-onnx", model, input_example=X.head(5), onnx=True)
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(yaml.safe_dump({"endpoints": [{"name": "fast", "routes": [{"model": "models:/cancer-onnx/1", "engine": "onnx"}]}]}))
+    running = serve(str(deployment))
+    answer = running.http.post("/v1/endpoints/fast/predict", json={"records": registered.rows(20)})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["predictions"] == model.predict(X.head(20)).tolist()
+    assert np.allclose(body["probabilities"], model.predict_proba(X.head(20)), atol=1e-5)
+    assert running.server.runtime.endpoints["fast"].routes[0].scorer.model.flavor.name == "onnx"
