@@ -59,7 +59,8 @@ import _common as C  # noqa: E402
 class Case:
     workload: str   # join_1m, join_10m, materialize_1m, materialize_10m, online, http
     tool: str       # modelyard | feast | duckdb
-    variant: str    # modelyard: default/sqlite; feast: file | duckdb (offline store); duckdb: sql
+    variant: str    # modelyard: default/sqlite; feast: file | duckdb (offline store);
+    #                 duckdb: asof_key (the reference answer) | range_window
 
     @property
     def id(self) -> str:
@@ -67,8 +68,9 @@ class Case:
 
     @property
     def label(self) -> str:
-        return {"modelyard": "modelyard", "duckdb": "duckdb_sql"}.get(
-            self.tool, f"feast_{self.variant}")
+        if self.tool == "duckdb":
+            return "duckdb_sql" if self.variant == "asof_key" else f"duckdb_sql_{self.variant}"
+        return "modelyard" if self.tool == "modelyard" else f"feast_{self.variant}"
 
     @property
     def size(self) -> str:
@@ -79,7 +81,8 @@ def cases_for(workloads: list[str], feast_mat_duckdb: bool) -> list[Case]:
     out = []
     for w in workloads:
         if w.startswith("join_"):
-            out += [Case(w, "duckdb", "sql"), Case(w, "modelyard", "default"),
+            out += [Case(w, "duckdb", "asof_key"), Case(w, "duckdb", "range_window"),
+                    Case(w, "modelyard", "default"),
                     Case(w, "feast", "duckdb"), Case(w, "feast", "file")]
         elif w.startswith("materialize_"):
             out += [Case(w, "modelyard", "sqlite"), Case(w, "feast", "file")]
@@ -444,7 +447,7 @@ MEASURES = {
              ("p99_ms", "p99 ms", "lower"), ("errors", "errors", "lower"),
              ("server_peak_rss_mib", "server peak RSS MiB", "lower")],
 }
-COLUMNS = ["modelyard", "feast_file", "feast_duckdb", "duckdb_sql"]
+COLUMNS = ["modelyard", "feast_file", "feast_duckdb", "duckdb_sql", "duckdb_sql_range_window"]
 
 
 def kind(workload: str) -> str:
@@ -518,6 +521,9 @@ def main() -> int:
     ap.add_argument("--no-feast-materialize-duckdb", action="store_true",
                     help="materialize Feast only through its default file offline store")
     ap.add_argument("--keep-stores", action="store_true")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the cases of --out that this run does not run (results of both runs "
+                         "in one file; each case's runs come from one invocation)")
     ap.add_argument("--render", metavar="JSON", help="print the markdown tables of a results file and exit")
     args = ap.parse_args()
 
@@ -581,29 +587,56 @@ def main() -> int:
     data_meta = {s: C.read_meta(d) for s, d in data_dirs.items()}
 
     raw: dict[str, list[dict[str, Any]]] = {c.id: [] for c in cases}
+    notes: list[str] = []
+    all_cases = list(cases)
+    invocations = [{"created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                    "command": [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]],
+                    "cases": [c.id for c in cases], "loadavg_at_start": os.getloadavg()}]
+    if args.merge and out_path.exists():
+        prev = json.loads(out_path.read_text())
+        mine = {c.id for c in cases}
+        for pc in prev["cases"]:
+            variant = "asof_key" if pc["tool"] == "duckdb" and pc["variant"] == "sql" else pc["variant"]
+            c = Case(pc["workload"], pc["tool"], variant)
+            if c.id not in mine:
+                all_cases.append(c)
+                raw[c.id] = pc["runs"]
+        invocations = prev.get("invocations") or [{"created": prev.get("created"),
+                                                    "command": prev.get("command")}]
+        invocations = [*invocations, {
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "command": [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]],
+            "cases": [c.id for c in cases], "loadavg_at_start": os.getloadavg()}]
+        for k, v in prev.get("data", {}).items():
+            data_meta.setdefault(k, v)
+        notes.extend(n for n in prev.get("notes", []) if n not in notes)
+        machine.setdefault("previous_invocation_machine", prev.get("machine"))
+    order_w = {w: i for i, w in enumerate(WORKLOADS)}
+    order_c = {c: i for i, c in enumerate(COLUMNS)}
+    all_cases.sort(key=lambda c: (order_w[c.workload], order_c.get(c.label, 99)))
     stop_repeating: set[str] = set()
     kept_stores: dict[str, str] = {}  # tool label -> materialized store (online/http)
     bases: list[str] = []
     t_start = time.time()
-    notes: list[str] = []
     if args.scale != 1.0:
         notes.append(f"scale={args.scale}: sizes scaled, figures not comparable with full runs")
 
     def write_out(final: bool) -> dict:
         medians: dict[str, dict[str, Any]] = {}
-        for c in cases:
+        for c in all_cases:
             ok = [r for r in raw[c.id] if not r.get("error")]
             fields = sorted({k for r in ok for k, v in r.items()
                              if isinstance(v, (int, float)) and not isinstance(v, bool)})
             medians[c.id] = {k: med([r.get(k) for r in ok]) for k in fields}
             medians[c.id]["ok_runs"] = len(ok)
             medians[c.id]["failed_runs"] = sum(1 for r in raw[c.id] if r.get("error"))
-        rows = build_tables(cases, medians, raw)
+        rows = build_tables(all_cases, medians, raw)
         result = {
             "benchmark": "features",
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "complete": final,
             "command": [os.path.relpath(sys.argv[0], REPO) if sys.argv[0] else "", *sys.argv[1:]],
+            "invocations": invocations,
             "settings": {"repeats": args.repeats, "repeat_limit_s": REPEAT_LIMIT_S,
                          "workloads": workloads, "scale": args.scale, "feast_pin": FEAST_PIN,
                          "http_duration_s": args.http_duration,
@@ -616,7 +649,7 @@ def main() -> int:
             "notes": notes,
             "table": rows,
             "cases": [{"case": c.id, "tool": c.tool, "variant": c.variant, "workload": c.workload,
-                       "median": medians[c.id], "runs": raw[c.id]} for c in cases],
+                       "median": medians[c.id], "runs": raw[c.id]} for c in all_cases],
         }
         tmp = out_path.with_name(out_path.name + ".tmp")
         tmp.write_text(json.dumps(result, indent=1, default=str) + "\n")
@@ -651,16 +684,19 @@ def main() -> int:
                                kind(w), "--data", data, "--store", store]
                         if case.tool == "feast":
                             cmd += ["--offline", case.variant]
+                        if case.tool == "duckdb":
+                            cmd += ["--variant", case.variant]
                         result_path = os.path.join(base, "result.parquet")
                         ref_path = C.data_paths(data)["reference"]
+                        is_ref = case.label == "duckdb_sql"
                         if kind(w) == "join" and rep == 1:
-                            cmd += ["--result", ref_path if case.tool == "duckdb" else result_path]
+                            cmd += ["--result", ref_path if is_ref else result_path]
                         timeout = (FEAST_FILE_JOIN_TIMEOUT_S if case.label == "feast_file"
                                    and kind(w) == "join" else RUN_TIMEOUT_S)
                         res = run_cmd(console, cmd, store, child_env(store), log_path, timeout)
                         if kind(w) == "join" and rep == 1 and not res.get("error"):
                             try:
-                                res.update(compare(ref_path, ref_path if case.tool == "duckdb" else result_path))
+                                res.update(compare(ref_path, ref_path if is_ref else result_path))
                             except Exception as exc:
                                 res["compare_error"] = repr(exc)
                         keep = (w == "materialize_1m" and not res.get("error")
@@ -691,7 +727,7 @@ def main() -> int:
     machine["modelyard_git_at_end"] = git_state()
     machine["loadavg_at_end"] = os.getloadavg()
     result = write_out(True)
-    for w in workloads:
+    for w in dict.fromkeys(c.workload for c in all_cases):
         wr = [r for r in result["table"] if r["workload"] == w]
         cols = [c for c in COLUMNS if any(c in r["values"] for r in wr)]
         t = Table(title=f"{w} — medians (modelyard advantage: >1 means modelyard is better)")

@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 
 from modelyard import __version__
-from modelyard.cli import _datasets, _demo, _experiments, _features, _models, _runs, _serve
+from modelyard.cli import (
+    _datasets,
+    _demo,
+    _experiments,
+    _features,
+    _models,
+    _monitor,
+    _runs,
+    _serve,
+)
 
 app = typer.Typer(
     name="modelyard",
@@ -22,6 +31,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_models.app, name="models")
 app.add_typer(_features.app, name="features")
 app.add_typer(_datasets.app, name="datasets")
+app.add_typer(_monitor.app, name="monitor")
 app.command()(_demo.demo)
 app.command()(_serve.serve)
 app.command()(_serve.score)

@@ -8,9 +8,11 @@ from modelyard.core import validation as v
 from modelyard.core.entities import DatasetVersion
 from modelyard.core.errors import ValidationError
 from modelyard.core.hashing import sha256_bytes
+from modelyard.data._reference import reference
 
 QUANTILES = (0.0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0)
 TOP_CATEGORIES = 20
+SAMPLE_ROWS = 10
 
 
 def _digest(frame: Any) -> str:
@@ -48,7 +50,30 @@ def profile(frame: Any) -> dict[str, Any]:
                     str(q): float(val) for q, val in numeric.quantile(list(QUANTILES)).items()
                 }
         columns[str(name)] = stats
-    return {"num_rows": len(frame), "columns": columns}
+    out: dict[str, Any] = {"num_rows": len(frame), "columns": columns}
+    # what drift monitoring compares production data against: quantile histograms and
+    # category counts per column, and a bounded sample of rows for people to look at
+    out["reference"] = reference(frame)
+    out["sample"] = [
+        {str(k): _plain(v) for k, v in row.items()} for row in frame.head(SAMPLE_ROWS).to_dict(orient="records")
+    ]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready cell: numbers, text and booleans as they are, missing as None, else text."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)  # NumPy scalars
+    if callable(item):
+        got = item()
+        if isinstance(got, bool | int | float | str):
+            return None if isinstance(got, float) and math.isnan(got) else got
+    return str(value)
 
 
 def from_pandas(

@@ -219,3 +219,34 @@ materializations = Table(
     Column("completed_time", BigInteger, nullable=False),
     Index("ix_materializations_view", "project", "view", "end_time"),
 )
+
+monitor_metrics = Table(
+    "monitor_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(128), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("column_name", String(256), nullable=False, server_default=""),
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("route", String(128), nullable=False, server_default=""),
+    Column("value", Float, nullable=True),
+    Column("computed_time", BigInteger, nullable=False),
+    Index("ix_monitor_metrics_series", "endpoint", "name", "window_end"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(256), nullable=False),
+    Column("endpoint", String(128), nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("fired_time", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index("ix_alert_events_rule", "endpoint", "rule", "fired_time"),
+)

@@ -39,6 +39,7 @@ from modelyard.store._engine import create_engines
 from modelyard.store._errors import translated
 from modelyard.store._feature_store import FeatureRegistryStore
 from modelyard.store._migrate import ensure_schema
+from modelyard.store._monitor_store import MonitorStore
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._schema import (
     artifacts,
@@ -123,6 +124,7 @@ class SqlStore:
         self._writer = Writer(self._engines)
         self.registry = RegistryStore(self._engines)
         self.features = FeatureRegistryStore(self._engines)
+        self.monitoring = MonitorStore(self._engines)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,28 @@
+"""The lean reference server: parse JSON records, build the array, model.predict. Nothing else.
+
+    BC_PICKLE=... BC_META=... uvicorn lean_app:app --workers 2 --loop uvloop --http httptools
+"""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import orjson
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+with open(os.environ["BC_PICKLE"], "rb") as f:
+    MODEL = pickle.load(f)
+COLUMNS = json.load(open(os.environ["BC_META"]))["columns"]  # the model's column order
+
+
+async def predict(request):
+    records = orjson.loads(await request.body())["records"]
+    x = np.array([[r[c] for c in COLUMNS] for r in records], dtype=np.float64)
+    return Response(orjson.dumps({"predictions": MODEL.predict(x)}, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
+
+
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])

@@ -1,0 +1,33 @@
+"""Monitoring: drift, data quality, performance and service health per window of the
+prediction log, stored as time series; alert rules; an HTML report."""
+
+from modelyard.monitoring._alerts import (
+    Action,
+    Condition,
+    Firing,
+    Rule,
+    evaluate,
+    parse_condition,
+    parse_rule,
+)
+from modelyard.monitoring._drift import ColumnDrift, DriftOptions, DriftReport, detect_drift
+from modelyard.monitoring._monitor import Monitor, WindowResult, parse_window
+from modelyard.monitoring._report import write_report
+
+__all__ = [
+    "Action",
+    "ColumnDrift",
+    "Condition",
+    "DriftOptions",
+    "DriftReport",
+    "Firing",
+    "Monitor",
+    "Rule",
+    "WindowResult",
+    "detect_drift",
+    "evaluate",
+    "parse_condition",
+    "parse_rule",
+    "parse_window",
+    "write_report",
+]
