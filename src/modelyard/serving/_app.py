@@ -175,23 +175,32 @@ class ScoringServer:
             self._check_auth(request, scope)
             return await work(request_id, started)
         except ClientError as error:
-            if error.status != 500:  # a model error was counted where it happened
-                self._count_failure(request, error.status)
+            self._failed(request, error.status, request_id, started, counted=error.status == 500)
             return _error(error.status, error.kind, str(error), request_id, error.headers)
         except Exception as error:
             status = _status_of(error)
             if status is not None:
-                self._count_failure(request, status)
+                self._failed(request, status, request_id, started)
                 return _error(status, type(error).__name__, str(error), request_id)
-            self._count_failure(request, 500)
+            self._failed(request, 500, request_id, started)
             log.error("request %s failed", request_id, exc_info=error)
             return _error(500, "InternalError", "the server failed; see its log", request_id)
 
-    def _count_failure(self, request: Request, status: int) -> None:
+    def _failed(self, request: Request, status: int, request_id: str, started: float, counted: bool = False) -> None:
+        """Count a failed request (a model error is counted where it happens) and log it, so
+        that monitoring sees error rates; 401/403/404 to unknown endpoints are not logged."""
         name = request.path_params.get("name", "")
         if name not in self.runtime.endpoints:
             name = "" if request.url.path != "/invocations" else next(iter(self.runtime.endpoints))
-        self.metrics.requests.labels(name, "", "", str(status)).inc()
+        if not counted:
+            self.metrics.requests.labels(name, "", "", str(status)).inc()
+        if self.writer is not None and name and status not in (401, 403):
+            self.writer.log(
+                LoggedRequest(
+                    request_id, time.time(), name, "", "", "", False, status,
+                    (time.perf_counter() - started) * 1000.0, 1,
+                )
+            )
 
     def _score(
         self,
