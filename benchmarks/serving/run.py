@@ -210,15 +210,28 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def wait_for_features(log, poll_s: int, max_s: int) -> dict[str, Any]:
+def features_pids() -> list[str]:
+    found = subprocess.run(["pgrep", "-f", "benchmarks/features"], capture_output=True, text=True).stdout.split()
+    return [p for p in found if int(p) != os.getpid()]
+
+
+WAIT_LOG: list[dict[str, Any]] = []
+
+
+def wait_for_features(log, poll_s: int, max_s: int, where: str = "start") -> dict[str, Any]:
     t0 = time.time()
+    spent = sum(w["waited_s"] for w in WAIT_LOG)
+    max_s = max(0, max_s - spent)  # one budget for the whole run
     while True:
-        found = subprocess.run(["pgrep", "-f", "benchmarks/features"], capture_output=True, text=True).stdout.split()
-        found = [p for p in found if int(p) != os.getpid()]
+        found = features_pids()
         if not found:
+            if time.time() - t0 > 1:
+                WAIT_LOG.append({"where": where, "waited_s": round(time.time() - t0), "clear": True})
+            time.sleep(0 if time.time() - t0 < 1 else 5)
             return {"waited_s": round(time.time() - t0), "clear": True}
         if time.time() - t0 >= max_s:
-            log(f"[red]benchmarks/features still running after {max_s}s (pids {found}); measuring anyway")
+            log(f"[red]benchmarks/features still running (pids {found}); wait budget spent: measuring anyway")
+            WAIT_LOG.append({"where": where, "waited_s": round(time.time() - t0), "clear": False})
             return {"waited_s": round(time.time() - t0), "clear": False, "pids": found}
         log(f"  waiting for benchmarks/features to finish (pids {' '.join(found)}), {round(time.time() - t0)}s so far")
         time.sleep(poll_s)
@@ -266,12 +279,41 @@ def lua_script(work: Path, body_file: Path) -> Path:
     return path
 
 
-def run_wrk(url: str, lua: Path, threads: int, conns: int, seconds: float) -> tuple[dict[str, Any], str]:
+def busy_ticks() -> int:
+    """Busy CPU time of the whole machine (all cores), in clock ticks, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    return sum(parts) - parts[3] - parts[4]  # minus idle and iowait
+
+
+def run_wrk(url: str, lua: Path, threads: int, conns: int, seconds: float,
+            server_pid: int | None = None) -> tuple[dict[str, Any], str]:
+    """One wrk run. With server_pid, also measures 'foreign' CPU: machine busy time not spent
+    by the server's process tree or by wrk (another job on the box contending for the cores)."""
+    import resource
+
     cmd = [WRK, f"-t{threads}", f"-c{conns}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
            "-s", str(lua), url]
+    tree = descendants(server_pid) if server_pid else []
+    srv0 = sum(cpu_ticks(p) for p in tree)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, t0 = busy_ticks(), time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    busy1, wall = busy_ticks(), time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    srv1 = sum(cpu_ticks(p) for p in tree)
     text = out.stdout + out.stderr
-    return parse_wrk(text), text
+    res = parse_wrk(text)
+    if server_pid:
+        hz = os.sysconf("SC_CLK_TCK")
+        wrk_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+        res["server_cpu_s"] = round((srv1 - srv0) / hz, 2)
+        res["wrk_cpu_s"] = round(wrk_s, 2)
+        res["machine_busy_s"] = round((busy1 - busy0) / hz, 2)
+        res["foreign_cpu_s"] = round(res["machine_busy_s"] - res["server_cpu_s"] - wrk_s, 2)
+        res["foreign_cpu_share"] = round(res["foreign_cpu_s"] / (wall * (os.cpu_count() or 1)), 3)
+        res["features_bench_running"] = bool(features_pids())
+    return res, text
 
 
 def post(url: str, body: bytes, timeout: float = 10) -> tuple[int, bytes]:
@@ -487,6 +529,8 @@ def run_serving(args, work: Path, py: dict[str, str], meta: dict, log) -> dict[s
         loads = [ld for ld in srv.loads if only is None or ld.name in only or srv.name in only]
         if not loads:
             continue
+        if not args.no_wait:
+            wait_for_features(log, 30, args.wait_max, srv.name)
         port = free_port()
         env = dict(srv.env)
         tag = env.pop("_home", None)
@@ -540,17 +584,22 @@ def run_serving(args, work: Path, py: dict[str, str], meta: dict, log) -> dict[s
                 runs = []
                 dur = args.duration if ld.conns > 1 else args.latency_duration
                 for rep in range(args.repeats):
-                    res, text = run_wrk(url, luas[ld.body], ld.threads, ld.conns, dur)
+                    res, text = run_wrk(url, luas[ld.body], ld.threads, ld.conns, dur, proc.pid)
                     res["repeat"] = rep + 1
                     res["server_rss_mb"] = round(tree_rss(proc.pid) / 1e6, 1)
                     if res["rps"] is None:
                         res["error"] = text[-800:]
                     runs.append(res)
                     log(f"    [{rep + 1}/{args.repeats}] {fmt(res['rps'])} req/s, p50 {fmt(res['p50_ms'])} ms, "
-                        f"p99 {fmt(res['p99_ms'])} ms, non-2xx {res['non_2xx']}, socket errors {res['socket_errors']}")
+                        f"p99 {fmt(res['p99_ms'])} ms, non-2xx {res['non_2xx']}, socket errors {res['socket_errors']}, "
+                        f"foreign CPU {fmt(res.get('foreign_cpu_share'))}"
+                        + (" [red]features bench running[/red]" if res.get("features_bench_running") else ""))
                 ok = [r for r in runs if r.get("rps") is not None]
                 median = {k: med([r.get(k) for r in ok]) for k in
-                          ("rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms", "server_rss_mb")}
+                          ("rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "mean_ms", "server_rss_mb",
+                           "server_cpu_s", "wrk_cpu_s", "foreign_cpu_share")}
+                median["max_foreign_cpu_share"] = max((r.get("foreign_cpu_share") or 0) for r in runs) if runs else None
+                median["features_bench_seen"] = any(r.get("features_bench_running") for r in runs)
                 median["non_2xx_total"] = sum(r["non_2xx"] for r in runs)
                 median["socket_errors_total"] = sum(r["socket_errors"] for r in runs)
                 results[ld.name] = {"server": srv.name, "path": ld.path, "body": ld.body,
@@ -578,7 +627,11 @@ def run_serving(args, work: Path, py: dict[str, str], meta: dict, log) -> dict[s
 
 
 def run_measured(argv: list[str], env: dict[str, str], cwd: str, log_path: Path) -> dict[str, Any]:
+    import resource
+
     cmd = ["/usr/bin/time", "-v", *argv]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0 = busy_ticks()
     t0 = time.perf_counter()
     with open(log_path, "w") as lf:
         lf.write("$ " + " ".join(cmd) + "\n")
@@ -599,11 +652,18 @@ def run_measured(argv: list[str], env: dict[str, str], cwd: str, log_path: Path)
         stop.set()
         th.join()
     wall = time.perf_counter() - t0
+    busy1 = busy_ticks()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    machine = (busy1 - busy0) / os.sysconf("SC_CLK_TCK")
     text = log_path.read_text(errors="replace")
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     res: dict[str, Any] = {"exit_code": proc.returncode, "wall_s": round(wall, 2),
                            "peak_tree_rss_mb": round(peak[0] / 1e6, 1),
-                           "time_v_max_rss_mb": round(int(m.group(1)) * 1024 / 1e6, 1) if m else None}
+                           "time_v_max_rss_mb": round(int(m.group(1)) * 1024 / 1e6, 1) if m else None,
+                           "cpu_s": round(own, 2),
+                           "foreign_cpu_share": round((machine - own) / (wall * (os.cpu_count() or 1)), 3),
+                           "features_bench_running": bool(features_pids())}
     text_out = out.strip()
     start = text_out.rfind("\n{")
     for candidate in (text_out, text_out[start + 1:] if start >= 0 else "", text_out[text_out.find("{"):]):
@@ -651,6 +711,8 @@ def run_batch(args, work: Path, log) -> dict[str, Any]:
             shutil.rmtree(home, ignore_errors=True)
             home.mkdir(parents=True)
             env = child_env(MODELYARD_HOME=str(home), MODELYARD_TRACKING_URI=store)
+            if not args.no_wait:
+                wait_for_features(log, 30, args.wait_max, f"batch {name} {rep + 1}")
             log(f"  batch [{rep + 1}/{args.batch_repeats}] {name}")
             res = run_measured([a.replace("{out}", str(out)) for a in argv], env, str(work),
                                work / f"batch-{name}-{rep + 1}.log")
@@ -667,7 +729,8 @@ def run_batch(args, work: Path, log) -> dict[str, Any]:
                     logdir = home / "predictions"
                     res["prediction_log_mb"] = round(sum(p.stat().st_size for p in logdir.rglob("*") if p.is_file()) / 1e6, 1) if logdir.exists() else None
                 log(f"    {res['rows_per_s_wall']:,} rows/s (wall {res['wall_s']}s), peak tree RSS "
-                    f"{res['peak_tree_rss_mb']:,} MB, time -v max RSS {res['time_v_max_rss_mb']} MB")
+                    f"{res['peak_tree_rss_mb']:,} MB, time -v max RSS {res['time_v_max_rss_mb']} MB, "
+                    f"CPU {res['cpu_s']}s, foreign CPU {res['foreign_cpu_share']}")
             else:
                 log(f"    [red]failed[/red] exit {res['exit_code']}:\n{res['error'][-1500:]}")
             results[name]["runs"].append(res)
@@ -675,7 +738,8 @@ def run_batch(args, work: Path, log) -> dict[str, Any]:
     for name, r in results.items():
         ok = [x for x in r["runs"] if not x.get("error")]
         r["median"] = {k: med([x.get(k) for x in ok]) for k in
-                       ("rows_per_s_wall", "wall_s", "peak_tree_rss_mb", "time_v_max_rss_mb")}
+                       ("rows_per_s_wall", "wall_s", "peak_tree_rss_mb", "time_v_max_rss_mb", "cpu_s",
+                        "foreign_cpu_share")}
         r["median"]["reported_rows_per_s"] = med([x.get("reported", {}).get("rows_per_second") for x in ok])
         r["failed_runs"] = len(r["runs"]) - len(ok)
     return {"rows": rows, "file": str(src), "file_mb": round(src.stat().st_size / 1e6, 1), "cases": results}
@@ -867,7 +931,7 @@ def main() -> int:
         "command": [os.path.relpath(sys.argv[0], REPO) if sys.argv[0] else "", *sys.argv[1:]],
         "settings": {k: v for k, v in vars(args).items()},
         "pins": {"bentoml": BENTOML_PIN, "mlflow": MLFLOW_PIN, "scikit-learn": sk, "numpy": npv},
-        "waited_for_features": waited,
+        "waited_for_features": {"start": waited, "later": WAIT_LOG},
         "machine": machine,
         "prepared": prepared,
         "inproc": meta.get("inproc"),

@@ -14,13 +14,14 @@ from modelyard.cli import (
     _features,
     _models,
     _monitor,
+    _pipelines,
     _runs,
     _serve,
 )
 
 app = typer.Typer(
     name="modelyard",
-    help="modelyard: track experiments, register and serve models, and (soon) watch them, in one loop.\n\n"
+    help="modelyard: features, experiments, a registry, serving, monitoring and pipelines, in one loop.\n\n"
     "Every command reads the store from --tracking-uri or $MODELYARD_TRACKING_URI "
     "(default: ./.modelyard). Listings print Rich tables, or JSON with --json.",
     no_args_is_help=True,
@@ -32,6 +33,9 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_features.app, name="features")
 app.add_typer(_datasets.app, name="datasets")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_pipelines.app, name="pipelines")
+app.command()(_pipelines.scheduler)
+app.command()(_pipelines.lineage)
 app.command()(_demo.demo)
 app.command()(_serve.serve)
 app.command()(_serve.score)

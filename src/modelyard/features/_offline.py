@@ -152,11 +152,45 @@ def _entity_frame(entity_df: pd.DataFrame, timestamp: str, keys: Sequence[str]) 
     return out
 
 
+ROW = "__row"  # the entity frame's row number, carried through the query to restore its order
+_SHIFT = 18446744073709551616  # 2**64: (event time, created) packed into one HUGEINT, event time high
+_LOW = 9223372036854775808  # 2**63: moves epoch_us(created) into [0, 2**64); NULL created ranks lowest
+
+
 @dataclass
 class RetrievalQuery:
+    """``sql`` returns the entity rows (in no particular order) with their features and ``ROW``;
+    ``ordered_sql`` sorts by it and drops it (for streaming to a file)."""
+
     sql: str
     con: duckdb.DuckDBPyConnection
     columns: list[str]
+
+    @property
+    def ordered_sql(self) -> str:
+        return f"SELECT * EXCLUDE ({ROW}) FROM ({self.sql}) ORDER BY {ROW}"
+
+    def arrow(self) -> Any:
+        """The result as an Arrow table in the entity frame's order: the rows are put back by
+        their row number (a permutation, inverted in O(n)) rather than by sorting in SQL."""
+        import numpy as np
+
+        table = arrow_table(self.con, self.sql)
+        position = table.column(ROW).to_numpy()
+        take = np.empty(len(position), dtype=np.int64)
+        take[position] = np.arange(len(position), dtype=np.int64)
+        return table.drop_columns([ROW]).take(take)
+
+
+def _rank(view: FeatureView, alias: str) -> str:
+    """An expression ordering a source row by event time, then (re-writes) by created time."""
+    created = view.source.created_timestamp_column
+    if not created:
+        return f"{alias}.__ts"
+    return (
+        f"epoch_us({alias}.__ts)::HUGEINT * {_SHIFT} + "
+        f"coalesce(epoch_us({alias}.{_q(created)}::TIMESTAMPTZ)::HUGEINT + {_LOW}, 0)"
+    )
 
 
 def build_query(
@@ -168,40 +202,60 @@ def build_query(
     full_feature_names: bool,
     timestamp: str = ENTITY_TS,
 ) -> RetrievalQuery:
+    """One statement; per feature view, the latest source row at or before each entity row's
+    time (ties in event time: the latest created), null when older than the TTL.
+
+    A view with a TTL range-joins the distinct (keys, time) of the entity rows to the source
+    rows within [time - TTL, time] and keeps the latest candidate per entity with one
+    ``arg_max`` aggregate, so only the candidates are ranked, never the whole source. A view
+    without a TTL uses an ASOF join on a key that packs (event time, created time), so
+    re-written rows need no separate de-duplication either. Both run out of core.
+    """
     keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
     entities = _entity_frame(entity_df, timestamp, keys)
-    entities = entities.assign(__row=range(len(entities)))
+    if ROW in entities.columns:
+        raise ValidationError(f"entity_df has a column named {ROW!r}, which is reserved; rename it")
+    entities = entities.assign(**{ROW: range(len(entities))})
     con.register("__entities", entities)
-    selects = ["e.* EXCLUDE (__row)"]
+    ts = _q(timestamp)
+    selects = [f"e.{_q(c)}" for c in entities.columns]
     ctes = []
     joins = []
     for i, (view, features) in enumerate(requests):
         check_source(con, view, repo)
         src = view.source
-        cols = [
-            *(_q(k) for k in view.join_keys),
-            f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts",
-            *(_q(f) for f in features),
-        ]
-        dedup = ""
-        if src.created_timestamp_column:
-            dedup = (
-                f" QUALIFY row_number() OVER (PARTITION BY {', '.join(_q(k) for k in view.join_keys)}, {_q(src.timestamp_field)} "
-                f"ORDER BY {_q(src.created_timestamp_column)} DESC) = 1"
+        jk = [_q(k) for k in view.join_keys]
+        created = [_q(src.created_timestamp_column)] if src.created_timestamp_column else []
+        cols = [*jk, f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts", *created, *(_q(f) for f in features)]
+        scan = f"SELECT {', '.join(cols)} FROM {source_sql(view, repo)}"
+        on = " AND ".join(f"e.{k} = v{i}.{k}" for k in jk)
+        if view.ttl is not None:
+            ttl = f"INTERVAL {int(view.ttl.total_seconds())} SECOND"
+            packed = ", ".join(f"{_q(f)} := f.{_q(f)}" for f in features)
+            group = ", ".join([*(f"k.{k}" for k in jk), f"k.{ts}"])
+            match = " AND ".join(f"k.{k} = f.{k}" for k in jk)
+            ctes.append(
+                f"v{i} AS (SELECT {group}, arg_max(struct_pack({packed}), {_rank(view, 'f')}) AS __v "
+                f"FROM (SELECT DISTINCT {', '.join([*jk, ts])} FROM __entities) k JOIN ({scan}) f "
+                f"ON {match} AND f.__ts <= k.{ts} AND f.__ts >= k.{ts} - {ttl} GROUP BY {group})"
             )
-        ctes.append(f"v{i} AS (SELECT {', '.join(cols)} FROM {source_sql(view, repo)}{dedup})")
-        on = " AND ".join(f"e.{_q(k)} = v{i}.{_q(k)}" for k in view.join_keys)
-        joins.append(f"ASOF LEFT JOIN v{i} ON {on} AND e.{_q(timestamp)} >= v{i}.__ts")
-        fresh = (
-            "TRUE"
-            if view.ttl is None
-            else f"e.{_q(timestamp)} - v{i}.__ts <= INTERVAL {int(view.ttl.total_seconds())} SECOND"
-        )
+            joins.append(f"LEFT JOIN v{i} ON {on} AND e.{ts} = v{i}.{ts}")
+            values = {f: f"struct_extract(v{i}.__v, {_lit(f)})" for f in features}
+        else:
+            ctes.append(f"v{i} AS (SELECT *, {_rank(view, 'f')} AS __rank FROM ({scan}) f)")
+            entity_rank = (
+                f"epoch_us(e.{ts})::HUGEINT * {_SHIFT} + {_SHIFT - 1}"
+                if src.created_timestamp_column
+                else f"e.{ts}"
+            )
+            joins.append(f"ASOF LEFT JOIN v{i} ON {on} AND {entity_rank} >= v{i}.__rank")
+            values = {f: f"v{i}.{_q(f)}" for f in features}
         for f in features:
             alias = f"{view.name}__{f}" if full_feature_names else f
-            selects.append(f"CASE WHEN {fresh} THEN v{i}.{_q(f)} END AS {_q(alias)}")
-    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM __entities e {' '.join(joins)} ORDER BY e.__row"
-    columns = [c for c in entities.columns if c != "__row"]
+            selects.append(f"{values[f]} AS {_q(alias)}")
+    selects.append(selects.pop(len(entities.columns) - 1))  # the row number goes last
+    sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM __entities e {' '.join(joins)}"
+    columns = [c for c in entities.columns if c != ROW]
     return RetrievalQuery(sql=sql, con=con, columns=columns)
 
 

@@ -250,3 +250,57 @@ alert_events = Table(
     Column("detail", Text, nullable=False, server_default=""),
     Index("ix_alert_events_rule", "endpoint", "rule", "fired_time"),
 )
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("pipeline", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(512), nullable=False),
+    Column("firing_key", String(512), nullable=True, unique=True),
+    Column("params", Text, nullable=False),
+    Column("engine", String(16), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("started_time", BigInteger, nullable=True),
+    Column("ended_time", BigInteger, nullable=True),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("error", Text, nullable=True),
+    Index("ix_pipeline_runs_status", "status", "lease_expires"),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("step", String(256), nullable=False),
+    Column("cache_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("output_digest", String(64), nullable=True),
+    Column("started_time", BigInteger, nullable=False),
+    Column("ended_time", BigInteger, nullable=True),
+    Column("links", Text, nullable=False, server_default="{}"),
+    Index("ix_step_runs_run", "run_id"),
+)
+
+step_cache = Table(
+    "step_cache",
+    metadata,
+    Column("cache_key", String(64), primary_key=True),
+    Column("step", String(256), nullable=False),
+    Column("output_digest", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("pipeline", String(256), nullable=False),
+    Column("cron", String(128), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)

@@ -155,6 +155,10 @@ class Client:
         context: dict[str, Any] | None = None,
     ) -> Run:
         clean = {v.check_key(k, "tag key"): v.tag_value(k, val) for k, val in (tags or {}).items()}
+        # a run started inside a pipeline step is linked to it (see modelyard.pipelines)
+        for env, key in (("MODELYARD_PIPELINE_RUN", "modelyard.pipeline_run"), ("MODELYARD_PIPELINE_STEP", "modelyard.pipeline_step")):
+            if os.environ.get(env) and key not in clean:
+                clean[key] = os.environ[env]
         name = v.check_name(run_name, "run name") if run_name is not None else _names.run_name()
         return self._store.create_run(
             run_id=new_run_id(),

@@ -1,0 +1,363 @@
+"""Steps and pipelines: decorated functions whose DAG follows from their data.
+
+```python
+@step
+def load(rows: int) -> pd.DataFrame: ...
+
+@step
+def train(data: pd.DataFrame, C: float = 1.0) -> ModelVersion: ...
+
+@pipeline
+def training(rows: int = 1000, C: float = 1.0):
+    return train(load(rows), C=C)
+
+result = training.run(rows=5000)            # in-process; engine="process" | "ray"
+```
+
+Calling the pipeline traces it: each step call returns a placeholder and records a node;
+an argument that is another step's placeholder is an edge. A step is skipped when the hash
+of its code, its inputs and its parameters matches an earlier run (its output, stored in the
+content-addressed artifact store, is reused); ``@step(cache=False)`` always runs (for steps
+with side effects such as promotion). Each pipeline run is recorded with its steps, their
+cache keys and outputs, and the tracking runs, model versions and datasets they produced.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import inspect
+import os
+import socket
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from modelyard.core.entities import DatasetVersion
+from modelyard.core.errors import ValidationError
+from modelyard.core.ids import now_ms
+from modelyard.core.models import ModelVersion
+from modelyard.registry import Client
+from modelyard.store._pipeline_store import StepRunRow
+
+PIPELINE_RUN_ENV = "MODELYARD_PIPELINE_RUN"
+PIPELINE_STEP_ENV = "MODELYARD_PIPELINE_STEP"
+ENGINES = ("inprocess", "process", "ray")
+_TRACE: contextvars.ContextVar[list[Node] | None] = contextvars.ContextVar("modelyard_pipeline_trace", default=None)
+
+
+def _code_hash(fn: Callable[..., Any]) -> str:
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):  # no source (a lambda in a REPL): the bytecode stands in
+        code = getattr(fn, "__code__", None)
+        source = repr(code.co_code) if code is not None else repr(fn)
+    return hashlib.sha256(f"{fn.__module__}.{fn.__qualname__}\n{source}".encode()).hexdigest()
+
+
+def _value_hash(value: Any) -> str:
+    try:
+        data = cloudpickle.dumps(value, protocol=5)
+    except Exception as error:
+        raise ValidationError(f"a step input of type {type(value).__name__} cannot be hashed for the cache ({error})") from None
+    return hashlib.sha256(data).hexdigest()
+
+
+class Output:
+    """What a step call returns while a pipeline is traced: a reference to its future value."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def __repr__(self) -> str:
+        return f"<output of step {self.node.step.name!r}>"
+
+    def __iter__(self) -> Any:
+        raise ValidationError(
+            f"the output of step {self.node.step.name!r} is not known while the pipeline is traced; "
+            "pass it whole to another step instead of unpacking it"
+        )
+
+    def __bool__(self) -> bool:
+        raise ValidationError(
+            f"the output of step {self.node.step.name!r} is not known while the pipeline is traced; "
+            "decide on it inside a step"
+        )
+
+
+@dataclass
+class Node:
+    step: Step
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    index: int
+
+    @property
+    def name(self) -> str:
+        return self.step.name if self.index == 0 else f"{self.step.name}#{self.index + 1}"
+
+    def upstream(self) -> list[Node]:
+        return [a.node for a in [*self.args, *self.kwargs.values()] if isinstance(a, Output)]
+
+
+class Step:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, cache: bool = True) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.cache = cache
+        self.code_hash = _code_hash(fn)
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        trace = _TRACE.get()
+        if trace is None:  # outside a pipeline: a plain function call
+            return self.fn(*args, **kwargs)
+        node = Node(self, args, kwargs, sum(1 for n in trace if n.step is self))
+        trace.append(node)
+        return Output(node)
+
+
+def step(fn: Callable[..., Any] | None = None, *, name: str | None = None, cache: bool = True) -> Any:
+    """Make a function a pipeline step (``@step`` or ``@step(cache=False)``)."""
+    if fn is None:
+        return lambda f: Step(f, name=name, cache=cache)
+    return Step(fn, name=name, cache=cache)
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # ran | cached
+    cache_key: str
+    output_digest: str
+    seconds: float
+    links: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineResult:
+    run_id: str
+    pipeline: str
+    status: str
+    steps: list[StepResult]
+    output: Any
+    seconds: float
+
+    def step(self, name: str) -> StepResult:
+        return next(s for s in self.steps if s.name == name)
+
+
+def _run_payload(payload: bytes) -> bytes:
+    """Run one step from a pickled (fn, args, kwargs, env): the process and Ray engines."""
+    fn, args, kwargs, env = cloudpickle.loads(payload)
+    os.environ.update(env)
+    return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
+
+
+class Pipeline:
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.signature = inspect.signature(fn)
+        self.__doc__ = fn.__doc__
+
+    def trace(self, params: dict[str, Any]) -> tuple[list[Node], Any]:
+        try:
+            bound = self.signature.bind(**params)
+        except TypeError as error:
+            known = list(self.signature.parameters)
+            raise ValidationError(f"pipeline {self.name!r}: {error}; its parameters are {known}") from None
+        bound.apply_defaults()
+        nodes: list[Node] = []
+        token = _TRACE.set(nodes)
+        try:
+            output = self.fn(*bound.args, **bound.kwargs)
+        finally:
+            _TRACE.reset(token)
+        if not nodes:
+            raise ValidationError(f"pipeline {self.name!r} calls no step")
+        return nodes, output
+
+    def run(
+        self,
+        *,
+        engine: str = "inprocess",
+        tracking_uri: str | None = None,
+        trigger: str = "manual",
+        run_id: str | None = None,
+        firing_key: str | None = None,
+        owner: str | None = None,
+        lease_seconds: float = 60.0,
+        **params: Any,
+    ) -> PipelineResult:
+        """Trace, then execute the steps in order (skipping cached ones); recorded throughout."""
+        if engine not in ENGINES:
+            raise ValidationError(f"engine {engine!r} is not one of {list(ENGINES)}")
+        nodes, output = self.trace(params)
+        client = Client(tracking_uri)
+        store = client.store.pipelines
+        run_id = run_id or uuid.uuid4().hex
+        owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        lease_ms = int(lease_seconds * 1000)
+        existing = store.get_run(run_id)
+        if existing is None and not store.create_run(
+            run_id, self.name, trigger=trigger, params=params, engine=engine, owner=owner, lease_ms=lease_ms, firing_key=firing_key
+        ):
+            raise ValidationError(f"firing {firing_key!r} already has a run")
+        heartbeat = _Heartbeat(lambda: store.renew(run_id, owner, lease_ms), lease_seconds / 3)
+        started = time.perf_counter()
+        results: dict[int, tuple[str, Any]] = {}  # id(node) -> (digest, value)
+        steps: list[StepResult] = []
+        try:
+            store.renew(run_id, owner, lease_ms)
+            with heartbeat:
+                for node in nodes:
+                    steps.append(self._execute(node, results, client, run_id, engine))
+        except BaseException as error:
+            store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000])
+            raise
+        store.finish(run_id, owner, "succeeded")
+        value = results[id(output.node)][1] if isinstance(output, Output) else output
+        return PipelineResult(run_id, self.name, "succeeded", steps, value, time.perf_counter() - started)
+
+    def _execute(self, node: Node, results: dict[int, tuple[str, Any]], client: Client, run_id: str, engine: str) -> StepResult:
+        store = client.store.pipelines
+
+        def resolve(value: Any) -> Any:
+            return results[id(value.node)][1] if isinstance(value, Output) else value
+
+        def fingerprint(value: Any) -> str:
+            return results[id(value.node)][0] if isinstance(value, Output) else _value_hash(value)
+
+        parts = [node.step.code_hash] + [fingerprint(a) for a in node.args] + [f"{k}={fingerprint(v)}" for k, v in sorted(node.kwargs.items())]
+        cache_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        began = now_ms()
+        clock = time.perf_counter()
+        digest = store.cached(cache_key) if node.step.cache else None
+        if digest is not None and client.blobs.exists(digest):
+            value = cloudpickle.loads(client.blobs.get_bytes(digest))
+            results[id(node)] = (digest, value)
+            store.record_step(StepRunRow(run_id, node.name, cache_key, "cached", digest, began, now_ms(), {}))
+            return StepResult(node.name, "cached", cache_key, digest, time.perf_counter() - clock)
+        args = tuple(resolve(a) for a in node.args)
+        kwargs = {k: resolve(v) for k, v in node.kwargs.items()}
+        env = {PIPELINE_RUN_ENV: run_id, PIPELINE_STEP_ENV: node.name}
+        if engine == "inprocess":
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                value = node.step.fn(*args, **kwargs)
+            finally:
+                for k, old in saved.items():
+                    if old is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = old
+            data = cloudpickle.dumps(value, protocol=5)
+        else:
+            payload = cloudpickle.dumps((node.step.fn, args, kwargs, {**env, **_store_env(client)}), protocol=5)
+            data = _run_elsewhere(engine, payload)
+            value = cloudpickle.loads(data)
+        digest, _ = client.blobs.put_bytes(data)
+        results[id(node)] = (digest, value)
+        if node.step.cache:
+            store.cache(cache_key, node.step.name, digest)
+        links = _links(client, run_id, node.name, value)
+        store.record_step(StepRunRow(run_id, node.name, cache_key, "ran", digest, began, now_ms(), links))
+        return StepResult(node.name, "ran", cache_key, digest, time.perf_counter() - clock, links)
+
+
+def pipeline(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    """Make a function a pipeline (``@pipeline`` or ``@pipeline(name=...)``)."""
+    if fn is None:
+        return lambda f: Pipeline(f, name=name)
+    return Pipeline(fn, name=name)
+
+
+def _store_env(client: Client) -> dict[str, str]:
+    from modelyard.core.settings import home_dir
+
+    return {
+        "MODELYARD_HOME": str(home_dir()),
+        "MODELYARD_TRACKING_URI": client._location.metadata_url,
+        "MODELYARD_ARTIFACT_URI": client.artifact_uri,
+    }
+
+
+def _run_elsewhere(engine: str, payload: bytes) -> bytes:
+    if engine == "process":
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            return pool.submit(_run_payload, payload).result()
+    try:
+        import ray
+    except ImportError as error:
+        from modelyard.core.errors import MissingDependencyError
+
+        raise MissingDependencyError("ray", "ray", "Pipelines with engine='ray'") from error
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(_run_payload)
+        return bytes(ray.get(task.remote(payload)))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _links(client: Client, run_id: str, step_name: str, value: Any) -> dict[str, Any]:
+    """What a step produced: tracking runs tagged with this pipeline run and step, the model
+    versions registered from them or returned, and datasets returned."""
+    links: dict[str, Any] = {}
+    runs = [
+        r.info.run_id
+        for r in client.search_runs(
+            [e.experiment_id for e in client.search_experiments()],
+            f"tags.`modelyard.pipeline_run` = '{run_id}' and tags.`modelyard.pipeline_step` = '{step_name}'",
+        )
+    ]
+    if runs:
+        links["runs"] = runs
+    versions = [f"models:/{v.name}/{v.version}" for r in runs for v in client.search_model_versions(f"run_id = '{r}'")]
+    items = value if isinstance(value, list | tuple) else [value]
+    versions += [v.uri for v in items if isinstance(v, ModelVersion) and v.uri not in versions]
+    if versions:
+        links["model_versions"] = versions
+    datasets = [f"datasets:/{d.name}/{d.digest[:12]}" for d in items if isinstance(d, DatasetVersion)]
+    if datasets:
+        links["datasets"] = datasets
+    return links
+
+
+class _Heartbeat:
+    """Renews a run's lease from a thread while its steps run."""
+
+    def __init__(self, renew: Callable[[], bool], every: float) -> None:
+        self._renew = renew
+        self._every = max(every, 0.05)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="modelyard-lease", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._renew()
+            except Exception:  # a missed renewal is retried; expiry is the safety net
+                continue
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
