@@ -134,6 +134,8 @@ def test_help_explains_the_filter_language() -> None:
 def test_demo_trains_and_compares_real_models(tmp_path: Path) -> None:
     out = invoke(
         "demo",
+        "--scenario",
+        "tracking",
         "-t",
         str(tmp_path / "demo"),
         "--plot",

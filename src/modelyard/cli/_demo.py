@@ -201,13 +201,38 @@ def run_demo(
 
 def demo(
     tracking_uri: TrackingUri = None,
-    plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves.")] = Path(
+    scenario: Annotated[
+        str,
+        typer.Option(help="loop: the whole loop on credit scoring (default); tracking: experiments, registry and gates on a bundled data set."),
+    ] = "loop",
+    workdir: Annotated[Path, typer.Option(help="Folder for the loop's feature repo, prediction log and report.")] = Path("modelyard-demo"),
+    weeks: Annotated[int, typer.Option(help="Weeks in the loop scenario (4 of history, then traffic).")] = 10,
+    rows_per_week: Annotated[int, typer.Option(help="Applications per week in the loop scenario.")] = 1200,
+    plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves (tracking scenario).")] = Path(
         "modelyard-demo-loss.png"
     ),
-    cards: Annotated[Path, typer.Option(help="Folder for the champion's model card.")] = Path(
+    cards: Annotated[Path, typer.Option(help="Folder for the champion's model card (tracking scenario).")] = Path(
         "modelyard-cards"
     ),
 ) -> None:
-    """Train three scikit-learn models on a bundled data set, track them, compare them."""
+    """Run the whole loop on a generated credit-scoring scenario: features, training pipeline,
+    registry and gate, serving, weeks of live traffic with late labels, drift and an AUC drop
+    detected, retraining triggered by an alert, the new version swapped in under traffic, and
+    the recovery — then a summary table and an HTML report."""
     with friendly_errors():
-        run_demo(tracking_uri, plot, cards)
+        if scenario == "tracking":
+            run_demo(tracking_uri, plot, cards)
+            return
+        if scenario != "loop":
+            raise typer.BadParameter(f"--scenario must be loop or tracking, not {scenario!r}")
+        if weeks < 8:
+            raise typer.BadParameter("--weeks must be at least 8 (4 of history, and traffic before and after the shift)")
+        try:
+            import sklearn  # noqa: F401
+        except ImportError as error:
+            raise MissingDependencyError("scikit-learn", "demo", "modelyard demo") from error
+        from modelyard.cli._loop_demo import run_loop
+        from modelyard.core.settings import resolve
+
+        uri = tracking_uri or resolve(None, None).metadata_url
+        run_loop(uri, workdir, weeks=weeks, shift_week=weeks // 2 + 1, rows_per_week=rows_per_week)

@@ -2,7 +2,8 @@
 
 For each entity row, each feature view contributes its latest row at or before the row's
 timestamp (rows re-written at the same event time: the latest created wins), and nothing
-older than the view's TTL. One SQL statement of ASOF joins, run out of core by DuckDB.
+older than the view's TTL. One SQL statement (range joins within the TTL, or ASOF joins for
+views without one), run out of core by DuckDB; the entity frame's row order is kept.
 """
 
 from __future__ import annotations
@@ -153,8 +154,10 @@ def _entity_frame(entity_df: pd.DataFrame, timestamp: str, keys: Sequence[str]) 
 
 
 ROW = "__row"  # the entity frame's row number, carried through the query to restore its order
-_SHIFT = 18446744073709551616  # 2**64: (event time, created) packed into one HUGEINT, event time high
-_LOW = 9223372036854775808  # 2**63: moves epoch_us(created) into [0, 2**64); NULL created ranks lowest
+# (event time, created) packed into one HUGEINT, event time in the high 64 bits; epoch_us(created)
+# is moved into [0, 2**64) so that a NULL created time (0) ranks lowest
+_SHIFT = 18446744073709551616  # 2**64
+_LOW = 9223372036854775808  # 2**63
 
 
 @dataclass
@@ -226,7 +229,12 @@ def build_query(
         src = view.source
         jk = [_q(k) for k in view.join_keys]
         created = [_q(src.created_timestamp_column)] if src.created_timestamp_column else []
-        cols = [*jk, f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts", *created, *(_q(f) for f in features)]
+        cols = [
+            *jk,
+            f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts",
+            *created,
+            *(_q(f) for f in features),
+        ]
         scan = f"SELECT {', '.join(cols)} FROM {source_sql(view, repo)}"
         on = " AND ".join(f"e.{k} = v{i}.{k}" for k in jk)
         if view.ttl is not None:
@@ -271,7 +279,7 @@ class RetrievalJob:
         self._post = post  # on-demand transforms, applied to the DataFrame
 
     def to_df(self) -> pd.DataFrame:
-        table = arrow_table(self._query.con, self._query.sql)
+        table = self._query.arrow()
         if self._check is not None:
             self._query.con.register("__result", table)
             self._check(self._query.con, "__result")
@@ -287,7 +295,7 @@ class RetrievalJob:
             import pyarrow as pa
 
             return pa.Table.from_pandas(self.to_df(), preserve_index=False)
-        return arrow_table(self._query.con, self._query.sql)
+        return self._query.arrow()
 
     def to_parquet(self, path: str | os.PathLike[str]) -> Path:
         """Stream the result to a Parquet file (written to a temporary name, then renamed)."""
@@ -298,7 +306,9 @@ class RetrievalJob:
             self.to_df().to_parquet(tmp, index=False)
             os.replace(tmp, target)
             return target
-        self._query.con.execute(f"COPY ({self._query.sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)")
+        self._query.con.execute(
+            f"COPY ({self._query.ordered_sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)"
+        )
         try:
             if self._check is not None:
                 self._check(self._query.con, f"read_parquet({_lit(str(tmp))})")

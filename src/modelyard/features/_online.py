@@ -3,9 +3,12 @@ default; Redis for teams (``redis://host:port/db``)."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,12 +17,18 @@ import orjson
 from modelyard.core.errors import ConfigurationError, MissingDependencyError
 
 Row = tuple[str, dict[str, Any], int]  # entity key, feature values, event time (ms)
+PAYLOAD = "__payload"  # a batch column of payloads already encoded (by DuckDB's to_json)
+Encoded = tuple[Sequence[str], Sequence[int], Sequence[bytes]]  # keys, event times (ms), payloads
 
 
 class OnlineStore(Protocol):
     uri: str
 
     def write(self, project: str, view: str, rows: Sequence[Row]) -> None: ...
+
+    def write_encoded(self, project: str, view: str, rows: Encoded) -> None:
+        """Like ``write``, with payloads already encoded (``encode_batch``), in one transaction."""
+        ...
 
     def read(
         self, project: str, view: str, keys: Sequence[str]
@@ -30,6 +39,77 @@ class OnlineStore(Protocol):
 
 def _dumps(values: dict[str, Any]) -> bytes:
     return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    return "|".join(str(v) for v in values)
+
+
+def clean(value: Any) -> Any:
+    """A value as stored: NaN as null, datetimes as ISO 8601 text."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def encode_batch(batch: Any, n_keys: int, names: Sequence[str]) -> Encoded:
+    """An Arrow record batch of (join keys..., event ms, features... or ``PAYLOAD``) as
+    online rows.
+
+    Column-wise: the keys are cast to text by Arrow when they are integers or text (what
+    ``str`` gives), the feature columns are turned into Python lists once, and each payload
+    is one ``orjson`` call (which writes NaN and infinities as null, as ``clean`` does for
+    NaN). Only columns whose values ``clean`` could change (dates and times) go value by value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key_columns = [batch.column(i) for i in range(n_keys)]
+    textual = all(
+        (
+            pa.types.is_integer(c.type)
+            or pa.types.is_string(c.type)
+            or pa.types.is_large_string(c.type)
+        )
+        and c.null_count == 0
+        for c in key_columns
+    )
+    if textual:
+        texts = [pc.cast(c, pa.string()) for c in key_columns]
+        joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "|")
+        keys: list[str] = joined.to_pylist()
+    else:
+        lists = [c.to_pylist() for c in key_columns]
+        keys = [entity_key(values) for values in zip(*lists, strict=True)]
+    stamps: list[int] = batch.column(n_keys).cast(pa.int64()).to_pylist()
+    if batch.schema.names[n_keys + 1 :] == [PAYLOAD]:
+        encoded: list[bytes] = batch.column(n_keys + 1).to_pylist()
+        return keys, stamps, encoded
+    columns = []
+    for j in range(len(names)):
+        column = batch.column(n_keys + 1 + j)
+        kind = column.type
+        if (
+            pa.types.is_integer(kind)
+            or pa.types.is_floating(kind)
+            or pa.types.is_boolean(kind)
+            or pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+        ):
+            columns.append(column.to_pylist())
+        else:
+            columns.append([clean(v) for v in column.to_pylist()])
+    dumps: Callable[..., bytes] = orjson.dumps
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    payloads = [
+        dumps(dict(zip(names, values, strict=True)), option=option)
+        for values in zip(*columns, strict=True)
+    ]
+    if not names:
+        payloads = [b"{}"] * len(keys)
+    return keys, stamps, payloads
 
 
 class SqliteOnlineStore:
@@ -70,6 +150,19 @@ class SqliteOnlineStore:
         try:
             conn.executemany(
                 self._UPSERT, [(project, view, key, ts, _dumps(values)) for key, values, ts in rows]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def write_encoded(self, project: str, view: str, rows: Encoded) -> None:
+        keys, stamps, payloads = rows
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                self._UPSERT, zip(repeat(project), repeat(view), keys, stamps, payloads)
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -141,6 +234,12 @@ class RedisOnlineStore:
             self._upsert(
                 keys=[self._key(project, view, key)], args=[ts, _dumps(values)], client=pipe
             )
+        pipe.execute()
+
+    def write_encoded(self, project: str, view: str, rows: Encoded) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for key, ts, payload in zip(*rows, strict=True):
+            self._upsert(keys=[self._key(project, view, key)], args=[ts, payload], client=pipe)
         pipe.execute()
 
     def read(

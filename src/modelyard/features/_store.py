@@ -5,7 +5,6 @@ Named after Feast's so that a Feast user moves over by changing imports.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from rich.progress import Progress
 
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.settings import home_dir
+from modelyard.core.signature import DType
 from modelyard.data import from_pandas
 from modelyard.features import _quality as quality
 from modelyard.features._definitions import (
@@ -26,6 +26,7 @@ from modelyard.features._definitions import (
     FeatureRef,
     FeatureService,
     FeatureView,
+    Field,
     suggest,
 )
 from modelyard.features._offline import (
@@ -37,12 +38,18 @@ from modelyard.features._offline import (
     source_sql,
 )
 from modelyard.features._on_demand import OnDemandFeatureView
-from modelyard.features._online import OnlineStore, open_online_store
+from modelyard.features._online import (
+    PAYLOAD,
+    OnlineStore,
+    encode_batch,
+    entity_key,
+    open_online_store,
+)
 from modelyard.features._repo import load_definitions
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
 
-BATCH = 20_000
+BATCH = 100_000  # rows per Arrow batch and per online-store transaction
 
 
 @dataclass
@@ -72,6 +79,33 @@ class OnlineResponse:
         return pd.DataFrame(self.rows)
 
 
+@dataclass(frozen=True)
+class _ViewPlan:
+    view: FeatureView
+    join_keys: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (feature, output column)
+    ttl_ms: float | None
+
+
+@dataclass(frozen=True)
+class _OnlinePlan:
+    """A resolved ``get_online_features`` request, cached per (features, full_feature_names)."""
+
+    service: FeatureService | None  # the object the plan was made for, when it is a service
+    plain: list[str] | FeatureService
+    odfvs: list[tuple[OnDemandFeatureView, list[str]]]
+    helpers: list[str]
+    views: tuple[_ViewPlan, ...]  # empty when on-demand views are involved
+
+
+def _json_value(feature: Field) -> str:
+    quoted = feature.name.replace("'", "''")
+    value = f"struct_extract(__v, '{quoted}')"
+    if feature.dtype in (DType.FLOAT32, DType.FLOAT64):
+        return f"CASE WHEN isfinite({value}::DOUBLE) THEN {value}::DOUBLE END"
+    return value
+
+
 def _kind(definition: Definition | OnDemandFeatureView) -> str:
     return type(definition).__name__
 
@@ -80,10 +114,6 @@ def _ms(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp() * 1000)
-
-
-def entity_key(values: Sequence[Any]) -> str:
-    return "|".join(str(v) for v in values)
 
 
 class FeatureStore:
@@ -103,6 +133,8 @@ class FeatureStore:
         self._online_uri = online_store or os.environ.get("MODELYARD_ONLINE_STORE")
         self._online: OnlineStore | None = None
         self._definitions: list[Definition | OnDemandFeatureView] | None = None
+        self._plans: dict[tuple[Any, ...], _OnlinePlan] = {}
+        self._plans_for: object = None  # the definitions the cached plans were resolved from
 
     # -- definitions -------------------------------------------------------------------
 
@@ -227,6 +259,7 @@ class FeatureStore:
             self._definitions = list(
                 {(_kind(d), d.name): d for d in [*(self._definitions or []), *objects]}.values()
             )
+        self._plans = {}
         definitions = list(objects) if objects is not None else self._loaded()
         con = connect()
         for view in (d for d in definitions if isinstance(d, FeatureView)):
@@ -429,19 +462,32 @@ class FeatureStore:
         check_source(con, view, self.repo_path)
         src = view.source
         keys = ", ".join(f'"{k}"' for k in view.join_keys)
-        order = f'"{src.timestamp_field}" DESC' + (
-            f', "{src.created_timestamp_column}" DESC' if src.created_timestamp_column else ""
-        )
-        features = ", ".join(f'"{f}"' for f in view.feature_names)
         stamp = f'"{src.timestamp_field}"::TIMESTAMPTZ'
+        # the latest row per entity: by event time, then (re-writes) by created time, NULL lowest
+        rank = stamp
+        if src.created_timestamp_column:
+            rank = (
+                f"epoch_us({stamp})::HUGEINT * 18446744073709551616 + coalesce(epoch_us("
+                f'"{src.created_timestamp_column}"::TIMESTAMPTZ)::HUGEINT + 9223372036854775808, 0)'
+            )
+        packed = ", ".join(
+            [f"__ms := epoch_ms({stamp})", *(f'"{f}" := "{f}"' for f in view.feature_names)]
+        )
         window = (
             f"(SELECT * FROM {source_sql(view, self.repo_path)} WHERE {stamp} >= make_timestamptz({start} * 1000) "
             f"AND {stamp} <= make_timestamptz({end} * 1000))"
         )
-        sql = (
-            f"SELECT {keys}, epoch_ms({stamp}) AS __ms, {features} FROM {window} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
-        )
+        # one hash aggregate, no window function over the source rows
+        latest = f"SELECT {keys}, arg_max(struct_pack({packed}), {rank}) AS __v FROM {window} GROUP BY ALL"
+        sql = f"SELECT {keys}, __v.* FROM ({latest})"
+        if all(f.dtype is not DType.DATETIME for f in view.schema):
+            # the payloads written by DuckDB: the JSON orjson would write for the same values
+            # (floats as doubles in shortest round-trip form, NaN and infinities as null)
+            sql = (
+                f"SELECT {keys}, __v.__ms AS __ms, to_json(struct_pack("
+                + ", ".join(f'"{f.name}" := {_json_value(f)}' for f in view.schema)
+                + f"))::BLOB AS {PAYLOAD} FROM ({latest})"
+            )
         context = {
             "keys": view.join_keys,
             "timestamp": src.timestamp_field,
@@ -453,7 +499,13 @@ class FeatureStore:
             f"feature view {view.name!r} ({src.path})",
             view.warn_only,
         )
-        total = int(con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
+        total = None
+        if progress:  # a cheap count (keys only) for the bar; never the whole query twice
+            total = int(
+                con.execute(
+                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {window})"
+                ).fetchall()[0][0]
+            )
         reader = arrow_batches(con, sql, BATCH)
         n_keys = len(view.join_keys)
         names = view.feature_names
@@ -461,19 +513,52 @@ class FeatureStore:
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task(f"materialize {view.name}", total=total)
             for batch in reader:
-                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-                rows = []
-                for r in range(batch.num_rows):
-                    key = entity_key([columns[k][r] for k in range(n_keys)])
-                    values = {n: _clean(columns[n_keys + 1 + j][r]) for j, n in enumerate(names)}
-                    rows.append((key, values, int(columns[n_keys][r])))
-                self.online_store.write(self.project, view.name, rows)
-                written += len(rows)
-                bar.advance(task, len(rows))
+                encoded = encode_batch(batch, n_keys, names)
+                self.online_store.write_encoded(self.project, view.name, encoded)
+                written += batch.num_rows
+                bar.advance(task, batch.num_rows)
         self._client.store.features.record_materialization(
             self.project, view.name, self.online_store.uri, start, end, written
         )
         return written
+
+    def _online_plan(
+        self, features: Sequence[str] | FeatureService, full_feature_names: bool
+    ) -> _OnlinePlan:
+        """The resolved request, from the cache when the same features were asked before (the
+        cache is emptied by ``apply`` and whenever the definitions are replaced)."""
+        if self._plans_for is not self._definitions:
+            self._plans, self._plans_for = {}, self._definitions
+        service = features if isinstance(features, FeatureService) else None
+        cache_key: tuple[Any, ...] = (
+            ("service", features.name, full_feature_names)
+            if isinstance(features, FeatureService)
+            else (tuple(features), full_feature_names)
+        )
+        plan = self._plans.get(cache_key)
+        if plan is not None and plan.service is service:
+            return plan
+        plain, odfvs, helpers = self._split(features)
+        views: tuple[_ViewPlan, ...] = ()
+        if not (odfvs and not isinstance(plain, FeatureService)):
+            requests = self._resolve(features)
+            self._check_ambiguity(requests, full_feature_names)
+            views = tuple(
+                _ViewPlan(
+                    view=view,
+                    join_keys=tuple(view.join_keys),
+                    columns=tuple(
+                        (n, f"{view.name}__{n}" if full_feature_names else n) for n in names
+                    ),
+                    ttl_ms=None if view.ttl is None else view.ttl.total_seconds() * 1000,
+                )
+                for view, names in requests
+            )
+        plan = _OnlinePlan(service, plain, odfvs, helpers, views)
+        if self._plans_for is not self._definitions:  # resolving loaded the definitions
+            self._plans, self._plans_for = {}, self._definitions
+        self._plans[cache_key] = plan
+        return plan
 
     def get_online_features(
         self,
@@ -484,7 +569,8 @@ class FeatureStore:
     ) -> OnlineResponse:
         """Latest values for each entity row; missing or stale (beyond TTL) values are None,
         flagged in ``statuses``. An entity never materialized is missing, not an error."""
-        plain, odfvs, helpers = self._split(features)
+        plan = self._online_plan(features, full_feature_names)
+        plain, odfvs, helpers = plan.plain, plan.odfvs, plan.helpers
         if odfvs and not isinstance(plain, FeatureService):
             base = self.get_online_features(
                 [*plain, *helpers], entity_rows, full_feature_names=True
@@ -511,37 +597,36 @@ class FeatureStore:
                     }
                 )
             return OnlineResponse(rows=rows_out, statuses=flags)
-        requests = self._resolve(features)
-        self._check_ambiguity(requests, full_feature_names)
         now = datetime.now(tz=UTC).timestamp() * 1000
         rows: list[dict[str, Any]] = [dict(r) for r in entity_rows]
         statuses: list[dict[str, str]] = [{} for _ in entity_rows]
-        for view, names in requests:
-            missing_keys = [k for k in view.join_keys if any(k not in r for r in entity_rows)]
-            if missing_keys:
-                raise ValidationError(
-                    f"entity rows lack the join key {missing_keys[0]!r} of feature view {view.name!r}"
-                )
-            keys = [entity_key([r[k] for k in view.join_keys]) for r in entity_rows]
-            found = self.online_store.read(self.project, view.name, list(dict.fromkeys(keys)))
-            ttl_ms = None if view.ttl is None else view.ttl.total_seconds() * 1000
+        store = self.online_store
+        for vp in plan.views:
+            for k in vp.join_keys:
+                if any(k not in r for r in entity_rows):
+                    raise ValidationError(
+                        f"entity rows lack the join key {k!r} of feature view {vp.view.name!r}"
+                    )
+            if len(vp.join_keys) == 1:
+                only = vp.join_keys[0]
+                keys = [str(r[only]) for r in entity_rows]
+            else:
+                keys = [entity_key([r[k] for k in vp.join_keys]) for r in entity_rows]
+            found = store.read(self.project, vp.view.name, list(dict.fromkeys(keys)))
             for i, key in enumerate(keys):
                 hit = found.get(key)
-                status = "PRESENT"
+                row, marks = rows[i], statuses[i]
                 if hit is None:
                     status = "NOT_FOUND"
-                elif ttl_ms is not None and now - hit[1] > ttl_ms:
+                elif vp.ttl_ms is not None and now - hit[1] > vp.ttl_ms:
                     status = "OUTSIDE_TTL"
-                for name in names:
-                    column = f"{view.name}__{name}" if full_feature_names else name
-                    rows[i][column] = hit[0].get(name) if status == "PRESENT" and hit else None
-                    statuses[i][column] = status
+                else:
+                    values = hit[0]
+                    for name, column in vp.columns:
+                        row[column] = values.get(name)
+                        marks[column] = "PRESENT"
+                    continue
+                for _, column in vp.columns:
+                    row[column] = None
+                    marks[column] = status
         return OnlineResponse(rows=rows, statuses=statuses)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

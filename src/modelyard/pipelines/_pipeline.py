@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import cloudpickle
 
@@ -103,7 +103,27 @@ class Node:
         return self.step.name if self.index == 0 else f"{self.step.name}#{self.index + 1}"
 
     def upstream(self) -> list[Node]:
-        return [a.node for a in [*self.args, *self.kwargs.values()] if isinstance(a, Output)]
+        found: list[Node] = []
+        for value in [*self.args, *self.kwargs.values()]:
+            _collect(value, found)
+        return found
+
+
+def _collect(value: Any, found: list[Node]) -> None:
+    if isinstance(value, Output):
+        found.append(value.node)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect(item, found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect(item, found)
+
+
+def _holds_output(value: Any) -> bool:
+    found: list[Node] = []
+    _collect(value, found)
+    return bool(found)
 
 
 class Step:
@@ -123,7 +143,17 @@ class Step:
         return Output(node)
 
 
-def step(fn: Callable[..., Any] | None = None, *, name: str | None = None, cache: bool = True) -> Any:
+@overload
+def step(fn: Callable[..., Any], *, name: str | None = None, cache: bool = True) -> Step: ...
+
+
+@overload
+def step(fn: None = None, *, name: str | None = None, cache: bool = True) -> Callable[[Callable[..., Any]], Step]: ...
+
+
+def step(
+    fn: Callable[..., Any] | None = None, *, name: str | None = None, cache: bool = True
+) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step (``@step`` or ``@step(cache=False)``)."""
     if fn is None:
         return lambda f: Step(f, name=name, cache=cache)
@@ -229,11 +259,22 @@ class Pipeline:
     def _execute(self, node: Node, results: dict[int, tuple[str, Any]], client: Client, run_id: str, engine: str) -> StepResult:
         store = client.store.pipelines
 
-        def resolve(value: Any) -> Any:
-            return results[id(value.node)][1] if isinstance(value, Output) else value
+        def resolve(value: Any) -> Any:  # outputs, also inside lists, tuples and dicts
+            if isinstance(value, Output):
+                return results[id(value.node)][1]
+            if isinstance(value, list | tuple):
+                return type(value)(resolve(v) for v in value)
+            if isinstance(value, dict):
+                return {k: resolve(v) for k, v in value.items()}
+            return value
 
         def fingerprint(value: Any) -> str:
-            return results[id(value.node)][0] if isinstance(value, Output) else _value_hash(value)
+            if isinstance(value, Output):
+                return results[id(value.node)][0]
+            if isinstance(value, list | tuple | dict) and _holds_output(value):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                return hashlib.sha256("|".join(f"{k}:{fingerprint(v)}" for k, v in items).encode()).hexdigest()
+            return _value_hash(value)
 
         parts = [node.step.code_hash] + [fingerprint(a) for a in node.args] + [f"{k}={fingerprint(v)}" for k, v in sorted(node.kwargs.items())]
         cache_key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -273,7 +314,17 @@ class Pipeline:
         return StepResult(node.name, "ran", cache_key, digest, time.perf_counter() - clock, links)
 
 
-def pipeline(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+@overload
+def pipeline(fn: Callable[..., Any], *, name: str | None = None) -> Pipeline: ...
+
+
+@overload
+def pipeline(fn: None = None, *, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """Make a function a pipeline (``@pipeline`` or ``@pipeline(name=...)``)."""
     if fn is None:
         return lambda f: Pipeline(f, name=name)

@@ -1,0 +1,215 @@
+"""Point-in-time joins on random data, checked row by row against a brute-force answer."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modelyard.features import FeatureStore
+from modelyard.features._offline import build_query, connect
+
+from .conftest import T0
+
+TTL_HOURS = 30
+
+REPO = textwrap.dedent(
+    f"""
+    from datetime import timedelta
+
+    from modelyard.features import Entity, FeatureView, Field, FileSource, Float64, Int64
+
+    rider = Entity(name="rider", join_keys=["rider_id"])
+
+    recent = FeatureView(
+        name="recent",
+        entities=[rider],
+        ttl=timedelta(hours={TTL_HOURS}),
+        schema=[Field(name="speed", dtype=Float64), Field(name="trips", dtype=Int64)],
+        source=FileSource(path="data/rides.parquet", timestamp_field="event_time", created_timestamp_column="created"),
+    )
+
+    forever = FeatureView(
+        name="forever",
+        entities=[rider],
+        schema=[Field(name="speed", dtype=Float64), Field(name="trips", dtype=Int64)],
+        source=FileSource(path="data/rides.parquet", timestamp_field="event_time", created_timestamp_column="created"),
+    )
+
+    plain = FeatureView(
+        name="plain",
+        entities=[rider],
+        ttl=timedelta(hours={TTL_HOURS}),
+        schema=[Field(name="score", dtype=Float64)],
+        source=FileSource(path="data/scores.parquet", timestamp_field="event_time"),
+    )
+
+    plain_forever = FeatureView(
+        name="plain_forever",
+        entities=[rider],
+        schema=[Field(name="score", dtype=Float64)],
+        source=FileSource(path="data/scores.parquet", timestamp_field="event_time"),
+    )
+    """
+)
+
+
+def _rides(rng: np.random.Generator) -> pd.DataFrame:
+    n = 600
+    rider = rng.integers(0, 25, n)
+    hour = rng.integers(0, 24 * 20, n)
+    frame = pd.DataFrame(
+        {
+            "rider_id": rider,
+            "event_time": [T0 + timedelta(hours=int(h)) for h in hour],
+            # unique per (rider, event time), so the answer is unique; some re-writes lack it
+            "created": [T0 + timedelta(hours=int(h), seconds=i) for i, h in enumerate(hour)],
+            "speed": rng.normal(size=n),
+            "trips": rng.integers(0, 100, n),
+        }
+    )
+    rewrites = frame.sample(80, random_state=1).copy()  # same event time, created later
+    rewrites["created"] = rewrites["created"] + timedelta(minutes=5)
+    rewrites["speed"] = rng.normal(size=len(rewrites))
+    stale = frame.sample(30, random_state=2).copy()  # same event time, no created: ranks lowest
+    stale["created"] = pd.NaT
+    stale["speed"] = 1e6
+    frame = pd.concat([frame, rewrites, stale]).drop_duplicates(
+        ["rider_id", "event_time", "created"]
+    )
+    frame.loc[frame.sample(40, random_state=3).index, "speed"] = np.nan  # null values are values
+    return frame.sample(frac=1.0, random_state=4).reset_index(drop=True)
+
+
+def _scores(rng: np.random.Generator) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "rider_id": rng.integers(0, 25, 300),
+            "event_time": [T0 + timedelta(hours=int(h)) for h in rng.integers(0, 24 * 20, 300)],
+        }
+    ).drop_duplicates(["rider_id", "event_time"])
+    frame["score"] = rng.normal(size=len(frame))
+    return frame
+
+
+def _entities(rides: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    n = 400
+    times = [T0 + timedelta(minutes=int(m)) for m in rng.integers(-60 * 24, 60 * 24 * 22, n)]
+    hit = rides.sample(60, random_state=5)  # exactly at an event time (and its re-writes)
+    frame = pd.DataFrame(
+        {
+            "rider_id": np.concatenate([rng.integers(0, 30, n), hit["rider_id"].to_numpy()]),
+            "event_timestamp": [*times, *hit["event_time"]],
+            "label": np.arange(n + len(hit)),
+        }
+    )
+    frame = pd.concat([frame, frame.iloc[:20]])  # duplicate entity rows
+    return frame.sample(frac=1.0, random_state=6).reset_index(drop=True)
+
+
+def _expected(
+    entities: pd.DataFrame, source: pd.DataFrame, features: list[str], ttl: timedelta | None
+) -> pd.DataFrame:
+    out = []
+    for rider, ts in zip(entities["rider_id"], entities["event_timestamp"], strict=True):
+        rows = source[(source["rider_id"] == rider) & (source["event_time"] <= ts)]
+        if ttl is not None:
+            rows = rows[ts - rows["event_time"] <= ttl]
+        if rows.empty:
+            out.append(dict.fromkeys(features))
+            continue
+        if "created" in rows:
+            rows = rows.assign(_c=rows["created"].fillna(pd.Timestamp.min.tz_localize("UTC")))
+            best = rows.sort_values(["event_time", "_c"]).iloc[-1]
+        else:
+            best = rows.sort_values("event_time").iloc[-1]
+        out.append({f: best[f] for f in features})
+    return pd.DataFrame(out, index=entities.index)
+
+
+@pytest.fixture
+def rides_repo(tmp_path: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(20261129)
+    repo = tmp_path / "rides_repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "definitions.py").write_text(REPO)
+    rides = _rides(rng)
+    scores = _scores(rng)
+    rides.to_parquet(repo / "data" / "rides.parquet")
+    scores.to_parquet(repo / "data" / "scores.parquet")
+    return repo, rides, scores, _entities(rides, rng)
+
+
+def _same(actual: pd.Series, expected: pd.Series) -> None:
+    a = pd.to_numeric(actual, errors="coerce").to_numpy(dtype=float)
+    e = pd.to_numeric(expected, errors="coerce").to_numpy(dtype=float)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(e))
+    np.testing.assert_array_equal(a[~np.isnan(a)], e[~np.isnan(e)])
+
+
+@pytest.mark.parametrize("view", ["recent", "forever"])
+def test_latest_row_within_ttl_with_rewrites(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, view: str
+) -> None:
+    repo, rides, _, entities = rides_repo
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    frame = fs.get_historical_features(entities, [f"{view}:speed", f"{view}:trips"]).to_df()
+    assert list(frame.columns) == ["rider_id", "event_timestamp", "label", "speed", "trips"]
+    assert frame["label"].tolist() == entities["label"].tolist()  # the entity frame's order
+    ttl = timedelta(hours=TTL_HOURS) if view == "recent" else None
+    expected = _expected(entities, rides, ["speed", "trips"], ttl)
+    _same(frame["speed"], expected["speed"])
+    _same(frame["trips"], expected["trips"])
+    assert frame["speed"].max() < 1e6  # a re-write without created time never wins
+
+
+def test_views_with_and_without_created_time_together(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, tmp_path: Path
+) -> None:
+    repo, rides, scores, entities = rides_repo
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    refs = ["recent:speed", "forever:trips", "plain:score", "plain_forever:score"]
+    job = fs.get_historical_features(entities, refs, full_feature_names=True)
+    frame = job.to_df()
+    ttl = timedelta(hours=TTL_HOURS)
+    _same(frame["recent__speed"], _expected(entities, rides, ["speed"], ttl)["speed"])
+    _same(frame["forever__trips"], _expected(entities, rides, ["trips"], None)["trips"])
+    _same(frame["plain__score"], _expected(entities, scores, ["score"], ttl)["score"])
+    _same(frame["plain_forever__score"], _expected(entities, scores, ["score"], None)["score"])
+    written = pd.read_parquet(job.to_parquet(tmp_path / "out" / "training.parquet"))
+    assert written["label"].tolist() == entities["label"].tolist()
+    pd.testing.assert_frame_equal(written, frame, check_dtype=False)
+    arrow = job.to_arrow()
+    assert arrow.column_names == list(frame.columns)
+    assert arrow.column("label").to_pylist() == entities["label"].tolist()
+
+
+def test_runs_within_a_duckdb_memory_limit(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
+) -> None:
+    repo, rides, _, entities = rides_repo
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    view = fs.get_feature_view("recent")
+    con = connect(threads=1, memory_limit="64MB")
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert limit.startswith("61") or limit.startswith("64")  # 64 MB (DuckDB prints MiB)
+    query = build_query(con, entities, [(view, ["speed"])], repo, full_feature_names=False)
+    expected = _expected(entities, rides, ["speed"], timedelta(hours=TTL_HOURS))
+    _same(query.arrow().column("speed").to_pandas(), expected["speed"])
+
+
+def test_an_entity_column_named_like_the_row_number_is_refused(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
+) -> None:
+    repo, _, _, entities = rides_repo
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    with pytest.raises(ValueError, match="reserved"):
+        fs.get_historical_features(entities.assign(__row=1), ["recent:speed"]).to_df()
