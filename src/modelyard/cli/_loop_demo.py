@@ -156,7 +156,7 @@ def run_loop(
         encoding="utf-8",
     )
     server = _Server(deployment, tracking_uri)
-    console.rule(f"[bold]2 · serving models:/{MODEL}@champion on {server.base}, replaying weeks {HISTORY_WEEKS}–{weeks - 1}")
+    console.rule(f"[bold]2 · serving models:/{MODEL}@champion on {server.base}, replaying weeks {HISTORY_WEEKS} to {weeks - 1}")
     retrain_threads: list[threading.Thread] = []
     retrain_results: list[Any] = []
 
