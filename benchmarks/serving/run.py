@@ -405,22 +405,33 @@ def check_answer(server: str, body: bytes, meta: dict) -> dict[str, Any]:
 # ------------------------------------------------------------------ profiling
 
 
+# Leaf frames of threads that are waiting, not working: the prediction-log and swap-watcher
+# threads (Condition/Event.wait) and uvicorn's supervisor pipe reader (Connection._recv).
+IDLE_LEAVES = ("Condition.wait (threading.py", "Event.wait (threading.py", "Connection._recv (multiprocessing/",
+               "Connection._poll (multiprocessing/", "wait (threading.py", "select (selectors.py")
+
+
 def summarize_profile(raw_file: Path, top: int = 25) -> dict[str, Any]:
-    """py-spy raw (collapsed) stacks -> self and inclusive sample shares by frame."""
+    """py-spy raw (collapsed) stacks -> self and inclusive sample shares by frame, over the
+    samples whose leaf is not an idle wait (see IDLE_LEAVES; those are counted apart)."""
     self_c: dict[str, int] = {}
     incl: dict[str, int] = {}
     total = 0
+    idle = 0
     for line in raw_file.read_text(errors="replace").splitlines():
         stack, _, n = line.rpartition(" ")
         if not stack or not n.isdigit():
             continue
         n_i = int(n)
-        total += n_i
         frames = stack.split(";")
         # drop the thread/process header frame py-spy adds
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
+        if frames[-1].startswith(IDLE_LEAVES):
+            idle += n_i
+            continue
+        total += n_i
         self_c[frames[-1]] = self_c.get(frames[-1], 0) + n_i
         for f in set(frames):
             incl[f] = incl.get(f, 0) + n_i
@@ -433,7 +444,7 @@ def summarize_profile(raw_file: Path, top: int = 25) -> dict[str, Any]:
                 for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]] if total else []
 
     my_incl = {k: v for k, v in incl.items() if "modelyard/" in k}
-    return {"samples": total, "self": rank(self_c), "inclusive": rank(incl),
+    return {"samples": total, "idle_samples_excluded": idle, "self": rank(self_c), "inclusive": rank(incl),
             "inclusive_modelyard": rank(my_incl)}
 
 
