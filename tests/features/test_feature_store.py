@@ -332,3 +332,26 @@ def test_on_demand_features_offline_and_online(repo: Path, fluent: str, tmp_path
     )
     assert online.to_dict()["loan_to_income"] == [0.5]  # 1250 / 2500
     assert online.to_dict()["segment"] == ["b"] and online.statuses[0]["segment"] == "PRESENT"
+
+
+def test_online_plans_are_cached_until_the_definitions_change(
+    repo: Path, fluent: str, tmp_path: Path
+) -> None:
+    online = str(tmp_path / "online.db")
+    fs = FeatureStore(repo_path=repo, online_store=online)
+    fs.apply()
+    fs.materialize(T0 - timedelta(days=5), T0 + timedelta(days=20), progress=False)
+    refs = ["finances:income", "bureau:open_loans"]
+    first = fs.get_online_features(refs, [{"applicant_id": 1}])
+    again = fs.get_online_features(list(refs), [{"applicant_id": 1}])
+    assert again == first and first.statuses[0]["income"] == "OUTSIDE_TTL"  # January 2026 data
+    service = fs.get_feature_service("credit_v1")
+    assert fs.get_online_features(service, [{"applicant_id": 2}]).rows[0]["applicant_id"] == 2
+    qualified = fs.get_online_features(refs, [{"applicant_id": 1}], full_feature_names=True)
+    assert "finances__income" in qualified.rows[0]
+    # re-applied without a TTL: the cached plan must not keep the old TTL
+    fs.apply([_without_ttl(fs.get_feature_view("finances"))])
+    fresh = fs.get_online_features(refs, [{"applicant_id": 1}])
+    assert fresh.rows[0]["income"] == 2500.0 and fresh.statuses[0]["income"] == "PRESENT"
+    with pytest.raises(LookupError, match="nothing"):
+        fs.get_online_features(["finances:nope"], [{"applicant_id": 1}])

@@ -39,8 +39,9 @@ from modelyard.cli._output import console, number, table
 
 HISTORY_WEEKS = 4
 ALERTS = [
-    {"rule": "drift_share >= 0.3", "min_rows": 200, "cooldown": "1d", "actions": ["log", {"trigger": "retrain"}]},
-    {"rule": "auc < 0.7", "min_rows": 200, "cooldown": "1d", "actions": ["log", {"trigger": "retrain"}]},
+    # weeks last seconds here, so the cool-down is seconds too (the trigger retrains once per demo)
+    {"rule": "drift_share >= 0.3", "min_rows": 200, "cooldown": "5s", "actions": ["log", {"trigger": "retrain"}]},
+    {"rule": "auc < 0.7", "min_rows": 200, "cooldown": "5s", "actions": ["log", {"trigger": "retrain"}]},
 ]
 
 
@@ -150,7 +151,7 @@ def run_loop(
                     }
                 ],
                 "poll_seconds": 0.25,
-                "prediction_log": {"path": str(workdir / "predictions"), "flush_seconds": 0.2},
+                "prediction_log": {"flush_seconds": 0.2},  # <home>/predictions, where the CLI looks
             }
         ),
         encoding="utf-8",
@@ -162,7 +163,7 @@ def run_loop(
 
     def trigger(payload: dict[str, Any]) -> str:
         if retrain_threads:
-            return "a retraining is already under way"
+            return "already retraining" if retrain_threads[0].is_alive() else "already retrained in this demo"
         labelled = [w.number for w in plan if w.number >= shift_week and (repo / "data" / "outcomes" / f"week-{w.number:02d}.parquet").exists()]
         weeks_to_use = labelled or [plan[-1].number]
 
@@ -177,7 +178,7 @@ def run_loop(
         return f"retraining on weeks {weeks_to_use} (in the background)"
 
     rules = [parse_rule(spec, {"retrain": trigger}) for spec in ALERTS]
-    monitor = Monitor(MODEL, tracking_uri=tracking_uri, log_root=workdir / "predictions", target=TARGET)
+    monitor = Monitor(MODEL, tracking_uri=tracking_uri, target=TARGET)
     try:
         with httpx.Client(base_url=server.base, timeout=30) as http, Progress(console=console, transient=True) as progress:
             task = progress.add_task("traffic", total=(weeks - HISTORY_WEEKS) * rows_per_week)
@@ -276,5 +277,10 @@ def _close_week(week: Week, http: httpx.Client, repo: Path, monitor: Any, rules:
     week.monitor = monitor.run(start=week.start, end=week.end)
     for firing in evaluate(rules, week.monitor, monitor.client.store.monitoring):
         details = " ".join(detail for _, status, detail in firing.actions if status != "logged")
-        action = "already retraining" if "already" in details else ("retrain" if "retraining" in details else "logged")
+        action = (
+            "already retraining" if "already retraining" in details
+            else "already retrained" if "already retrained" in details
+            else "retrain" if "retraining" in details
+            else "logged"
+        )
         week.alerts.append(f"{firing.rule} → {action}")

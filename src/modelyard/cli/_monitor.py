@@ -35,11 +35,17 @@ def _end(text: str | None) -> _dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=_dt.UTC)
 
 
-def _rules(path: str | None) -> list[Any]:
+def _rules(path: str | None, pipelines_file: str | None = None, tracking_uri: str | None = None) -> list[Any]:
     from modelyard.monitoring import parse_rule
 
     if path is None:
         return []
+    triggers: dict[str, Any] = {}
+    if pipelines_file is not None:
+        from modelyard.pipelines import load_file, pipeline_trigger
+
+        pipelines, _ = load_file(pipelines_file)
+        triggers = {name: pipeline_trigger(p, tracking_uri=tracking_uri) for name, p in pipelines.items()}
     file = Path(path)
     if not file.is_file():
         raise ValidationError(f"alerts file {path} does not exist")
@@ -47,7 +53,7 @@ def _rules(path: str | None) -> list[Any]:
     items = data.get("alerts") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValidationError(f"{path}: expected 'alerts:' with a list of rules")
-    return [parse_rule(item) for item in items]
+    return [parse_rule(item, triggers) for item in items]
 
 
 def _fmt(value: Any) -> str:
@@ -65,6 +71,9 @@ def run(
     end: End = None,
     reference: Reference = None,
     alerts: Annotated[str | None, typer.Option(help="YAML file of alert rules to check (alerts: [...]).")] = None,
+    pipelines: Annotated[
+        str | None, typer.Option(help="Python file of pipelines that alert actions {trigger: NAME} may run.")
+    ] = None,
     log_root: LogRoot = None,
     tracking_uri: TrackingUri = None,
     json: Json = False,
@@ -74,7 +83,7 @@ def run(
     from modelyard.monitoring import Monitor, evaluate
 
     with friendly_errors():
-        rules = _rules(alerts)
+        rules = _rules(alerts, pipelines, tracking_uri)
         monitor = Monitor(endpoint, reference=reference, tracking_uri=tracking_uri, log_root=log_root)
         result = monitor.run(window, end=_end(end))
         fired = evaluate(rules, result, monitor.client.store.monitoring) if rules else []

@@ -59,7 +59,8 @@ def encode_batch(batch: Any, n_keys: int, names: Sequence[str]) -> Encoded:
     online rows.
 
     Column-wise: the keys are cast to text by Arrow when they are integers or text (what
-    ``str`` gives), the feature columns are turned into Python lists once, and each payload
+    ``str`` gives) and the rows sorted by key, the feature columns are turned into Python
+    lists once (unless the payloads come encoded, in ``PAYLOAD``), and each payload
     is one ``orjson`` call (which writes NaN and infinities as null, as ``clean`` does for
     NaN). Only columns whose values ``clean`` could change (dates and times) go value by value.
     """
@@ -79,7 +80,10 @@ def encode_batch(batch: Any, n_keys: int, names: Sequence[str]) -> Encoded:
     if textual:
         texts = [pc.cast(c, pa.string()) for c in key_columns]
         joined = texts[0] if len(texts) == 1 else pc.binary_join_element_wise(*texts, "|")
-        keys: list[str] = joined.to_pylist()
+        # in key order, so that the store's B-tree is written in order (about 2x faster)
+        order = pc.sort_indices(joined)
+        batch = batch.take(order)
+        keys: list[str] = joined.take(order).to_pylist()
     else:
         lists = [c.to_pylist() for c in key_columns]
         keys = [entity_key(values) for values in zip(*lists, strict=True)]
@@ -159,6 +163,7 @@ class SqliteOnlineStore:
     def write_encoded(self, project: str, view: str, rows: Encoded) -> None:
         keys, stamps, payloads = rows
         conn = self._conn()
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: big batches stay in the cache
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(

@@ -361,6 +361,8 @@ class FeatureStore:
                     from_pandas(frame, name=name, source=f"features:{self.project}"),
                     context="training",
                 )
+                if isinstance(features, FeatureService):  # the model's lineage names it
+                    self._client.set_tag(run.info.run_id, "modelyard.feature_service", features.name)
 
         column_rules = (quality.NotNull, quality.InRange, quality.AllowedValues)
         checks = []
