@@ -180,3 +180,14 @@ def test_monitor_command(setup: tuple[Client, Path], tmp_path: Path) -> None:
     assert json.loads(listed.output)[0]["rule"] == "drift_share > 0.3"
     bad = CliRunner().invoke(app, ["monitor", "run", "credit", "--end", "yesterday", *common])
     assert bad.exit_code == 2 and "ISO-8601" in bad.output
+    # an alert whose action runs a pipeline from a file
+    (tmp_path / "retrain.yaml").write_text("alerts:\n  - {rule: 'drift_share >= 0.4', actions: [{trigger: sleepy}]}\n")
+    definitions = str(Path(__file__).parent.parent / "pipelines" / "definitions.py")
+    triggered = CliRunner().invoke(
+        app, ["monitor", "run", "credit", "--window", "7d", "--end", "2026-06-15T00:00", "--alerts", str(tmp_path / "retrain.yaml"), "--pipelines", definitions, *common]
+    )
+    assert triggered.exit_code == 0, triggered.output
+    from modelyard.tracking import Client as Tracking
+
+    [run] = Tracking(str(tmp_path / "store")).store.pipelines.runs("sleepy")
+    assert run.trigger == "alert:drift_share >= 0.4" and run.status == "succeeded"
