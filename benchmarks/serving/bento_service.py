@@ -7,6 +7,7 @@ Request: POST /predict {"records": [{col: value, ...}]} -> {"predictions": [...]
 import json
 import os
 import pickle
+import warnings
 
 import bentoml
 import numpy as np
@@ -19,6 +20,8 @@ class BreastCancer:
             self.model = pickle.load(f)
         with open(os.environ["BC_META"]) as f:
             self.columns = json.load(f)["columns"]
+        # the array is in the fitted column order: no per-request "no feature names" warning
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
     @bentoml.api
     def predict(self, records: list[dict[str, float]]) -> dict:

@@ -6,6 +6,7 @@
 import json
 import os
 import pickle
+import warnings
 
 import numpy as np
 import orjson
@@ -16,6 +17,9 @@ from starlette.routing import Route
 with open(os.environ["BC_PICKLE"], "rb") as f:
     MODEL = pickle.load(f)
 COLUMNS = json.load(open(os.environ["BC_META"]))["columns"]  # the model's column order
+# the array is in the fitted column order; don't print sklearn's "no feature names" warning
+# on every request (modelyard's server filters the same warning)
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 
 async def predict(request):

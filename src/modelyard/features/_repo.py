@@ -1,14 +1,17 @@
-"""Loading the definitions of a feature repository: every ``*.py`` file in the folder."""
+"""Loading the definitions of a feature repository: every ``*.py`` file in the folder, then
+every ``*.yaml``/``*.yml`` file (which may refer to entities and views defined in Python)."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 
 from modelyard.core.errors import ValidationError
 from modelyard.features._definitions import Definition, Entity, FeatureService, FeatureView
 from modelyard.features._on_demand import OnDemandFeatureView
+from modelyard.features._yaml import load_yaml
 
 
 def load_definitions(repo: Path) -> list[Definition | OnDemandFeatureView]:
@@ -28,8 +31,10 @@ def load_definitions(repo: Path) -> list[Definition | OnDemandFeatureView]:
         try:
             spec.loader.exec_module(module)
         except Exception as error:
+            frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
+            where = f"{path}:{frames[-1].lineno}" if frames else str(path)
             raise ValidationError(
-                f"feature repository file {str(path)!r} failed to load: {type(error).__name__}: {error}"
+                f"feature repository file {where} failed to load: {type(error).__name__}: {error}"
             ) from error
         for value in vars(module).values():
             if isinstance(value, Entity | FeatureView | FeatureService | OnDemandFeatureView):
@@ -39,4 +44,12 @@ def load_definitions(repo: Path) -> list[Definition | OnDemandFeatureView]:
                         f"{key[0]} {value.name!r} is defined twice in {str(repo)!r}, differently"
                     )
                 found[key] = value
+    for path in sorted([*repo.glob("*.yaml"), *repo.glob("*.yml")]):
+        if path.name.startswith(("_", ".")) or path.name == "feature_store.yaml":
+            continue
+        for value in load_yaml(path, found):
+            key = (type(value).__name__, value.name)
+            if key in found and found[key] != value:
+                raise ValidationError(f"{key[0]} {value.name!r} in {path} is already defined, differently")
+            found[key] = value
     return list(found.values())
