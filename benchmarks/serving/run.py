@@ -920,6 +920,13 @@ def main() -> int:
         f"work={work} waited={waited}")
 
     serving = run_serving(args, work, py, meta, log) if not args.skip_serving else None
+    # a partial result now, in case the batch part is cut short
+    partial_path = Path(args.out).resolve()
+    partial_path.parent.mkdir(parents=True, exist_ok=True)
+    partial_path.with_name(partial_path.name + ".partial").write_text(json.dumps(
+        {"partial": True, "command": sys.argv, "machine": machine, "inproc": meta.get("inproc"),
+         "waited_for_features": {"start": waited, "later": WAIT_LOG}, "serving": serving},
+        indent=1, default=str) + "\n")
     batch = None
     if not args.skip_batch:
         log("[bold]Batch scoring[/bold]")

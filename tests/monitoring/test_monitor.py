@@ -7,6 +7,7 @@ import datetime as _dt
 import http.server
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,8 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
+        if self.path.endswith("/slow"):
+            time.sleep(1.0)  # longer than the webhook's timeout
         Receiver.bodies.append(json.loads(body))
         status = Receiver.answers.pop(0) if Receiver.answers else 200
         self.send_response(status)
@@ -126,14 +129,16 @@ def test_windows_drift_performance_and_alerts(setup: tuple[Client, Path], receiv
         parse_rule({"rule": "drift_share > 0.3", "min_rows": 100, "cooldown": "1d", "actions": ["log", {"webhook": receiver, "retries": 2}]}),
         parse_rule({"rule": "auc < 0.75", "actions": [{"webhook": "http://127.0.0.1:9/nothing", "retries": 1, "timeout": 0.5}]}),
         parse_rule({"rule": "rows < 10"}),
+        parse_rule({"rule": "error_rate > 0.0001", "actions": [{"webhook": receiver.replace("/hook", "/slow"), "retries": 1, "timeout": 0.2}]}),
     ]
     Receiver.answers = [500]
     slept: list[float] = []
     fired = evaluate(rules, drifted, monitor.client.store.monitoring, sleep=slept.append)
-    assert [f.rule for f in fired] == ["drift_share > 0.3", "auc < 0.75"]
+    assert [f.rule for f in fired] == ["drift_share > 0.3", "auc < 0.75", "error_rate > 0.0001"]
+    assert fired[2].actions[0][1] == "failed" and "2 attempts" in fired[2].actions[0][2]  # timed out twice
     assert fired[0].actions[1][1] == "sent" and "2 attempt" in fired[0].actions[1][2]
     assert fired[1].actions[0][1] == "failed"  # nothing listens there: recorded, and the rest went on
-    assert slept == [0.5, 0.5]
+    assert slept == [0.5, 0.5, 0.5]
     assert Receiver.bodies[-1]["rule"] == "drift_share > 0.3" and Receiver.bodies[-1]["value"] == 0.5
     assert evaluate(rules[:1], drifted, monitor.client.store.monitoring, sleep=slept.append) == []  # cool-down
     assert evaluate(rules, calm, monitor.client.store.monitoring) == []

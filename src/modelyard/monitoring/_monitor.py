@@ -244,7 +244,9 @@ class Monitor:
                 result.feedback_unmatched = int((~ids.isin(known)).sum())
         groups = []
         for (version, route, shadow), part in labelled.groupby(["version", "route", "shadow"]):
-            groups.append({"version": str(version), "route": str(route), "shadow": bool(shadow), "rows": float(len(part)), **performance(part)})
+            service = technical(part, (end - start).total_seconds())
+            latency = {k: v for k, v in service.items() if k.endswith("latency_ms")}
+            groups.append({"version": str(version), "route": str(route), "shadow": bool(shadow), "rows": float(len(part)), **performance(part), **latency})
         live_labelled = labelled[~labelled["shadow"]]
         groups.append({"version": "*", "route": "*", "shadow": False, "rows": float(len(live_labelled)), **performance(live_labelled)})
         result.performance = groups
