@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelyard.features import FeatureStore
+from modelyard.features import FeatureStore, _offline
 from modelyard.features._offline import build_query, connect
 
 from .conftest import T0
@@ -151,10 +151,17 @@ def _same(actual: pd.Series, expected: pd.Series) -> None:
     np.testing.assert_array_equal(a[~np.isnan(a)], e[~np.isnan(e)])
 
 
+@pytest.mark.parametrize("plan", ["range", "asof"])
 @pytest.mark.parametrize("view", ["recent", "forever"])
 def test_latest_row_within_ttl_with_rewrites(
-    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, view: str
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    fluent: str,
+    view: str,
+    plan: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if plan == "asof":  # as if the join keys had long histories: the ASOF plan, same answer
+        monkeypatch.setattr(_offline, "MAX_PAIRS_PER_ROW", 0)
     repo, rides, _, entities = rides_repo
     fs = FeatureStore(repo_path=repo)
     fs.apply()

@@ -185,6 +185,26 @@ class RetrievalQuery:
         return table.drop_columns([ROW]).take(take)
 
 
+# A range join enumerates, per join key, every (entity row, source row) pair before the TTL
+# filter; past this many source rows per entity row (estimated) the ASOF join is used instead.
+MAX_PAIRS_PER_ROW = 64
+
+
+def _dense(
+    con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path, entities: pd.DataFrame
+) -> bool:
+    """Whether a range join could blow up: few join keys (say a country) with long histories.
+
+    Estimated from the source's row count (Parquet metadata, no scan) over the number of
+    distinct join keys in the entity frame; a CSV source is counted only when it is small.
+    """
+    if view.source.file_format == "csv" or not len(entities):
+        return False
+    rows = con.execute(f"SELECT count(*) FROM {source_sql(view, repo)}").fetchall()[0][0]
+    keys = max(1, len(entities[list(view.join_keys)].drop_duplicates()))
+    return bool(int(rows) > MAX_PAIRS_PER_ROW * keys)
+
+
 def _rank(view: FeatureView, alias: str) -> str:
     """An expression ordering a source row by event time, then (re-writes) by created time."""
     created = view.source.created_timestamp_column
@@ -211,8 +231,9 @@ def build_query(
     A view with a TTL range-joins the distinct (keys, time) of the entity rows to the source
     rows within [time - TTL, time] and keeps the latest candidate per entity with one
     ``arg_max`` aggregate, so only the candidates are ranked, never the whole source. A view
-    without a TTL uses an ASOF join on a key that packs (event time, created time), so
-    re-written rows need no separate de-duplication either. Both run out of core.
+    without a TTL, or whose keys have long histories (``_dense``), uses an ASOF join on a key
+    that packs (event time, created time), so re-written rows need no separate
+    de-duplication either. Both run out of core.
     """
     keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
     entities = _entity_frame(entity_df, timestamp, keys)
@@ -237,8 +258,8 @@ def build_query(
         ]
         scan = f"SELECT {', '.join(cols)} FROM {source_sql(view, repo)}"
         on = " AND ".join(f"e.{k} = v{i}.{k}" for k in jk)
-        if view.ttl is not None:
-            ttl = f"INTERVAL {int(view.ttl.total_seconds())} SECOND"
+        ttl = "" if view.ttl is None else f"INTERVAL {int(view.ttl.total_seconds())} SECOND"
+        if view.ttl is not None and not _dense(con, view, repo, entities):
             packed = ", ".join(f"{_q(f)} := f.{_q(f)}" for f in features)
             group = ", ".join([*(f"k.{k}" for k in jk), f"k.{ts}"])
             match = " AND ".join(f"k.{k} = f.{k}" for k in jk)
@@ -258,6 +279,9 @@ def build_query(
             )
             joins.append(f"ASOF LEFT JOIN v{i} ON {on} AND {entity_rank} >= v{i}.__rank")
             values = {f: f"v{i}.{_q(f)}" for f in features}
+            if ttl:
+                fresh = f"e.{ts} - v{i}.__ts <= {ttl}"
+                values = {f: f"CASE WHEN {fresh} THEN v{i}.{_q(f)} END" for f in features}
         for f in features:
             alias = f"{view.name}__{f}" if full_feature_names else f
             selects.append(f"{values[f]} AS {_q(alias)}")
