@@ -20,6 +20,7 @@ from modelyard.features._quality import (
     RowCount,
     UniqueKeys,
 )
+from modelyard.features._sources import DataFrameSource, DuckDBSource, PostgreSQLSource
 from modelyard.features._store import FeatureStore, OnlineResponse, Plan
 
 # Feast-style type names: ``Field(name="income", dtype=Float64)``
@@ -34,6 +35,8 @@ UnixTimestamp = DType.DATETIME
 __all__ = [
     "AllowedValues",
     "Bool",
+    "DataFrameSource",
+    "DuckDBSource",
     "Entity",
     "Failure",
     "FeatureRef",
@@ -52,6 +55,7 @@ __all__ = [
     "OnDemandFeatureView",
     "OnlineResponse",
     "Plan",
+    "PostgreSQLSource",
     "RedisOnlineStore",
     "RequestSource",
     "RowCount",

@@ -107,7 +107,7 @@ class FeatureView:
     name: str
     entities: tuple[Entity, ...]
     schema: tuple[Field, ...]
-    source: FileSource
+    source: Any  # FileSource | DataFrameSource | DuckDBSource | PostgreSQLSource
     ttl: timedelta | None = None
     online: bool = True
     description: str = ""
@@ -122,7 +122,7 @@ class FeatureView:
         name: str,
         entities: list[Entity],
         schema: list[Field],
-        source: FileSource,
+        source: Any,
         ttl: timedelta | None = None,
         online: bool = True,
         description: str = "",
@@ -134,6 +134,11 @@ class FeatureView:
         _check_name(name, "feature view")
         if not entities:
             raise ValidationError(f"feature view {name!r} needs an entity")
+        if not (callable(getattr(source, "to_spec", None)) and hasattr(source, "timestamp_field")):
+            raise ValidationError(
+                f"feature view {name!r}: source must be a FileSource, DataFrameSource, DuckDBSource or "
+                f"PostgreSQLSource, got {type(source).__name__}"
+            )
         if not schema:
             raise ValidationError(
                 f"feature view {name!r} declares no features (schema=[Field(...), ...])"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from modelyard.core.errors import ValidationError
 from modelyard.core.signature import DType
-from modelyard.features._definitions import FeatureView
+from modelyard.features._definitions import FeatureView, FileSource
 
 ENTITY_TS = "event_timestamp"
 
@@ -64,10 +64,12 @@ def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, size: int) -> Any:
 
 
 def connect(
-    threads: int | None = None, memory_limit: str | None = None
+    threads: int | None = None, memory_limit: str | None = None, repo: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    if repo is not None:  # relative paths in DuckDB query sources mean the repository's files
+        con.execute(f"SET file_search_path = {_lit(str(Path(repo).absolute()))}")
     con.execute(f"SET threads = {threads or os.cpu_count() or 2}")
     if memory_limit:
         con.execute(f"SET memory_limit = {_lit(memory_limit)}")
@@ -75,8 +77,11 @@ def connect(
 
 
 def source_sql(view: FeatureView, repo: Path) -> str:
-    path = view.source.resolved(repo)
-    if view.source.file_format == "csv":
+    source = view.source
+    if not isinstance(source, FileSource):
+        return str(source.sql(repo))
+    path = source.resolved(repo)
+    if source.file_format == "csv":
         return f"read_csv_auto({_lit(path)})"
     target = path
     if Path(path).is_dir():
@@ -198,7 +203,7 @@ def _dense(
     Estimated from the source's row count (Parquet metadata, no scan) over the number of
     distinct join keys in the entity frame; a CSV source is counted only when it is small.
     """
-    if view.source.file_format == "csv" or not len(entities):
+    if getattr(view.source, "file_format", "") == "csv" or not len(entities):
         return False
     rows = con.execute(f"SELECT count(*) FROM {source_sql(view, repo)}").fetchall()[0][0]
     keys = max(1, len(entities[list(view.join_keys)].drop_duplicates()))

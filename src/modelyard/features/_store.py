@@ -261,7 +261,7 @@ class FeatureStore:
             )
         self._plans = {}
         definitions = list(objects) if objects is not None else self._loaded()
-        con = connect()
+        con = connect(repo=self.repo_path)
         for view in (d for d in definitions if isinstance(d, FeatureView)):
             check_source(con, view, self.repo_path)
         plan = self.plan(objects)
@@ -342,7 +342,7 @@ class FeatureStore:
         use_full = full_feature_names or bool(helpers)
         self._check_ambiguity(requests, use_full)
         query = build_query(
-            connect(),
+            connect(repo=self.repo_path),
             entity_df,
             requests,
             self.repo_path,
@@ -460,7 +460,7 @@ class FeatureStore:
         return counts
 
     def _materialize_view(self, view: FeatureView, start: int, end: int, progress: bool) -> int:
-        con = connect()
+        con = connect(repo=self.repo_path)
         check_source(con, view, self.repo_path)
         src = view.source
         keys = ", ".join(f'"{k}"' for k in view.join_keys)
