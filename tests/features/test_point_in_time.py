@@ -220,3 +220,16 @@ def test_an_entity_column_named_like_the_row_number_is_refused(
     fs.apply()
     with pytest.raises(ValueError, match="reserved"):
         fs.get_historical_features(entities.assign(__row=1), ["recent:speed"]).to_df()
+
+
+def test_the_store_passes_its_memory_limit_to_duckdb(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
+) -> None:
+    repo, rides, _, entities = rides_repo
+    fs = FeatureStore(repo_path=repo, memory_limit="64MB", threads=1)
+    fs.apply()
+    job = fs.get_historical_features(entities, ["recent:speed"])
+    limit = job._query.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert limit.startswith(("61", "64"))
+    expected = _expected(entities, rides, ["speed"], timedelta(hours=TTL_HOURS))
+    _same(job.to_df()["speed"], expected["speed"])

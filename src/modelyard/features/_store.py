@@ -126,8 +126,15 @@ class FeatureStore:
         project: str | None = None,
         tracking_uri: str | None = None,
         online_store: str | None = None,
+        memory_limit: str | None = None,
+        threads: int | None = None,
     ) -> None:
+        """``memory_limit`` (e.g. ``"4GB"``; default ``$MODELYARD_DUCKDB_MEMORY``, else DuckDB's
+        80% of RAM) caps what training-set joins and materialization hold in memory: beyond it
+        DuckDB spills to disk, so joins larger than memory still finish."""
         self.repo_path = Path(repo_path).absolute()
+        self.memory_limit = memory_limit or os.environ.get("MODELYARD_DUCKDB_MEMORY") or None
+        self.threads = threads
         self.project = project or self.repo_path.name or "default"
         self._client = Client(tracking_uri) if tracking_uri else tracking.get_client()
         self._online_uri = online_store or os.environ.get("MODELYARD_ONLINE_STORE")
@@ -261,7 +268,7 @@ class FeatureStore:
             )
         self._plans = {}
         definitions = list(objects) if objects is not None else self._loaded()
-        con = connect(repo=self.repo_path)
+        con = connect(self.threads, self.memory_limit, repo=self.repo_path)
         for view in (d for d in definitions if isinstance(d, FeatureView)):
             check_source(con, view, self.repo_path)
         plan = self.plan(objects)
@@ -342,7 +349,7 @@ class FeatureStore:
         use_full = full_feature_names or bool(helpers)
         self._check_ambiguity(requests, use_full)
         query = build_query(
-            connect(repo=self.repo_path),
+            connect(self.threads, self.memory_limit, repo=self.repo_path),
             entity_df,
             requests,
             self.repo_path,
@@ -460,7 +467,7 @@ class FeatureStore:
         return counts
 
     def _materialize_view(self, view: FeatureView, start: int, end: int, progress: bool) -> int:
-        con = connect(repo=self.repo_path)
+        con = connect(self.threads, self.memory_limit, repo=self.repo_path)
         check_source(con, view, self.repo_path)
         src = view.source
         keys = ", ".join(f'"{k}"' for k in view.join_keys)
