@@ -85,7 +85,7 @@ def _write_atomic(table: pa.Table, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / _part_name()
     temp = folder / f".{final.name}.tmp"
-    pq.write_table(table, temp, compression="zstd")
+    pq.write_table(table, temp)  # snappy: the cheapest on the CPU the server shares
     os.replace(temp, final)
     return final
 

@@ -118,7 +118,7 @@ def score_file_ray(
                 for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_rows):
                     table = pa.Table.from_batches([batch])
                     if writer is None:
-                        writer = pq.ParquetWriter(temp, table.schema, compression="zstd")
+                        writer = pq.ParquetWriter(temp, table.schema)
                     writer.write_table(table)
                     if log:
                         found = {n: table.column(n).to_numpy(zero_copy_only=False) for n in ("prediction", "score") if n in table.schema.names}
@@ -128,7 +128,7 @@ def score_file_ray(
                             folder.mkdir(parents=True, exist_ok=True)
                             log_file = folder / f"part-{int(time.time() * 1000)}-{os.getpid()}-{job}.parquet"
                             log_temp = folder / f".{log_file.name}.tmp"
-                            log_writer = pq.ParquetWriter(log_temp, logged.schema, compression="zstd")
+                            log_writer = pq.ParquetWriter(log_temp, logged.schema)
                         log_writer.write_table(logged)
                     rows += table.num_rows
         finally:
