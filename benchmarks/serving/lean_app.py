@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 with open(os.environ["BC_PICKLE"], "rb") as f:
     MODEL = pickle.load(f)
-COLUMNS = json.load(open(os.environ["BC_META"]))["columns"]  # the model's column order
+with open(os.environ["BC_META"]) as meta:
+    COLUMNS = json.load(meta)["columns"]  # the model's column order
 # the array is in the fitted column order; don't print sklearn's "no feature names" warning
 # on every request (modelyard's server filters the same warning)
 warnings.filterwarnings("ignore", message="X does not have valid feature names")

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402
-
-import mlflow.sklearn  # noqa: E402
-import pandas as pd  # noqa: E402
+import _common as C
+import mlflow.sklearn
+import pandas as pd
 
 work = Path(sys.argv[1]).resolve()
 model = pickle.loads((work / C.PICKLE).read_bytes())

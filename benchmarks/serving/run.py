@@ -27,6 +27,7 @@ hand-written Starlette server, side by side; plus batch scoring vs a pandas chun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -186,15 +187,11 @@ def cmdline(pid: int) -> str:
 def stop_tree(proc: subprocess.Popen, pids: list[int]) -> None:
     """Stop a server we started: its process group, then any of its (recorded) descendants."""
     for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         for p in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(p, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.time() + wait
         while time.time() < deadline:
             if proc.poll() is not None and not any(os.path.exists(f"/proc/{p}") and _alive(p) for p in pids):
@@ -659,7 +656,7 @@ def run_serving(args, work: Path, py: dict[str, str], meta: dict, log) -> dict[s
                 results[ld.name]["discarded"].extend(discarded)
 
         # ---- medians
-        for srv, ld in cases:
+        for _srv, ld in cases:
             r = results[ld.name]
             runs = r["runs"]
             ok = [x for x in runs if x.get("rps") is not None]
@@ -690,7 +687,7 @@ def run_serving(args, work: Path, py: dict[str, str], meta: dict, log) -> dict[s
         else:
             log(f"    modelyard / lean req/s = {fmt(my_vs_lean)}: not profiled")
     finally:
-        for name, (proc, _) in running.items():
+        for proc, _ in running.values():
             stop_tree(proc, sorted(set(descendants(proc.pid))))
     return {"loads": results, "servers": server_info, "profiles": profiles}
 
@@ -807,7 +804,7 @@ def run_batch(args, work: Path, log) -> dict[str, Any]:
                 log(f"    [red]failed[/red] exit {res['exit_code']}:\n{res['error'][-1500:]}")
             results[name]["runs"].append(res)
             out.unlink(missing_ok=True)
-    for name, r in results.items():
+    for r in results.values():
         ok = [x for x in r["runs"] if not x.get("error")]
         r["median"] = {k: med([x.get(k) for x in ok]) for k in
                        ("rows_per_s_wall", "wall_s", "peak_tree_rss_mb", "time_v_max_rss_mb", "cpu_s",
@@ -975,7 +972,7 @@ def main() -> int:
                                        "target": "<= 0.5", "inproc_predict_ndarray_median_ms": inproc,
                                        "c1_p50_ms": m("modelyard-c1", "p50_ms")},
         }
-        for k, v in targets.items():
+        for v in targets.values():
             val = v["value"]
             op, num = v["target"].split()
             v["met"] = None if val is None else (val >= float(num) if op == ">=" else val <= float(num))
