@@ -158,7 +158,7 @@ def maxrss_mib() -> float:
 class Phase:
     """Time a block and record the peak RSS inside it (HWM reset at the start)."""
 
-    def __enter__(self) -> "Phase":
+    def __enter__(self) -> Phase:
         gc.collect()
         self.rss_before = rss_mib()
         self.hwm_reset = reset_hwm()

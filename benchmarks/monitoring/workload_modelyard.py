@@ -16,10 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402
+import _common as C
 
-from modelyard.data._reference import reference  # noqa: E402
-from modelyard.monitoring import detect_drift  # noqa: E402
+from modelyard.data._reference import reference
+from modelyard.monitoring import detect_drift
 
 
 def flags(report) -> dict[str, bool | None]:

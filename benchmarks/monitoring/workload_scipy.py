@@ -13,10 +13,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common as C  # noqa: E402
-
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+import _common as C
+import numpy as np
+from scipy import stats
 
 
 def floor_pass(ref, cur) -> dict[str, float]:
