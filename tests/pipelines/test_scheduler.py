@@ -120,3 +120,49 @@ def test_a_killed_scheduler_loses_no_run_and_doubles_none(tmp_path: Path) -> Non
     assert len(marker.read_text().split()) == 2  # killed once, finished once
     assert fresh.tick() == []  # nothing lost, nothing doubled
     assert len(store.runs("nightly")) == 1
+
+
+def test_monitoring_on_a_schedule(tmp_path: Path) -> None:
+    uri = str(tmp_path / "store")
+    (tmp_path / "watch.py").write_text(
+        textwrap.dedent(
+            """
+            from modelyard.pipelines import MonitorSchedule, pipeline, step
+
+            @step
+            def noop() -> int:
+                return 1
+
+            @pipeline
+            def retrain() -> int:
+                return noop()
+
+            hourly = MonitorSchedule("credit-hourly", "credit", "0 * * * *", window="1h",
+                                     alerts=[{"rule": "drift_share > 0.3", "actions": [{"trigger": "retrain"}]}])
+            """
+        )
+    )
+    pipelines, schedules = load_file(tmp_path / "watch.py")
+    assert "monitor:credit" in pipelines and [s.pipeline for s in schedules] == ["monitor:credit"]
+    sched = Scheduler(pipelines, tracking_uri=uri)
+    for s in schedules:
+        sched.schedule(s.name, s.pipeline, s.cron, s.params)
+    _backdate(uri, "credit-hourly", 3 * 3600)
+    [run_id] = sched.tick()
+    assert sched.tick() == []
+    assert "MODELYARD_TRACKING_URI" not in os.environ  # set for the step only
+    client = Client(uri)
+    row = client.store.pipelines.get_run(run_id)
+    assert row is not None and row.pipeline == "monitor:credit" and row.status == "succeeded"
+    points = client.store.monitoring.points("credit", "requests")
+    assert len(points) == 1 and points[0].value == 0.0  # an empty window is recorded, not an error
+    (tmp_path / "bad.py").write_text(
+        "from modelyard.pipelines import MonitorSchedule\nw = MonitorSchedule('w', 'credit', '0 * * *')\n"
+    )
+    with pytest.raises(ValidationError, match="4 field"):
+        load_file(tmp_path / "bad.py")
+    (tmp_path / "bad2.py").write_text(
+        "from modelyard.pipelines import MonitorSchedule\nw = MonitorSchedule('w', 'credit', '0 * * * *', alerts=[{'rule': 'auc < 0.7', 'actions': [{'trigger': 'nope'}]}])\n"
+    )
+    with pytest.raises(ValidationError, match="trigger 'nope' is unknown"):
+        load_file(tmp_path / "bad2.py")

@@ -11,6 +11,7 @@ from typing import Any
 
 from modelyard.core.errors import ValidationError
 from modelyard.pipelines._pipeline import Pipeline
+from modelyard.pipelines._watch import MonitorSchedule, monitor_pipeline
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,19 @@ def load_file(path: str | Path) -> tuple[dict[str, Pipeline], list[Schedule]]:
     for extra in vars(module).values():
         if isinstance(extra, list) and extra and all(isinstance(s, Schedule) for s in extra):
             schedules.extend(s for s in extra if s not in schedules)
-    if not pipelines:
-        raise ValidationError(f"{path} defines no @pipeline")
+    watches = [m for m in vars(module).values() if isinstance(m, MonitorSchedule)]
+    if not pipelines and not watches:
+        raise ValidationError(f"{path} defines no @pipeline and no MonitorSchedule")
+    for watch in watches:
+        from modelyard.monitoring import parse_rule  # check the rules now, not at 3 a.m.
+        from modelyard.pipelines._scheduler import check_cron
+
+        check_cron(watch.cron)
+        for rule in watch.alerts:
+            parse_rule(rule, {name: (lambda payload: None) for name in pipelines})
+        flow = monitor_pipeline(watch, pipelines)
+        pipelines[flow.name] = flow
+        schedules.append(Schedule(watch.name, flow.name, watch.cron, {}))
     for sched in schedules:
         if sched.pipeline not in pipelines:
             raise ValidationError(f"schedule {sched.name!r} names pipeline {sched.pipeline!r}, which {path} does not define")

@@ -288,7 +288,7 @@ class Pipeline:
             return StepResult(node.name, "cached", cache_key, digest, time.perf_counter() - clock)
         args = tuple(resolve(a) for a in node.args)
         kwargs = {k: resolve(v) for k, v in node.kwargs.items()}
-        env = {PIPELINE_RUN_ENV: run_id, PIPELINE_STEP_ENV: node.name}
+        env = {PIPELINE_RUN_ENV: run_id, PIPELINE_STEP_ENV: node.name, "MODELYARD_TRACKING_URI": client._location.metadata_url}
         if engine == "inprocess":
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
