@@ -179,3 +179,13 @@ def test_explanations_on_request(registered: Registered, serve: Callable[..., Ru
     assert len(explanations) == 2 and "base_value" in explanations[0] and "mean radius" in explanations[0]
     refused = running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1), "explain": "yes"})
     assert refused.status_code == 400 and "'explain'" in refused.json()["error"]["message"]
+
+
+def test_a_request_without_the_sticky_key_is_routed_by_weight(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
+    target = _deployment(
+        tmp_path,
+        {"endpoints": [{"name": "ab", "sticky_key": "applicant_id", "routes": [{"model": "models:/cancer/1"}, {"model": "models:/cancer/2"}]}]},
+    )
+    running = serve(target)
+    versions = Counter(running.http.post("/v1/endpoints/ab/predict", json={"records": registered.rows(1)}).json()["version"] for _ in range(10))
+    assert versions == {"1": 5, "2": 5}

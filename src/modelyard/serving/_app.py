@@ -356,12 +356,13 @@ class ScoringServer:
         key = names[0]
         if layout == "records" and isinstance(payload, list) and payload and all(isinstance(r, dict) for r in payload):
             keys = [r.get(key) for r in payload]
-            if any(k is None for k in keys):
-                raise SchemaError(f"every record needs the entity key {key!r}")
-            return keys, payload
-        if layout == "columns" and isinstance(payload, dict) and isinstance(payload.get(key), list):
+            if not any(k is None for k in keys):
+                return keys, payload
+        elif layout == "columns" and isinstance(payload, dict) and isinstance(payload.get(key), list):
             return list(payload[key]), payload
-        raise SchemaError(f"the request needs the entity key {key!r} in every row")
+        if endpoint.features is None:
+            return None, payload  # a sticky key is a preference: without it, routing goes by weight
+        raise SchemaError(f"every row needs the entity key {key!r}: this endpoint looks features up by it")
 
     def _enrich(self, endpoint: Endpoint, layout: str, payload: Any, keys: list[Any] | None) -> list[dict[str, Any]]:
         store, service, join_keys = endpoint.features
