@@ -144,6 +144,41 @@ def _with_predictions(chunk: pa.Table, scored: dict[str, np.ndarray]) -> pa.Tabl
     return table
 
 
+class LogPartition:
+    """The prediction-log file of one batch job: written chunk by chunk, renamed into place
+    when the job succeeds, removed when it fails (readers never see half of it)."""
+
+    def __init__(self, root: Path, endpoint: str, job: str, version: str, columns: list[str]) -> None:
+        self.folder = root / "requests" / f"endpoint={endpoint}" / f"date={time.strftime('%Y-%m-%d', time.gmtime())}"
+        self.path = self.folder / f"part-{int(time.time() * 1000)}-{os.getpid()}-{job}.parquet"
+        self._temp = self.folder / f".{self.path.name}.tmp"
+        self._writer: pq.ParquetWriter | None = None
+        self._args = (job, endpoint, version)
+        self._columns = columns
+
+    def write(self, chunk: pa.Table, scored: dict[str, np.ndarray], offset: int) -> None:
+        job, endpoint, version = self._args
+        logged = _log_table(chunk, self._columns, scored, job, endpoint, version, offset)
+        if self._writer is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self._temp, logged.schema)
+        self._writer.write_table(logged)
+
+    def commit(self) -> Path | None:
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        os.replace(self._temp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._temp.unlink(missing_ok=True)
+
+
 def score_file(
     model_uri: str,
     input_path: str,
@@ -171,14 +206,11 @@ def score_file(
     output = Path(output_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     temp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
-    job = f"batch-{uuid.uuid4().hex[:12]}"
-    endpoint = f"batch-{_model_name(model_uri)}"
-    version = _version_label(model_uri, tracking_uri)
     root = Path(log_root) if log_root is not None else default_log_root()
+    endpoint = f"batch-{_model_name(model_uri)}"
+    part = LogPartition(root, endpoint, f"batch-{uuid.uuid4().hex[:12]}", _version_label(model_uri, tracking_uri), columns) if log else None
     log_file: Path | None = None
-    log_temp: Path | None = None
     writer: pq.ParquetWriter | None = None
-    log_writer: pq.ParquetWriter | None = None
     rows = 0
     pool: ProcessPoolExecutor | None = None
     bar = _progress(progress, total, output.name)
@@ -190,7 +222,7 @@ def score_file(
         in_flight: deque[tuple[pa.Table, Future[dict[str, np.ndarray]] | dict[str, np.ndarray]]] = deque()
 
         def drain(limit: int) -> None:
-            nonlocal writer, log_writer, rows, log_file, log_temp
+            nonlocal writer, rows
             while len(in_flight) > limit:
                 chunk, pending = in_flight.popleft()
                 scored = pending.result() if isinstance(pending, Future) else pending
@@ -198,15 +230,8 @@ def score_file(
                 if writer is None:
                     writer = pq.ParquetWriter(temp, table.schema)
                 writer.write_table(table)
-                if log:
-                    logged = _log_table(chunk, columns, scored, job, endpoint, version, rows)
-                    if log_writer is None:
-                        folder = root / "requests" / f"endpoint={endpoint}" / f"date={time.strftime('%Y-%m-%d', time.gmtime())}"
-                        folder.mkdir(parents=True, exist_ok=True)
-                        log_file = folder / f"part-{int(time.time() * 1000)}-{os.getpid()}-{job}.parquet"
-                        log_temp = folder / f".{log_file.name}.tmp"
-                        log_writer = pq.ParquetWriter(log_temp, logged.schema)
-                    log_writer.write_table(logged)
+                if part is not None:
+                    part.write(chunk, scored, rows)
                 rows += chunk.num_rows
                 if bar is not None:
                     bar[0].update(bar[1], advance=chunk.num_rows)
@@ -226,23 +251,19 @@ def score_file(
         else:
             writer.close()
             writer = None
-        if log_writer is not None:
-            log_writer.close()
-            log_writer = None
-            assert log_temp is not None and log_file is not None
-            os.replace(log_temp, log_file)
+        if part is not None:
+            log_file = part.commit()
         os.replace(temp, output)
     finally:
         if bar is not None:
             bar[0].stop()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-        for open_writer in (writer, log_writer):
-            if open_writer is not None:
-                open_writer.close()
-        for leftover in (temp, log_temp):
-            if leftover is not None and leftover.exists():
-                leftover.unlink()
+        if writer is not None:
+            writer.close()
+        if part is not None:
+            part.discard()
+        temp.unlink(missing_ok=True)
     return BatchResult(output, rows, time.perf_counter() - started, log_file)
 
 

@@ -26,8 +26,8 @@ from modelyard.core.settings import home_dir
 from modelyard.data._predlog import default_log_root
 from modelyard.serving._batch import (
     BatchResult,
+    LogPartition,
     _load,
-    _log_table,
     _model_name,
     _score_table,
     _version_label,
@@ -94,6 +94,7 @@ def score_file_ray(
     parts = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.parts")
     temp = output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.tmp")
     log_file: Path | None = None
+    part: LogPartition | None = None
     rows = 0
     try:
         dataset = ray.data.read_parquet(str(Path(input_path).absolute()) if "://" not in input_path else input_path)
@@ -107,12 +108,9 @@ def score_file_ray(
         scored.write_parquet(str(parts.absolute()))
         files = sorted(parts.glob("*.parquet"))
         writer: pq.ParquetWriter | None = None
-        log_writer: pq.ParquetWriter | None = None
-        job = f"ray-{uuid.uuid4().hex[:12]}"
-        endpoint = f"batch-{_model_name(model_uri)}"
-        version = _version_label(model_uri, tracking_uri)
         root = Path(log_root) if log_root is not None else default_log_root()
-        log_temp: Path | None = None
+        if log:
+            part = LogPartition(root, f"batch-{_model_name(model_uri)}", f"ray-{uuid.uuid4().hex[:12]}", _version_label(model_uri, tracking_uri), columns)
         try:
             for file in files:
                 for batch in pq.ParquetFile(file).iter_batches(batch_size=chunk_rows):
@@ -120,29 +118,22 @@ def score_file_ray(
                     if writer is None:
                         writer = pq.ParquetWriter(temp, table.schema)
                     writer.write_table(table)
-                    if log:
+                    if part is not None:
                         found = {n: table.column(n).to_numpy(zero_copy_only=False) for n in ("prediction", "score") if n in table.schema.names}
-                        logged = _log_table(table, columns, found, job, endpoint, version, rows)
-                        if log_writer is None:
-                            folder = root / "requests" / f"endpoint={endpoint}" / f"date={time.strftime('%Y-%m-%d', time.gmtime())}"
-                            folder.mkdir(parents=True, exist_ok=True)
-                            log_file = folder / f"part-{int(time.time() * 1000)}-{os.getpid()}-{job}.parquet"
-                            log_temp = folder / f".{log_file.name}.tmp"
-                            log_writer = pq.ParquetWriter(log_temp, logged.schema)
-                        log_writer.write_table(logged)
+                        part.write(table, found, rows)
                     rows += table.num_rows
         finally:
             if writer is not None:
                 writer.close()
-            if log_writer is not None:
-                log_writer.close()
         if writer is None:  # an empty input: an empty output with the input's columns
             schema = open_dataset(input_path).schema
             pq.write_table(schema.empty_table().append_column("prediction", pa.array([], pa.float64())), temp)
-        if log_temp is not None and log_file is not None:
-            os.replace(log_temp, log_file)
+        if part is not None:
+            log_file = part.commit()
         os.replace(temp, output)
     finally:
+        if part is not None:
+            part.discard()
         shutil.rmtree(parts, ignore_errors=True)
         if temp.exists():
             temp.unlink()
