@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from datetime import timedelta
 from functools import lru_cache
 
 from modelyard.core.errors import ValidationError
@@ -142,3 +143,15 @@ def check_artifact_path(path: str | None) -> str:
     if len(joined) > 1024:
         raise ValidationError(f"artifact path is {len(joined)} characters; the limit is 1024")
     return joined
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: object, what: str = "duration") -> timedelta:
+    """``90s``, ``30m``, ``6h``, ``1d``, ``2w`` as a positive timedelta."""
+    match = _DURATION.match(str(text).lower())
+    if match is None or int(match.group(1)) <= 0:
+        raise ValidationError(f"{what} {text!r} is not a duration like 90s, 30m, 6h, 1d or 2w")
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})

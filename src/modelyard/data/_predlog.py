@@ -183,7 +183,7 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
 
 def feedback_table(items: list[Feedback]) -> pa.Table:
     labels = [f.label for f in items]
-    numeric = [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else (float(v) if isinstance(v, bool) else None) for v in labels]
+    numeric = [float(v) if isinstance(v, int | float) else None for v in labels]  # booleans too
     return pa.table(
         {
             "timestamp": pa.array(

@@ -20,7 +20,6 @@ feature_services:
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import yaml
 
 from modelyard.core.errors import ValidationError
 from modelyard.core.signature import DType
+from modelyard.core.validation import parse_duration
 from modelyard.features._definitions import (
     Definition,
     Entity,
@@ -39,8 +39,6 @@ from modelyard.features._definitions import (
     FileSource,
 )
 
-_TTL = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DTYPES = {d.value: d for d in DType} | {"Float64": DType.FLOAT64, "Float32": DType.FLOAT32, "Int64": DType.INT64, "Int32": DType.INT32, "String": DType.STRING, "Bool": DType.BOOL, "UnixTimestamp": DType.DATETIME}
 
 
@@ -98,10 +96,10 @@ def _ttl(reader: _Reader, value: Any, line: int) -> timedelta | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return timedelta(seconds=value)
-    match = _TTL.match(str(value))
-    if match is None:
-        raise reader.fail(line, f"ttl {value!r} is not a duration like 30d, 12h or 90m")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return parse_duration(value, "ttl")
+    except ValidationError as error:
+        raise reader.fail(line, str(error)) from None
 
 
 def load_yaml(path: Path, known: dict[tuple[str, str], Any]) -> list[Definition]:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from modelyard.core.errors import NotFoundError, ValidationError
+from modelyard.core.validation import parse_duration
 from modelyard.data._predlog import INPUT_PREFIX
 from modelyard.data._reference import reference as build_reference
 from modelyard.monitoring._drift import ColumnDrift, DriftOptions, DriftReport, detect_drift
@@ -32,15 +33,10 @@ from modelyard.monitoring._window import (
 from modelyard.registry import Client
 from modelyard.store._monitor_store import MetricPoint
 
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def parse_window(text: str) -> _dt.timedelta:
     """``90s``, ``30m``, ``6h``, ``1d``, ``2w`` as a timedelta."""
-    value = text.strip().lower()
-    if len(value) < 2 or value[-1] not in _UNITS or not value[:-1].isdigit() or int(value[:-1]) <= 0:
-        raise ValidationError(f"window {text!r} is not a duration like 30m, 6h, 1d or 2w")
-    return _dt.timedelta(**{_UNITS[value[-1]]: int(value[:-1])})
+    return parse_duration(text, "window")
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -33,6 +34,30 @@ STATUS: list[tuple[type[BaseException], int]] = [
 
 class PayloadTooLarge(ValidationError):
     """A body over the configured limit."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (PayloadTooLarge, a 413) as soon as it passes ``limit`` bytes:
+    by its declared length before reading, else while streaming — never parsed in full."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON; a ValidationError (400) saying where it breaks, never echoing it."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise ValidationError(f"request body is not valid JSON ({error.msg} at position {error.pos})") from None
 
 
 def json_response(data: object, status: int = 200) -> Response:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,7 +17,7 @@ from starlette.routing import Route
 from modelyard import __version__
 from modelyard.core.errors import ValidationError
 from modelyard.features import FeatureStore
-from modelyard.server._errors import PayloadTooLarge, error_response, json_response
+from modelyard.server._errors import error_response, json_response, parse_json, read_body
 
 MAX_BODY = 1 << 20  # 1 MiB
 MAX_ENTITIES = 10_000
@@ -69,22 +68,7 @@ OPENAPI = {
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {MAX_BODY}")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"request body exceeds the limit of {MAX_BODY} bytes")
-        chunks.append(chunk)
-    try:
-        data = orjson.loads(b"".join(chunks))
-    except orjson.JSONDecodeError as error:
-        raise ValidationError(
-            f"request body is not valid JSON ({error.msg} at position {error.pos})"
-        ) from None
+    data = parse_json(await read_body(request, MAX_BODY))
     if not isinstance(data, dict):
         raise ValidationError(
             "request body must be a JSON object with 'entities' and 'features' or 'feature_service'"

@@ -21,7 +21,7 @@ from starlette.routing import Route as HttpRoute
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
 from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
-from modelyard.server._errors import STATUS, PayloadTooLarge
+from modelyard.server._errors import STATUS, PayloadTooLarge, parse_json, read_body
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
 from modelyard.serving._inputs import Batch
@@ -138,17 +138,7 @@ class ScoringServer:
             raise ClientError(403, "Forbidden", f"this token lacks the '{scope}' scope")
 
     async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            raise ClientError(413, "PayloadTooLarge", f"request body is {declared} bytes; the limit is {self.max_body}")
-        chunks = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise ClientError(413, "PayloadTooLarge", f"request body exceeds the limit of {self.max_body} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_body(request, self.max_body)
 
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = self.runtime.endpoints.get(name)
@@ -312,7 +302,7 @@ class ScoringServer:
     async def predict(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
-            body = proto.parse_json(await self._body(request))
+            body = parse_json(await self._body(request))
             layout, payload = proto.native_rows(body)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
@@ -481,7 +471,7 @@ class ScoringServer:
 
     async def feedback(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
-            data = proto.parse_json(await self._body(request))
+            data = parse_json(await self._body(request))
             items = data.get("feedback") if isinstance(data, dict) and "feedback" in data else [data]
             if not isinstance(items, list) or not items:
                 raise ValidationError("'feedback' must be a non-empty list")

@@ -29,6 +29,7 @@ from modelyard.core.errors import SchemaError, ValidationError
 from modelyard.data._predlog import LoggedRequest, default_log_root, requests_table
 from modelyard.flavors import Model
 from modelyard.registry import Client
+from modelyard.serving._scorer import model_classes
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ def _score_table(model: Model, table: pa.Table) -> dict[str, np.ndarray]:
         proba = model.predict_proba(frame)
     except AttributeError:
         proba = None
-    classes = getattr(model.raw, "classes_", None)
-    if proba is not None and classes is not None and model.flavor.name in ("sklearn", "lightgbm", "xgboost") and type(model.raw).__name__ not in ("TunedThresholdClassifierCV", "FixedThresholdClassifier"):
+    classes = model_classes(model)  # labels are the arg-max, as in the server
+    if proba is not None and classes is not None:
         out["prediction"] = np.asarray(classes)[np.asarray(proba).argmax(axis=1)]
     else:
         predictions = model.predict(frame)

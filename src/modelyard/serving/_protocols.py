@@ -14,9 +14,9 @@ import io
 from typing import Any
 
 import numpy as np
-import orjson
 
 from modelyard.core.errors import SchemaError, ValidationError
+from modelyard.server._errors import parse_json
 from modelyard.serving._inputs import Batch, InputSpec
 from modelyard.serving._scorer import Output
 
@@ -38,13 +38,6 @@ V2_DTYPES: dict[str, str] = {
     "FP32": "float32",
     "FP64": "float64",
 }
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ValidationError(f"request body is not valid JSON ({error.msg} at position {error.pos})") from None
 
 
 def jsonable(values: np.ndarray) -> Any:

@@ -48,7 +48,8 @@ def allows_missing(model: Model) -> bool:
     return False
 
 
-def _classes(model: Model) -> list[Any] | None:
+def model_classes(model: Model) -> list[Any] | None:
+    """Class labels, when the model's labels are the arg-max of its probabilities."""
     raw = model.raw
     if model.flavor.name not in ("sklearn", "lightgbm", "xgboost"):
         return None
@@ -73,7 +74,7 @@ class Scorer:
 
     def __post_init__(self) -> None:
         self.spec = InputSpec(self.model.signature, allows_missing(self.model))
-        self.classes = _classes(self.model)
+        self.classes = model_classes(self.model)
         self._classes_array = np.asarray(self.classes) if self.classes is not None else None
         # Set by warm(): the model, though fitted on a DataFrame, gives the same answer for
         # the bare array of its columns — 3x cheaper per call than building a DataFrame.
