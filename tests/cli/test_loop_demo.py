@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelyard.cli._loop_demo import run_loop
+from modelyard.demo import run_loop
 from modelyard.registry import Client
 
 

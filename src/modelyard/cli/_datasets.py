@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.cli._common import Json, TrackingUri, client
-from modelyard.cli._output import emit_json, friendly_errors, number, table, when
+from modelyard.cli._output import emit_json, friendly_errors, table, when
 from modelyard.core.entities import DatasetVersion
+from modelyard.core.formatting import number
 
 app = typer.Typer(
     help="Versioned datasets: content hash, schema, statistics.", no_args_is_help=True

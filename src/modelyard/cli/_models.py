@@ -14,11 +14,11 @@ from modelyard.cli._output import (
     emit_json,
     err_console,
     friendly_errors,
-    number,
     table,
     when,
 )
 from modelyard.core.errors import GateFailedError
+from modelyard.core.formatting import number
 from modelyard.core.models import ModelVersion, RegisteredModel
 from modelyard.registry import CheckResult, Client
 

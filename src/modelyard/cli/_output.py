@@ -45,14 +45,6 @@ def duration(ms: int | None) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
 
 
-def number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value != value:  # NaN
-        return "nan"
-    return f"{value:.4g}"
-
-
 def table(
     title: str | None,
     columns: Sequence[str],

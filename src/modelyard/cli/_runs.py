@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.cli._common import Json, TrackingUri, client, experiment
-from modelyard.cli._output import console, duration, emit_json, friendly_errors, number, table, when
+from modelyard.cli._output import console, duration, emit_json, friendly_errors, table, when
 from modelyard.core.entities import Run, ViewType
+from modelyard.core.formatting import number
 from modelyard.core.search_filter import Comparison, Entity, Node, parse_filter, parse_order_by
 from modelyard.tracking import Client
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from modelyard import __version__
 from modelyard.core.errors import ValidationError
 from modelyard.features import FeatureStore
-from modelyard.server._errors import error_response, json_response, parse_json, read_body
+from modelyard.http import error_response, json_response, parse_json, read_body
 
 MAX_BODY = 1 << 20  # 1 MiB
 MAX_ENTITIES = 10_000

@@ -2,8 +2,8 @@
 deployments with A/B, shadow and sticky routes, hot swaps, the prediction log, and batch
 scoring."""
 
+from modelyard.http import hash_token, new_token
 from modelyard.serving._app import ScoringServer, create_app
-from modelyard.serving._auth import hash_token, new_token
 from modelyard.serving._config import DeploymentConfig, load_deployment, parse_deployment
 
 __all__ = [

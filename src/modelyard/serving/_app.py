@@ -21,7 +21,7 @@ from starlette.routing import Route as HttpRoute
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
 from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
-from modelyard.server._errors import STATUS, PayloadTooLarge, parse_json, read_body
+from modelyard.http import STATUS, PayloadTooLarge, parse_json, read_body
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
 from modelyard.serving._inputs import Batch

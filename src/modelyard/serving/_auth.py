@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
+from modelyard.http import hash_token
 from modelyard.serving._config import AuthConfig
-
-TOKEN_PREFIX = "myd_"
-
-
-def new_token() -> tuple[str, str]:
-    """A fresh random token and the SHA-256 hash to put in the deployment file."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, hash_token(token)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class Authenticator:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from modelyard.core.errors import SchemaError, ValidationError
-from modelyard.server._errors import parse_json
+from modelyard.http import parse_json
 from modelyard.serving._inputs import Batch, InputSpec
 from modelyard.serving._scorer import Output
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from modelyard.cli._credit_data import FEATURES, TARGET
 from modelyard.core.errors import GateFailedError
+from modelyard.demo._credit_data import FEATURES, TARGET
 from modelyard.pipelines import pipeline, step
 
 MODEL = "credit"

@@ -26,7 +26,8 @@ import uvicorn
 import yaml
 from rich.progress import Progress
 
-from modelyard.cli._credit_data import (
+from modelyard.core.formatting import number
+from modelyard.demo._credit_data import (
     REPO,
     TARGET,
     applications,
@@ -34,8 +35,8 @@ from modelyard.cli._credit_data import (
     week_start,
     write_week,
 )
-from modelyard.cli._credit_pipeline import MODEL, retrain
-from modelyard.cli._output import console, number, table
+from modelyard.demo._credit_pipeline import MODEL, retrain
+from modelyard.demo._show import console, table
 
 HISTORY_WEEKS = 4
 ALERTS = [
