@@ -139,3 +139,68 @@ def test_large_transfers_show_progress(tmp_path: Path, monkeypatch: pytest.Monke
     cas.put_file(source)
     assert sum(seen) == 2_500_000
     assert isinstance(_progress.callback_for("x", 10), _progress.NoOpCallback)
+
+
+def _overwrite_blob(cas: ContentAddressedStore, digest: str, data: bytes) -> None:
+    """Corrupt the stored blob behind the store's back (bit rot, a bad disk, a bad copy)."""
+    with cas._fs.open(cas.blob_path(digest), "wb") as handle:
+        handle.write(data)
+
+
+@pytest.mark.parametrize("rot", [b"bit rot!" * 1000 + b"Y", b"truncated"])  # same size / not
+@pytest.mark.parametrize("how", ["put_file", "put_bytes"])
+def test_writing_a_blob_again_replaces_a_corrupt_copy(
+    cas: ContentAddressedStore, tmp_path: Path, rot: bytes, how: str
+) -> None:
+    data = b"the real bytes!!" * 500 + b"X"
+    source = tmp_path / "w.bin"
+    source.write_bytes(data)
+    digest, size = cas.put_file(source)
+    assert len(rot) in (size, 9)
+    _overwrite_blob(cas, digest, rot)
+    with pytest.raises(modelyard.ArtifactIntegrityError, match="is corrupted") as caught:
+        cas.get_bytes(digest)
+    assert (cas.put_file(source) if how == "put_file" else cas.put_bytes(data)) == (digest, size)
+    assert cas.get_bytes(digest) == data  # healed
+    assert "Log the same file again (that replaces the stored blob)" in str(caught.value)
+
+
+def test_writing_an_intact_blob_again_leaves_it_alone(tmp_path: Path) -> None:
+    cas = ContentAddressedStore(str(tmp_path / "cas"))
+    digest, _ = cas.put_bytes(b"same")
+    blob = Path(cas.blob_path(digest))
+    before = blob.stat().st_ino
+    cas.put_bytes(b"same")
+    assert blob.stat().st_ino == before  # not rewritten
+    assert [p for p in (tmp_path / "cas" / "tmp").iterdir()] == []
+
+
+def test_relogging_an_artifact_heals_its_corrupt_blob(fluent: str, tmp_path: Path) -> None:
+    """The D5 repro: 'log the artifact again', as ArtifactIntegrityError advises."""
+    source = tmp_path / "imp.txt"
+    source.write_bytes(b"important v1")
+    digest = hashlib.sha256(b"important v1").hexdigest()
+    with modelyard.start_run():
+        modelyard.log_artifact(str(source))
+    (tmp_path / "artifacts" / "blobs" / digest[:2] / digest[2:]).write_bytes(b"bit rot")
+    with modelyard.start_run() as second:
+        modelyard.log_artifact(str(source))
+    assert modelyard.get_client().read_artifact(second.info.run_id, "imp.txt") == b"important v1"
+
+
+def test_a_failed_repair_leaves_the_old_blob_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cas = ContentAddressedStore(str(tmp_path / "cas"))
+    digest, _ = cas.put_bytes(b"real")
+    blob = Path(cas.blob_path(digest))
+    blob.write_bytes(b"rot!")
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        cas.put_bytes(b"real")
+    assert blob.read_bytes() == b"rot!"  # replaced whole or not at all
+    assert list((tmp_path / "cas" / "tmp").iterdir()) == []

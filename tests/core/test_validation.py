@@ -77,8 +77,42 @@ def test_artifact_paths_normalize(path: str | None, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "problem"),
-    [("../up", "climbs out"), ("a/../../b", "climbs out"), ("/abs", "absolute")],
+    [
+        ("../up", "climbs out"),
+        ("a/../../b", "climbs out"),
+        ("a\\..\\..\\b", "climbs out"),
+        ("/abs", "absolute"),
+        ("\\\\server\\share\\x", "absolute"),
+        ("C:/Windows/x", "drive letter"),
+        ("c:x", "drive letter"),
+        ("a\x00b", "control characters"),
+        ("a\nb", "control characters"),
+    ],
 )
 def test_artifact_paths_cannot_escape(path: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         v.check_artifact_path(path)
+
+
+@pytest.mark.parametrize("path", ["model.pkl", "artifacts/cfg/a b.txt", "x/C:/y", "ab:c"])
+def test_good_bundle_paths_pass(path: str) -> None:
+    assert v.check_bundle_path(path) == path
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("", "empty"),
+        ("/etc/passwd", "absolute"),
+        ("../../x", "climbs out"),
+        ("a\\b", "backslash"),
+        ("C:/x", "drive letter"),
+        ("a\x00b", "control characters"),
+        ("./model.pkl", "not in normal form; write it as 'model.pkl'"),
+        ("a//b", "not in normal form"),
+        (3, "must be a string"),
+    ],
+)
+def test_bad_bundle_paths_say_what_is_wrong(path: object, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        v.check_bundle_path(path)

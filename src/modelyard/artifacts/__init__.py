@@ -1,5 +1,6 @@
 """The storage layer for bytes: content-addressed (sha256) blobs on fsspec."""
 
 from modelyard.artifacts._cas import ContentAddressedStore
+from modelyard.artifacts._paths import files_under, path_inside
 
-__all__ = ["ContentAddressedStore"]
+__all__ = ["ContentAddressedStore", "files_under", "path_inside"]

@@ -3,21 +3,26 @@
 A blob lives at ``<root>/blobs/<sha[:2]>/<sha[2:]>``. Writing the same bytes twice
 stores them once. Writes are atomic: a local blob is written to a temporary file and
 renamed into place; an S3 object appears only when its (multipart) upload completes.
-Reads verify the sha256 before returning anything.
+Reads verify the sha256 before returning anything. Writing a blob that already exists
+checks the stored one (its size, then its sha256) and replaces it, atomically, when it is
+corrupt: logging the same bytes again repairs the store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from modelyard.artifacts._paths import path_inside
 from modelyard.artifacts._progress import callback_for
 from modelyard.core.errors import (
     ArtifactError,
@@ -25,7 +30,10 @@ from modelyard.core.errors import (
     ConfigurationError,
     MissingDependencyError,
 )
-from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes
+from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes, sha256_stream
+from modelyard.core.validation import check_artifact_path
+
+log = logging.getLogger("modelyard.artifacts")
 
 _PROTOCOL_EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs")}
 
@@ -80,6 +88,34 @@ class ContentAddressedStore:
                 f"artifact store {self.uri!r} cannot be reached: {error}"
             ) from error
 
+    def _intact(self, digest: str, size: int) -> bool:
+        """Whether the stored blob exists and holds exactly the bytes ``digest`` names.
+
+        The size is compared first (one metadata call), so a truncated or grown blob is
+        found without reading it; an equal size is then confirmed by hashing the blob.
+        """
+        path = self.blob_path(digest)
+        try:
+            stored = int(self._fs.size(path))
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise ArtifactError(
+                f"artifact store {self.uri!r} cannot be reached: {error}"
+            ) from error
+        if stored == size:
+            try:
+                with self._fs.open(path, "rb") as handle:
+                    actual, _ = sha256_stream(handle)
+            except FileNotFoundError:
+                return False
+            except OSError as error:
+                raise ArtifactError(f"cannot read blob {digest} from {self.uri!r}: {error}") from error
+            if actual == digest:
+                return True
+        log.warning("blob %s in %s is corrupt; replacing it with the bytes just written", digest, self.uri)
+        return False
+
     # -- writes ------------------------------------------------------------------------
 
     def put_file(self, local_path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -90,7 +126,7 @@ class ContentAddressedStore:
         if self._local:
             return self._put_local(path)
         digest, size = _hash_file(path)
-        if not self.exists(digest):
+        if not self._intact(digest, size):
             target = self.blob_path(digest)
             try:
                 with callback_for(f"upload {path.name}", size) as callback:
@@ -105,28 +141,31 @@ class ContentAddressedStore:
         tmp_dir = Path(self._root) / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        size = path.stat().st_size
+        expected = path.stat().st_size
+        size = 0
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
         try:
             with (
                 open(path, "rb") as source,
                 os.fdopen(fd, "wb") as sink,
-                callback_for(f"store {path.name}", size) as callback,
+                callback_for(f"store {path.name}", expected) as callback,
             ):
                 while chunk := source.read(CHUNK_SIZE):
                     digest.update(chunk)
                     sink.write(chunk)
+                    size += len(chunk)
                     callback.relative_update(len(chunk))
                 sink.flush()
                 os.fsync(sink.fileno())
-            return self._commit_local(tmp_name, digest.hexdigest()), size
+            return self._commit_local(tmp_name, digest.hexdigest(), size), size
         finally:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
 
-    def _commit_local(self, tmp_name: str, digest: str) -> str:
-        final = Path(self.blob_path(digest))
-        if not final.exists():
+    def _commit_local(self, tmp_name: str, digest: str, size: int) -> str:
+        """Rename the verified temporary file into place unless an intact blob is there."""
+        if not self._intact(digest, size):
+            final = Path(self.blob_path(digest))
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp_name, final)
         return digest
@@ -143,11 +182,11 @@ class ContentAddressedStore:
                     sink.write(data)
                     sink.flush()
                     os.fsync(sink.fileno())
-                self._commit_local(tmp_name, digest)
+                self._commit_local(tmp_name, digest, len(data))
             finally:
                 if os.path.exists(tmp_name):
                     os.unlink(tmp_name)
-        elif not self.exists(digest):
+        elif not self._intact(digest, len(data)):
             try:
                 self._fs.pipe_file(self.blob_path(digest), data)
             except OSError as error:
@@ -159,7 +198,8 @@ class ContentAddressedStore:
     def _corrupt(self, digest: str, actual: str) -> ArtifactIntegrityError:
         return ArtifactIntegrityError(
             f"blob {digest} in {self.uri!r} is corrupted: its bytes hash to {actual}; "
-            "it was not used. Log the artifact again, or restore the blob from a backup"
+            "it was not used. Log the same file again (that replaces the stored blob), or "
+            "restore the blob from a backup"
         )
 
     def get_bytes(self, digest: str) -> bytes:
@@ -205,3 +245,17 @@ class ContentAddressedStore:
         finally:
             if os.path.exists(tmp_name):
                 os.unlink(tmp_name)
+
+    def get_tree(self, files: Mapping[str, tuple[str, int]], root: str | os.PathLike[str]) -> Path:
+        """Copy blobs to ``root/<name>`` for each ``name -> (sha256, size)``, each verified.
+
+        Every name is checked (``check_artifact_path``) before anything is written, and each
+        destination is resolved and must stay inside ``root`` right before it is written.
+        """
+        base = Path(root)
+        for name in files:
+            check_artifact_path(name, "file name")
+        base.mkdir(parents=True, exist_ok=True)
+        for name, (digest, size) in files.items():
+            self.get_file(digest, path_inside(base, name, "file name"), size)
+        return base

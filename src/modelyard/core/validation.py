@@ -119,30 +119,67 @@ def check_name(name: object, what: str) -> str:
     return name
 
 
-def check_artifact_path(path: str | None) -> str:
-    """Normalize a relative artifact path ('' for the root); reject escapes.
+_DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_PATH_LENGTH = 1024
 
-    Artifact paths may hold any printable characters (they name users' files), but
-    never climb out of the run's folder nor start at the filesystem root.
+
+def check_artifact_path(path: object, what: str = "artifact path") -> str:
+    """Normalize a relative path of a stored file ('' for the root); reject escapes.
+
+    The one rule for the names of stored files (run artifacts, the files of a model
+    bundle): they may hold any printable characters (they name users' files), but never
+    start at a filesystem root or a drive (``/x``, ``C:/x``, ``C:x``), climb out with
+    ``..``, or hold control characters (NUL included). Backslashes count as separators,
+    so ``a\\..\\..\\x`` is refused here as it would be on Windows.
     """
     if path is None:
         return ""
     if not isinstance(path, str):
-        raise ValidationError(f"artifact path must be a string, got {type(path).__name__}")
+        raise ValidationError(f"{what} must be a string, got {type(path).__name__}")
+    shown = repr(path[:80]) + ("..." if len(path) > 80 else "")
+    if any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise ValidationError(f"{what} {shown} contains control characters; remove them")
     cleaned = path.replace("\\", "/")
     if cleaned.startswith("/"):
         raise ValidationError(
-            f"artifact path {path!r} is absolute; give a path relative to the run, e.g. 'plots'"
+            f"{what} {shown} is absolute; give a path relative to its folder, e.g. 'plots'"
+        )
+    if _DRIVE.match(cleaned):
+        raise ValidationError(
+            f"{what} {shown} starts with a drive letter; give a path relative to its folder, "
+            "e.g. 'plots'"
         )
     parts = [p for p in cleaned.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise ValidationError(f"artifact path {path!r} climbs out of the run with '..'")
-    if any(ord(c) < 32 for c in cleaned):
-        raise ValidationError(f"artifact path {path!r} contains control characters")
+        raise ValidationError(f"{what} {shown} climbs out of its folder with '..'")
     joined = "/".join(parts)
-    if len(joined) > 1024:
-        raise ValidationError(f"artifact path is {len(joined)} characters; the limit is 1024")
+    if len(joined) > MAX_PATH_LENGTH:
+        raise ValidationError(
+            f"{what} is {len(joined)} characters; the limit is {MAX_PATH_LENGTH}"
+        )
     return joined
+
+
+def check_bundle_path(path: object) -> str:
+    """Return ``path`` if it may name a file inside a model bundle; else raise.
+
+    ``check_artifact_path``'s rule, and the name must already be in its normal form
+    (forward slashes, no empty or ``.`` segments), so that one name means one file on
+    every system and no two names of a manifest land on the same file.
+    """
+    what = "bundle file name"
+    if isinstance(path, str) and "\\" in path:
+        raise ValidationError(
+            f"{what} {path[:80]!r} contains a backslash; bundle file names use '/' only"
+        )
+    cleaned = check_artifact_path(path, what)
+    if not cleaned:
+        raise ValidationError(f"{what} is empty")
+    if cleaned != path:
+        raise ValidationError(
+            f"{what} {str(path)[:80]!r} is not in normal form; write it as {cleaned[:80]!r}"
+        )
+    return cleaned
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")

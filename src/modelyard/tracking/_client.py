@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from modelyard.artifacts import ContentAddressedStore
+from modelyard.artifacts import ContentAddressedStore, files_under
 from modelyard.core import validation as v
 from modelyard.core.entities import (
     DatasetVersion,
@@ -300,23 +300,40 @@ class Client:
         if path.is_dir():
             raise ValidationError(f"{str(path)!r} is a folder; use log_artifacts for folders")
         base = v.check_artifact_path(artifact_path)
-        target = f"{base}/{path.name}" if base else path.name
+        target = v.check_artifact_path(f"{base}/{path.name}" if base else path.name)
         digest, size = self.blobs.put_file(path)
         self._store.record_artifacts(run_id, [(target, digest, size)])
 
     def log_artifacts(
-        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+        self,
+        run_id: str,
+        local_dir: str | os.PathLike[str],
+        artifact_path: str | None = None,
+        *,
+        follow_symlinks: bool = False,
     ) -> None:
-        """Store every file under ``local_dir``; recorded in one transaction at the end."""
+        """Store every file under ``local_dir``; recorded in one transaction at the end.
+
+        Every file's name is checked as ``log_artifact`` checks it, all before anything is
+        stored. A symbolic link is refused (ValidationError naming it) unless
+        ``follow_symlinks=True``, which stores what it points to under the link's name."""
         root = Path(local_dir)
         if not root.is_dir():
             raise ValidationError(f"{str(root)!r} is not a folder; use log_artifact for a file")
         base = v.check_artifact_path(artifact_path)
+        targets: dict[str, Path] = {}
+        for rel, path in files_under(root, follow_symlinks=follow_symlinks):
+            target = v.check_artifact_path(f"{base}/{rel}" if base else rel)
+            if target in targets:
+                raise ValidationError(
+                    f"{rel[:200]!r} and another file of {str(root)!r} would both be stored as "
+                    f"{target[:200]!r}; rename one of them"
+                )
+            targets[target] = path
         files: list[tuple[str, str, int]] = []
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = path.relative_to(root).as_posix()
+        for target, path in targets.items():
             digest, size = self.blobs.put_file(path)
-            files.append((f"{base}/{rel}" if base else rel, digest, size))
+            files.append((target, digest, size))
         self._store.record_artifacts(run_id, files)
 
     def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
@@ -373,9 +390,9 @@ class Client:
             Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-"))
         )
         base = prefix.rsplit("/", 1)[0] if prefix and "/" in prefix else ""
-        for file_path, digest, size in files:
-            rel = file_path[len(base) + 1 :] if base else file_path
-            self.blobs.get_file(digest, dest_root / rel, size)
+        self.blobs.get_tree(
+            {(p[len(base) + 1 :] if base else p): (d, s) for p, d, s in files}, dest_root
+        )
         return str(dest_root / (prefix[len(base) + 1 :] if base else prefix))
 
     def read_artifact(self, run_id: str, path: str) -> bytes:

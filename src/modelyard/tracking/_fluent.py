@@ -282,8 +282,15 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
     get_client().log_artifact(_run_id(), local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
-    get_client().log_artifacts(_run_id(), local_dir, artifact_path)
+def log_artifacts(
+    local_dir: str | os.PathLike[str],
+    artifact_path: str | None = None,
+    *,
+    follow_symlinks: bool = False,
+) -> None:
+    """Store every file under ``local_dir`` in the active run (links refused unless
+    ``follow_symlinks=True``)."""
+    get_client().log_artifacts(_run_id(), local_dir, artifact_path, follow_symlinks=follow_symlinks)
 
 
 def log_text(text: str, artifact_file: str) -> None:
