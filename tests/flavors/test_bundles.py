@@ -179,3 +179,25 @@ def test_saving_over_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m" / "keep.txt").write_text("x")
     with pytest.raises(modelyard.ValidationError, match="exists and is not empty"):
         save_model(LogisticRegression(), tmp_path / "m")
+
+
+def test_python_artifacts_stay_inside_the_bundle(tmp_path: Path) -> None:
+    (tmp_path / "factor.txt").write_text("2.5")
+    save_model(Scaled(), tmp_path / "py", artifacts={"factor": tmp_path / "factor.txt"})
+    (tmp_path / "secret.txt").write_text("7")
+    manifest = (tmp_path / "py" / MANIFEST).read_text()
+    (tmp_path / "py" / MANIFEST).write_text(manifest.replace("factor.txt\n", "../../secret.txt\n", 1))
+    with pytest.raises(modelyard.IntegrityError, match="secret.txt' in artifacts.factor"):
+        load_bundle(tmp_path / "py", trusted=True)
+
+
+def test_a_bundle_holding_a_symbolic_link_is_refused(
+    data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    X, y = data
+    save_model(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), tmp_path / "m")
+    (tmp_path / "secret.txt").write_text("secret")
+    (tmp_path / "m" / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    client = modelyard.Client(f"sqlite:///{tmp_path}/s.db", artifact_uri=str(tmp_path / "a"))
+    with pytest.raises(modelyard.ValidationError, match="'notes.txt'; a bundle holds its own files"):
+        client.register_model("m", tmp_path / "m")

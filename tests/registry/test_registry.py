@@ -198,18 +198,23 @@ def test_a_tampered_blob_is_not_loaded(
     assert not (cache_root() / version.manifest_digest).exists()
 
 
-def test_a_tampered_disk_cache_is_not_loaded(
-    reg: my.Client, data: tuple[pd.DataFrame, pd.Series]
+def test_a_tampered_disk_cache_is_not_loaded_but_fetched_again(
+    reg: my.Client, data: tuple[pd.DataFrame, pd.Series], caplog: pytest.LogCaptureFixture
 ) -> None:
     X, y = data
     first = reg.load_model("models:/diabetes/1")
     assert reg.load_model("models:/diabetes/1") is first  # served from memory the second time
+    expected = first.predict(X)
     CACHE.clear()
     version = reg.get_model_version("diabetes", 1)
     cached = cache_root() / version.manifest_digest / "model.pkl"
+    registered = cached.read_bytes()
     cached.write_bytes(pickle.dumps(Ridge(alpha=5).fit(X, y)))
-    with pytest.raises(my.IntegrityError, match="tampered with or corrupted"):
-        reg.load_model("models:/diabetes/1")
+    with caplog.at_level("WARNING", logger="modelyard.registry"):
+        healed = reg.load_model("models:/diabetes/1")
+    assert "tampered with or corrupted" in caplog.text and "fetching it again" in caplog.text
+    assert np.array_equal(healed.predict(X), expected)
+    assert cached.read_bytes() == registered  # the cache holds the registered bytes again
 
 
 def test_mlflow_model_folders_come_along(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelyard.core.errors import MissingDependencyError, ValidationError
+from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import PythonModel
 
 
@@ -31,7 +32,9 @@ class Flavor(Protocol):
 
     def save(self, model: Any, folder: Path) -> Saved: ...
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any: ...
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
+        """The model in ``bundle``; files are opened only through ``bundle.file``."""
+        ...
 
     def predict(self, raw: Any, frame: Any) -> Any: ...
 

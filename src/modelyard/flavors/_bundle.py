@@ -2,6 +2,8 @@
 
 ``save_model`` writes one; ``load_bundle`` loads one only after every file matched the
 hashes the caller trusts (those recorded at registration), or with ``trusted=True``.
+For a registered bundle, ``verified_manifest`` hashes the manifest's bytes against the
+registered digest before parsing them, and ``load_verified`` then loads it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Any
 import pandas as pd
 
 from modelyard.core.errors import IntegrityError, UntrustedModelError, ValidationError
+from modelyard.core.hashing import sha256_bytes
 from modelyard.core.ids import now_ms
 from modelyard.core.signature import InputKind, Signature
 from modelyard.flavors._base import Flavor, detect_flavor, get_flavor
 from modelyard.flavors._manifest import (
     MANIFEST,
+    BundleFolder,
     Manifest,
     hash_folder,
     read_manifest,
@@ -51,7 +55,8 @@ def _write_example(frame: pd.DataFrame, folder: Path) -> None:
 def read_example(folder: Path, manifest: Manifest) -> pd.DataFrame | None:
     if not manifest.input_example:
         return None
-    payload = json.loads((folder / manifest.input_example).read_text(encoding="utf-8"))
+    path = BundleFolder.of(folder, manifest.files).file(manifest.input_example, "input_example")
+    payload = json.loads(path.read_text(encoding="utf-8"))
     frame = pd.DataFrame(payload["data"], columns=payload["columns"])
     if manifest.signature is not None:
         for spec in manifest.signature.inputs:
@@ -116,7 +121,11 @@ def save_model(
             _, kind = as_frame(input_example)
             sample = example if kind is InputKind.DATAFRAME else example.to_numpy()
             # a PythonModel may need its artifacts (load_context) before it can predict
-            scorer = chosen.load(staging, saved.config) if chosen.name == "python" else model
+            if chosen.name == "python":
+                listed = [p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()]
+                scorer = chosen.load(BundleFolder.of(staging, listed), saved.config)
+            else:
+                scorer = model
             output = chosen.predict(scorer, sample)
             signature = infer_signature(sample, output)
         if signature is not None and example is not None:
@@ -193,28 +202,87 @@ def load_bundle(
 ) -> Model:
     """Load a bundle folder.
 
-    With ``expected_files`` (path -> sha256 recorded at registration) every file is hashed
-    and compared before anything is unpickled. Without it, the folder is not vouched for
-    by anyone and loading it needs ``trusted=True``.
+    With ``expected_files`` (path -> sha256 recorded at registration, the manifest's own
+    digest included) the manifest and every file are hashed and compared before anything is
+    parsed or unpickled. Without it, the folder is not vouched for by anyone and loading it
+    needs ``trusted=True`` (its files are still checked against its own manifest).
     """
     folder = Path(path)
-    if expected_files is None and not trusted:
-        raise UntrustedModelError(
-            f"{str(folder)!r} is not a registered model, so nothing vouches for its bytes and "
-            "unpickling it could run arbitrary code; register it, or pass trusted=True if you "
-            "made it yourself"
-        )
-    manifest = read_manifest(folder)
-    if expected_files is not None:
-        recorded = dict(expected_files)
-        recorded.pop(MANIFEST, None)
-        if recorded != manifest.files:
-            raise IntegrityError(
-                f"the manifest of {uri or str(folder)!r} lists files or hashes that differ from "
-                "those recorded at registration; it was not loaded"
+    if expected_files is None:
+        if not trusted:
+            raise UntrustedModelError(
+                f"{str(folder)!r} is not a registered model, so nothing vouches for its bytes and "
+                "unpickling it could run arbitrary code; register it, or pass trusted=True if you "
+                "made it yourself"
             )
-    if not already_verified:
+        manifest = read_manifest(folder)
         verify_folder(folder, manifest.files)
+    else:
+        manifest = verified_manifest(
+            folder, expected_files, uri=uri, check_files=not already_verified
+        )
+    return load_verified(folder, manifest, uri=uri, engine=engine)
+
+
+def verified_manifest(
+    folder: Path,
+    expected_files: Mapping[str, str],
+    *,
+    uri: str | None = None,
+    check_files: bool = True,
+) -> Manifest:
+    """The manifest of a registered bundle in ``folder``, or IntegrityError.
+
+    ``expected_files`` is what registration recorded (path -> sha256, ``modelyard.yaml``
+    included). The manifest's bytes are hashed against the recorded digest before they are
+    parsed, its file map must equal the recorded one, and (with ``check_files``) every file
+    is hashed too.
+    """
+    where = uri or str(folder)
+    recorded = dict(expected_files)
+    manifest_digest = recorded.pop(MANIFEST, None)
+    if manifest_digest is None:
+        raise IntegrityError(
+            f"the files recorded for {where!r} include no {MANIFEST}; it was not loaded"
+        )
+    path = folder / MANIFEST
+    try:
+        if path.is_symlink():
+            raise FileNotFoundError(path)
+        data = path.read_bytes()
+    except OSError:
+        raise IntegrityError(
+            f"the bundle of {where!r} in {str(folder)!r} has no readable {MANIFEST}; "
+            "it was not loaded"
+        ) from None
+    actual = sha256_bytes(data)
+    if actual != manifest_digest:
+        raise IntegrityError(
+            f"the manifest of {where!r} in {str(folder)!r} hashes to {actual[:16]}..., not the "
+            f"registered {manifest_digest[:16]}...; it was tampered with or corrupted and was "
+            "not read"
+        )
+    try:
+        manifest = Manifest.parse(data, f"the manifest of {where!r}")
+    except ValidationError as error:
+        raise IntegrityError(f"{error}; it was not loaded") from None
+    if recorded != manifest.files:
+        raise IntegrityError(
+            f"the manifest of {where!r} lists files or hashes that differ from those recorded "
+            "at registration; it was not loaded"
+        )
+    if check_files:
+        verify_folder(folder, manifest.files)
+    return manifest
+
+
+def load_verified(
+    folder: Path, manifest: Manifest, *, uri: str | None = None, engine: str = "native"
+) -> Model:
+    """Load the bundle in ``folder`` whose ``manifest`` and files were verified already.
+
+    Flavors open only files the manifest lists (``BundleFolder``)."""
+    bundle = BundleFolder.of(folder, manifest.files)
     if engine == "onnx":
         onnx_info = manifest.flavor_config.get("onnx") or {}
         if not onnx_info.get("kept"):
@@ -224,7 +292,7 @@ def load_bundle(
             )
         onnx_flavor = get_flavor("onnx")
         return Model(
-            onnx_flavor.load(folder, {"model_file": onnx_info["file"]}),
+            onnx_flavor.load(bundle, {"model_file": onnx_info.get("file")}),
             onnx_flavor,
             manifest,
             uri=uri or str(folder),
@@ -232,7 +300,7 @@ def load_bundle(
     if engine != "native":
         raise ValidationError(f"engine {engine!r} is not 'native' or 'onnx'")
     flavor = get_flavor(manifest.flavor)
-    raw = flavor.load(folder, manifest.flavor_config)
+    raw = flavor.load(bundle, manifest.flavor_config)
     return Model(
         raw, flavor, manifest, uri=uri or str(folder), example=read_example(folder, manifest)
     )

@@ -9,6 +9,7 @@ import lightgbm
 
 from modelyard.flavors import _pickled
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._manifest import BundleFolder
 
 BOOSTER_FILE = "model.txt"
 
@@ -33,10 +34,11 @@ class LightGBMFlavor:
             config=config,
         )
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any:
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
         if config.get("kind") == "booster":
-            return lightgbm.Booster(model_file=str(folder / BOOSTER_FILE))
-        return _pickled.load(folder)
+            path = bundle.file(config.get("model_file", BOOSTER_FILE), "model_file")
+            return lightgbm.Booster(model_file=str(path))
+        return _pickled.load(bundle, config)
 
     def predict(self, raw: Any, frame: Any) -> Any:
         return raw.predict(frame)

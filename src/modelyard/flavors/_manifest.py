@@ -1,17 +1,26 @@
-"""The bundle manifest, ``modelyard.yaml``: what a model folder holds and how to load it."""
+"""The bundle manifest, ``modelyard.yaml``: what a model folder holds and how to load it.
+
+A bundle is its manifest. Every file it names is a relative path inside the bundle
+(``check_bundle_path``: no absolute path, drive, ``..``, backslash or control character)
+with its sha256; flavors open files only through ``BundleFolder``, which refuses names the
+manifest does not list.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from modelyard.artifacts import path_inside
 from modelyard.core.errors import IntegrityError, ValidationError
-from modelyard.core.hashing import CHUNK_SIZE
+from modelyard.core.hashing import CHUNK_SIZE, check_digest
 from modelyard.core.signature import Signature
+from modelyard.core.validation import check_bundle_path
 
 MANIFEST = "modelyard.yaml"
 FORMAT = "modelyard-bundle/1"
@@ -55,6 +64,15 @@ class Manifest:
             raise ValidationError(
                 f"{where} is not a modelyard bundle manifest (format {FORMAT!r} expected)"
             )
+        files = data.get("files") or {}
+        if not isinstance(files, dict):
+            raise ValidationError(f"{where}: 'files' must map file names to sha256 digests")
+        checked = _checked_files(files, where)
+        example = data.get("input_example")
+        if example is not None and example not in checked:
+            raise ValidationError(
+                f"{where}: input_example {str(example)[:80]!r} is not one of the files it lists"
+            )
         try:
             signature = data.get("signature")
             return cls(
@@ -64,7 +82,7 @@ class Manifest:
                 python_version=str(data["python_version"]),
                 created_time=int(data["created_time"]),
                 signature=Signature.from_dict(signature) if signature else None,
-                files={str(k): str(v) for k, v in (data.get("files") or {}).items()},
+                files=checked,
                 requirements=[str(r) for r in data.get("requirements") or []],
                 flavor_config=dict(data.get("flavor_config") or {}),
                 input_example=data.get("input_example"),
@@ -74,19 +92,78 @@ class Manifest:
         except KeyError as error:
             raise ValidationError(f"{where} lacks the field {error.args[0]!r}") from None
 
+    @classmethod
+    def parse(cls, data: bytes, where: str) -> Manifest:
+        """The manifest in ``data`` (the bytes of a ``modelyard.yaml``)."""
+        try:
+            loaded = yaml.safe_load(data.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise ValidationError(f"{where} is not valid YAML: {error}") from error
+        return cls.from_dict(loaded, where)
+
     def dump(self) -> bytes:
         return yaml.safe_dump(self.to_dict(), sort_keys=False).encode("utf-8")
+
+
+def _checked_files(files: dict[Any, Any], where: str) -> dict[str, str]:
+    """The manifest's file map, every name a safe bundle path and every value a sha256."""
+    checked: dict[str, str] = {}
+    for name, digest in files.items():
+        try:
+            check_bundle_path(name)
+            if name == MANIFEST:
+                raise ValidationError(f"the manifest cannot list itself ({MANIFEST})")
+            check_digest(digest)
+        except ValidationError as error:
+            raise ValidationError(f"{where} lists a file it may not: {error}") from None
+        checked[name] = digest
+    return checked
 
 
 def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not path.is_file():
         raise ValidationError(f"{str(folder)!r} is not a model bundle: it has no {MANIFEST}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ValidationError(f"{str(path)!r} is not valid YAML: {error}") from error
-    return Manifest.from_dict(data, str(path))
+    return Manifest.parse(path.read_bytes(), str(path))
+
+
+@dataclass(frozen=True)
+class BundleFolder:
+    """A bundle folder on local disk, seen through its manifest's file list.
+
+    Flavors open the files a ``flavor_config`` names only through ``file`` and ``folder``,
+    which refuse any name the manifest does not list (and so did not hash): a config cannot
+    point a loader at a file elsewhere on the machine.
+    """
+
+    root: Path
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, root: Path, names: Iterable[str]) -> BundleFolder:
+        return cls(root, frozenset(names))
+
+    def file(self, name: object, field_name: str) -> Path:
+        """The path of the listed file ``name`` (named by the config field ``field_name``)."""
+        if isinstance(name, str) and name in self.names:
+            return self.root / name
+        raise self._unlisted(name, field_name)
+
+    def folder(self, name: object, field_name: str) -> Path:
+        """The path of ``name``: a listed file, or a folder inside the bundle (whose files
+        are those of the manifest's list that lie under it; it may be empty)."""
+        if isinstance(name, str) and name in self.names:
+            return self.root / name
+        try:
+            return self.root / check_bundle_path(name)
+        except ValidationError:
+            raise self._unlisted(name, field_name) from None
+
+    def _unlisted(self, name: object, field_name: str) -> IntegrityError:
+        return IntegrityError(
+            f"the bundle {str(self.root)!r} names {str(name)[:80]!r} in {field_name}, which is not "
+            "a file its manifest lists and hashes; it was not loaded"
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -98,18 +175,46 @@ def file_sha256(path: Path) -> str:
 
 
 def hash_folder(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` except the manifest."""
-    return {
-        p.relative_to(folder).as_posix(): file_sha256(p)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
+    """sha256 of every file under ``folder`` except the top-level manifest.
+
+    Names must be valid bundle file names (``check_bundle_path``); symbolic links are
+    refused, so a bundle holds its own bytes and nothing from elsewhere on the machine.
+    """
+    hashed: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            raise ValidationError(
+                f"bundle {str(folder)!r} holds a symbolic link, {rel[:80]!r}; a bundle holds its "
+                "own files: copy the target into the folder instead"
+            )
+        if path.is_file() and rel != MANIFEST:
+            hashed[check_bundle_path(rel)] = file_sha256(path)
+    return hashed
 
 
 def verify_folder(folder: Path, expected: dict[str, str]) -> None:
-    """Raise IntegrityError unless every file hashes to ``expected`` and none is missing."""
+    """Raise IntegrityError unless every file hashes to ``expected`` and none is missing.
+
+    Every name is checked and resolved inside ``folder`` first (a bad name is an
+    IntegrityError too): nothing outside the bundle is ever read.
+    """
+    for rel in expected:
+        try:
+            check_bundle_path(rel)
+            path_inside(folder, rel, "bundle file name")
+        except ValidationError as error:
+            raise IntegrityError(
+                f"model bundle {str(folder)!r} lists a file outside itself ({error}); "
+                "it was not loaded"
+            ) from None
     for rel, digest in expected.items():
         path = folder / rel
+        if path.is_symlink():
+            raise IntegrityError(
+                f"model bundle file {rel!r} in {str(folder)!r} is a symbolic link; a bundle holds "
+                "its own files, so it was not loaded"
+            )
         if not path.is_file():
             raise IntegrityError(
                 f"model bundle {str(folder)!r} is missing {rel!r}; it was not loaded"

@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._manifest import BundleFolder
 
 MODEL_FILE = "model.onnx"
 
@@ -43,8 +44,8 @@ class ONNXFlavor:
             config={"model_file": MODEL_FILE},
         )
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any:
-        return session(folder / config.get("model_file", MODEL_FILE))
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
+        return session(bundle.file(config.get("model_file", MODEL_FILE), "model_file"))
 
     def predict(self, raw: Any, frame: Any) -> Any:
         return np.asarray(raw.run(None, _feed(raw, frame))[0]).ravel()

@@ -6,6 +6,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from modelyard.flavors._manifest import BundleFolder
+
 MODEL_FILE = "model.pkl"
 
 
@@ -14,9 +16,9 @@ def dump(model: Any, folder: Path) -> None:
         pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def load(folder: Path) -> Any:
+def load(bundle: BundleFolder, config: dict[str, Any]) -> Any:
     # Only ever called on files whose sha256 matched the registered digest (see _bundle).
-    with open(folder / MODEL_FILE, "rb") as handle:
+    with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
         return pickle.load(handle)
 
 

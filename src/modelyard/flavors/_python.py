@@ -8,6 +8,7 @@ from typing import Any
 import cloudpickle
 
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import ModelContext, PythonModel
 
 MODEL_FILE = "python_model.pkl"
@@ -33,14 +34,14 @@ class PythonFlavor:
             },
         )
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any:
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
         # Only ever called on files whose sha256 matched the registered digest (see _bundle).
-        with open(folder / config.get("model_file", MODEL_FILE), "rb") as handle:
-            model = cloudpickle.load(handle)
         artifacts = {
-            name: str(folder / ARTIFACTS / rel)
+            name: str(bundle.folder(f"{ARTIFACTS}/{rel}", f"artifacts.{name}"))
             for name, rel in (config.get("artifacts") or {}).items()
         }
+        with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
+            model = cloudpickle.load(handle)
         model.load_context(ModelContext(artifacts=artifacts))
         return model
 

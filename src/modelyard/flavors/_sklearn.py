@@ -7,6 +7,7 @@ from typing import Any
 
 from modelyard.flavors import _pickled
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._manifest import BundleFolder
 
 
 class SklearnFlavor:
@@ -31,8 +32,8 @@ class SklearnFlavor:
             },
         )
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any:
-        return _pickled.load(folder)
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
+        return _pickled.load(bundle, config)
 
     def predict(self, raw: Any, frame: Any) -> Any:
         return raw.predict(frame)

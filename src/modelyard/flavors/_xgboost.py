@@ -9,6 +9,7 @@ import xgboost
 
 from modelyard.flavors import _pickled
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._manifest import BundleFolder
 
 BOOSTER_FILE = "model.json"
 
@@ -34,12 +35,12 @@ class XGBoostFlavor:
             config=config,
         )
 
-    def load(self, folder: Path, config: dict[str, Any]) -> Any:
+    def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
         if config.get("kind") == "booster":
             booster = xgboost.Booster()
-            booster.load_model(str(folder / BOOSTER_FILE))
+            booster.load_model(str(bundle.file(config.get("model_file", BOOSTER_FILE), "model_file")))
             return booster
-        return _pickled.load(folder)
+        return _pickled.load(bundle, config)
 
     def predict(self, raw: Any, frame: Any) -> Any:
         if isinstance(raw, xgboost.Booster):

@@ -6,6 +6,7 @@ from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
 from modelyard.registry._fluent import evaluate, get_client, load_model, log_model, register_model
 from modelyard.registry._gate import CheckResult, Gate, parse_gate
+from modelyard.registry._loader import fetch_bundle
 
 __all__ = [
     "Card",
@@ -15,6 +16,7 @@ __all__ = [
     "Gate",
     "autolog",
     "evaluate",
+    "fetch_bundle",
     "get_client",
     "load_model",
     "log_model",

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from modelyard.core.errors import (
     GateFailedError,
     IntegrityError,
@@ -245,7 +243,7 @@ class Client(TrackingClient):
         return target
 
     def _upload_bundle(self, folder: Path) -> dict[str, tuple[str, int]]:
-        manifest = read_manifest(folder)
+        manifest = read_manifest(folder)  # refuses names that are not bundle paths
         verify_folder(folder, manifest.files)  # the folder is what its manifest says
         extra = set(hash_folder(folder)) - set(manifest.files)
         if extra:
@@ -267,10 +265,11 @@ class Client(TrackingClient):
             )
         return files
 
-    def _manifest_of(self, files: Mapping[str, tuple[str, int]]) -> tuple[str, Any]:
+    def _manifest_of(self, files: Mapping[str, tuple[str, int]]) -> tuple[str, Manifest]:
+        """The bundle's manifest, read from its verified blob; its file names are checked
+        (``check_bundle_path``) and must be exactly the files recorded beside it."""
         digest = files[MANIFEST][0]
-        data = yaml.safe_load(self.blobs.get_bytes(digest))
-        manifest = Manifest.from_dict(data, MANIFEST)
+        manifest = Manifest.parse(self.blobs.get_bytes(digest), MANIFEST)
         recorded = {k: v[0] for k, v in files.items() if k != MANIFEST}
         if recorded != manifest.files:
             raise IntegrityError(
@@ -399,10 +398,9 @@ class Client(TrackingClient):
         if text.startswith("runs:"):
             parsed = parse_runs_uri(text)
             files = self._files_from_run(parsed.run_id, parsed.path)
-            digest, manifest = self._manifest_of(files)
-            pseudo = _PseudoVersion(
-                manifest_digest=digest, files=files, uri=text, flavor=manifest.flavor
-            )
+            # the manifest is read (and checked against these files) only after its bytes
+            # were verified, in fetch_and_load
+            pseudo = _PseudoVersion(manifest_digest=files[MANIFEST][0], files=files, uri=text)
             return fetch_and_load(pseudo, self.blobs, text, engine)  # type: ignore[arg-type]
         return load_bundle(text, trusted=trusted, engine=engine)
 
@@ -712,13 +710,10 @@ class Client(TrackingClient):
 class _PseudoVersion:
     """Enough of a ModelVersion to fetch a bundle that lives among a run's artifacts."""
 
-    def __init__(
-        self, manifest_digest: str, files: dict[str, tuple[str, int]], uri: str, flavor: str
-    ) -> None:
+    def __init__(self, manifest_digest: str, files: dict[str, tuple[str, int]], uri: str) -> None:
         self.manifest_digest = manifest_digest
         self.files = files
         self.uri = uri
-        self.flavor = flavor
 
 
 def _card_field(key: str) -> bool:

@@ -25,7 +25,7 @@ from modelyard import __version__
 from modelyard.core.errors import ValidationError
 from modelyard.core.uris import parse_models_uri
 from modelyard.flavors import MANIFEST, read_manifest
-from modelyard.registry import Client
+from modelyard.registry import Client, fetch_bundle
 from modelyard.serving._config import load_deployment
 
 PORT = 8080
@@ -57,11 +57,7 @@ def _export(client: Client, uri: str, folder: Path) -> tuple[str, list[str]]:
     version = client.get_model_version(ref.name, peeked[0])
     target = folder / "models" / f"{ref.name}-v{version.version}"
     if not target.exists():
-        staging = target.with_name(target.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        for path, (digest, size) in version.files.items():
-            client.blobs.get_file(digest, staging / path, size)
-        staging.rename(target)
+        fetch_bundle(version.files, client.blobs, target, version.uri)  # names checked, verified
     return f"models/{target.name}", read_manifest(target).requirements
 
 
