@@ -113,3 +113,21 @@ def test_register_from_the_command_line(uri: str, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "is not a folder" in missing.stderr
     unknown = runner.invoke(app, ["models", "show", "ghost", "-t", uri])
     assert unknown.exit_code == 2 and "registered model 'ghost' does not exist" in unknown.stderr
+
+
+def test_register_a_pickled_mlflow_folder_needs_trusted(uri: str, tmp_path: Path) -> None:
+    import pickle
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    folder = tmp_path / "mlflow"
+    folder.mkdir()
+    (folder / "model.pkl").write_bytes(pickle.dumps(Ridge().fit(X, y)))
+    (folder / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: model.pkl\n    serialization_format: pickle\n"
+    )
+    refused = runner.invoke(app, ["models", "register", "imported", str(folder), "-t", uri])
+    assert refused.exit_code == 1 and "--trusted" in refused.output
+    registered = json.loads(
+        run("models", "register", "imported", str(folder), "--trusted", "-t", uri, "--json")
+    )
+    assert registered["version"] == 1 and registered["flavor"] == "sklearn"

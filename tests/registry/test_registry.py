@@ -244,7 +244,9 @@ def test_mlflow_model_folders_come_along(
     (folder / "input_example.json").write_text(
         json.dumps({"columns": list(X.columns), "data": X.head(2).values.tolist()})
     )
-    version = client.register_model("from-mlflow", folder)
+    with pytest.raises(my.UntrustedModelError, match="trusted=True"):
+        client.register_model("from-mlflow", folder)  # converting it unpickles it
+    version = client.register_model("from-mlflow", folder, trusted=True)
     assert version.source.startswith("mlflow:") and version.flavor == "sklearn"
     assert [c["name"] for c in version.signature["inputs"]] == list(X.columns)  # type: ignore[index]
     loaded = client.load_model(version.uri)

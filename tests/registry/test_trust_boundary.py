@@ -1,5 +1,6 @@
-"""The bundle trust boundary: a bundle never reaches outside itself, and nothing is read from
-the local cache before it is verified (a bad cache entry is fetched again)."""
+"""The bundle trust boundary: a bundle never reaches outside itself, nothing is read from the
+local cache before it is verified (a bad cache entry is fetched again), and registering
+never unpickles what loading would refuse."""
 
 from __future__ import annotations
 
@@ -233,4 +234,68 @@ def test_flavor_files_must_be_files_the_manifest_lists(
     assert not marker.exists()
     with pytest.raises(my.IntegrityError, match="not a file its manifest lists"):
         client.load_model(bundle, trusted=True, engine=engine)  # an unregistered folder, too
+    assert not marker.exists()
+
+
+# -- R1: registering an MLflow folder runs no pickle unless trusted ----------------------
+
+
+def _mlflow_folder(folder: Path, flavors: str, files: dict[str, bytes]) -> Path:
+    folder.mkdir()
+    (folder / "MLmodel").write_text(f"artifact_path: model\nflavors:\n{flavors}")
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+SKLEARN_FLAVOR = "  sklearn:\n    pickled_model: model.pkl\n    serialization_format: {fmt}\n"
+PYFUNC_FLAVOR = "  python_function:\n    python_model: python_model.pkl\n    loader_module: mlflow.pyfunc.model\n"
+
+
+@pytest.mark.parametrize(
+    ("flavors", "file_name"),
+    [
+        (SKLEARN_FLAVOR.format(fmt="cloudpickle"), "model.pkl"),
+        (SKLEARN_FLAVOR.format(fmt="pickle"), "model.pkl"),
+        (PYFUNC_FLAVOR, "python_model.pkl"),
+    ],
+)
+def test_registering_a_pickled_mlflow_folder_needs_trusted(
+    client: my.Client, tmp_path: Path, flavors: str, file_name: str
+) -> None:
+    marker = tmp_path / "RCE"
+    folder = _mlflow_folder(tmp_path / "mlflow", flavors, {file_name: pickle.dumps(_Evil(marker))})
+    with pytest.raises(my.UntrustedModelError, match="trusted=True"):
+        client.register_model("m", folder)
+    assert not marker.exists()
+    assert client.search_model_versions() == []
+
+
+def test_registering_a_skops_folder_keeps_skops_trust_check(
+    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    import skops.io
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = data
+    model = DecisionTreeClassifier(max_depth=2).fit(X, y)  # holds sklearn.tree._tree.Tree
+    folder = _mlflow_folder(tmp_path / "mlflow", SKLEARN_FLAVOR.format(fmt="skops"), {})
+    skops.io.dump(model, folder / "model.pkl")
+    with pytest.raises(my.UntrustedModelError, match=r"sklearn\.tree\._tree\.Tree.*trusted=True"):
+        client.register_model("tree", folder, input_example=X.head(3))
+    assert client.search_model_versions() == []
+    version = client.register_model("tree", folder, input_example=X.head(3), trusted=True)
+    assert np.array_equal(client.load_model(version.uri).predict(X), model.predict(X))
+
+
+def test_mlflow_files_outside_the_folder_are_refused_even_when_trusted(
+    client: my.Client, tmp_path: Path
+) -> None:
+    marker = tmp_path / "RCE"
+    (tmp_path / "elsewhere.pkl").write_bytes(pickle.dumps(_Evil(marker)))
+    folder = _mlflow_folder(
+        tmp_path / "mlflow", SKLEARN_FLAVOR.format(fmt="cloudpickle").replace("model.pkl", "../elsewhere.pkl"), {}
+    )
+    with pytest.raises(my.ValidationError, match="climbs out"):
+        client.register_model("m", folder, trusted=True)
     assert not marker.exists()

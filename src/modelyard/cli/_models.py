@@ -196,13 +196,21 @@ def register(
     risk: Annotated[
         str | None, typer.Option(help="minimal, limited, high or unacceptable.")
     ] = None,
+    trusted: Annotated[
+        bool,
+        typer.Option(
+            "--trusted",
+            help="Vouch for an MLflow folder whose model is a pickle: converting it unpickles "
+            "it, which runs its code.",
+        ),
+    ] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
     """Register a new version of a model."""
     with friendly_errors():
         v = client(tracking_uri).register_model(
-            name, source, description=description, risk_category=risk
+            name, source, description=description, risk_category=risk, trusted=trusted
         )
     if json:
         emit_json(version_json(v))

@@ -155,9 +155,15 @@ class Client(TrackingClient):
         run_id: str | None = None,
         lineage: dict[str, Any] | None = None,
         onnx: bool = False,
+        trusted: bool = False,
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/<id>/<path>``, a bundle folder, an
-        MLflow model folder, or a live model object. Versions are 1, 2, 3 ... per model."""
+        MLflow model folder, or a live model object. Versions are 1, 2, 3 ... per model.
+
+        Registering a bundle folder or a run's bundle only hashes its files. An MLflow folder
+        has to be loaded to be converted; a pickled one (cloudpickle or pickle, or a skops
+        file holding types skops does not trust) runs code as it loads, so it needs
+        ``trusted=True``, as ``load_model`` of a folder does."""
         check_model_name(name)
         actor = current_user()
         staging: tempfile.TemporaryDirectory[str] | None = None
@@ -179,7 +185,7 @@ class Client(TrackingClient):
                     if _mlflow_import.is_mlflow_model(folder):
                         staging = tempfile.TemporaryDirectory(prefix="modelyard-mlflow-")
                         folder = self._convert_mlflow(
-                            folder, Path(staging.name) / "bundle", input_example
+                            folder, Path(staging.name) / "bundle", input_example, trusted
                         )
                         source_text = f"mlflow:{source_text}"
                 else:
@@ -229,9 +235,11 @@ class Client(TrackingClient):
         )
         return self._registry.get_model(name)
 
-    def _convert_mlflow(self, folder: Path, target: Path, input_example: Any) -> Path:
+    def _convert_mlflow(
+        self, folder: Path, target: Path, input_example: Any, trusted: bool
+    ) -> Path:
         mlmodel = _mlflow_import.read_mlmodel(folder)
-        model = _mlflow_import.load_mlflow_model(folder, mlmodel)
+        model = _mlflow_import.load_mlflow_model(folder, mlmodel, trusted=trusted)
         example = (
             input_example
             if input_example is not None

@@ -1,8 +1,11 @@
 """Bring an MLflow model folder (MLmodel format) into a modelyard bundle.
 
 Reads the ``MLmodel`` file's flavors (scikit-learn, or python_function with a
-cloudpickled model), its signature and its input example; the pickle is loaded only when
-the caller vouches for the folder (registering it is that act).
+cloudpickled model), its signature and its input example. Converting means loading the
+model: a pickle (cloudpickle or pickle) is loaded only with ``trusted=True``, the caller's
+word that the folder is theirs, as for ``load_model`` of a folder. A skops file loads
+without it when skops trusts every type in it (skops' own check stays on). Every file the
+``MLmodel`` names must lie inside the folder.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import cloudpickle
 import pandas as pd
 import yaml
 
-from modelyard.core.errors import MissingDependencyError, ValidationError
+from modelyard.artifacts import path_inside
+from modelyard.core.errors import MissingDependencyError, UntrustedModelError, ValidationError
 from modelyard.core.signature import ColumnSpec, DType, InputKind, Signature
 from modelyard.flavors import PythonModel
 
@@ -97,7 +101,7 @@ def input_example_of(folder: Path, mlmodel: dict[str, Any]) -> pd.DataFrame | No
     info = mlmodel.get("saved_input_example_info")
     if not info:
         return None
-    path = folder / info.get("artifact_path", "input_example.json")
+    path = _inside(folder, info.get("artifact_path", "input_example.json"), "input example")
     if not path.is_file():
         return None
     payload = json.loads(path.read_text(encoding="utf-8"))
@@ -110,28 +114,72 @@ def input_example_of(folder: Path, mlmodel: dict[str, Any]) -> pd.DataFrame | No
     return None
 
 
-def load_mlflow_model(folder: Path, mlmodel: dict[str, Any]) -> Any:
-    """The model object inside an MLflow folder (sklearn or cloudpickled python_function)."""
+def _inside(folder: Path, name: object, what: str) -> Path:
+    """``folder / name``, refused unless it stays inside the MLflow folder."""
+    if not isinstance(name, str):
+        raise ValidationError(f"MLmodel: the {what} path must be a string, got {type(name).__name__}")
+    return path_inside(folder, name, f"MLmodel {what} path")
+
+
+def _untrusted(folder: Path, what: str) -> UntrustedModelError:
+    return UntrustedModelError(
+        f"registering the MLflow model {str(folder)!r} means loading {what}, and unpickling it "
+        "could run arbitrary code; pass trusted=True (modelyard models register --trusted) if "
+        "you made it or trust its source"
+    )
+
+
+def _load_skops(model_file: Path, folder: Path, trusted: bool) -> Any:
+    try:
+        import skops.io
+    except ImportError as error:
+        raise MissingDependencyError(
+            "skops", "mlflow", "Importing an MLflow model saved with skops"
+        ) from error
+    untrusted = skops.io.get_untrusted_types(file=model_file)
+    if untrusted and not trusted:
+        shown = ", ".join(str(t)[:80] for t in untrusted[:5])
+        raise UntrustedModelError(
+            f"the skops file of the MLflow model {str(folder)!r} holds types skops does not trust "
+            f"({shown}); loading them can crash or run code. Pass trusted=True "
+            "(modelyard models register --trusted) if you made it or trust its source"
+        )
+    # without trusted=True, skops' defaults decide (and refuse anything else at load, too)
+    return skops.io.load(model_file, trusted=untrusted if trusted else None)
+
+
+def load_mlflow_model(folder: Path, mlmodel: dict[str, Any], *, trusted: bool = False) -> Any:
+    """The model object inside an MLflow folder (sklearn or cloudpickled python_function).
+
+    Pickles load only with ``trusted=True``; otherwise UntrustedModelError, before any
+    byte of them is read."""
     flavors = mlmodel["flavors"]
+    if not isinstance(flavors, dict):
+        raise ValidationError("MLmodel: 'flavors' must be a mapping of flavor names")
     if "sklearn" in flavors:
-        model_file = folder / flavors["sklearn"].get("pickled_model", "model.pkl")
+        model_file = _inside(
+            folder, flavors["sklearn"].get("pickled_model", "model.pkl"), "pickled_model"
+        )
         serialization = flavors["sklearn"].get("serialization_format", "cloudpickle")
         if serialization == "skops":  # MLflow 3's default for scikit-learn
-            try:
-                import skops.io
-            except ImportError as error:
-                raise MissingDependencyError(
-                    "skops", "mlflow", "Importing an MLflow model saved with skops"
-                ) from error
-            return skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+            return _load_skops(model_file, folder, trusted)
+        if not trusted:
+            raise _untrusted(folder, f"its {serialization} file {model_file.name!r}")
         with open(model_file, "rb") as handle:
             if serialization == "cloudpickle":
                 return cloudpickle.load(handle)
-            return pickle.load(handle)  # the caller vouched for this folder by registering it
+            return pickle.load(handle)  # the caller vouched for this folder (trusted=True)
     pyfunc = flavors.get("python_function", {})
     if "python_model" in pyfunc:
+        python_model = _inside(folder, pyfunc["python_model"], "python_model")
+        artifact_paths = {  # MLflow writes {name: {path: ..., uri: ...}}; older, {name: path}
+            k: str(_inside(folder, v.get("path") if isinstance(v, dict) else v, f"artifacts.{k}"))
+            for k, v in (pyfunc.get("artifacts") or {}).items()
+        }
+        if not trusted:
+            raise _untrusted(folder, f"its cloudpickled python_model {python_model.name!r}")
         try:
-            with open(folder / pyfunc["python_model"], "rb") as handle:
+            with open(python_model, "rb") as handle:
                 inner = cloudpickle.load(handle)
         except ModuleNotFoundError as error:
             if (error.name or "").startswith("mlflow"):
@@ -153,8 +201,7 @@ def load_mlflow_model(folder: Path, mlmodel: dict[str, Any]) -> Any:
                 except TypeError:
                     return self.wrapped.predict(model_input)
 
-        artifacts = {k: str(folder / v) for k, v in (pyfunc.get("artifacts") or {}).items()}
-        return _MlflowPythonModel(inner, artifacts)
+        return _MlflowPythonModel(inner, artifact_paths)
     raise ValidationError(
         f"the MLflow model in {str(folder)!r} has flavors {sorted(flavors)}; modelyard imports "
         "'sklearn' and 'python_function' (with a python_model) models"
