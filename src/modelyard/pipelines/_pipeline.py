@@ -378,7 +378,8 @@ def _links(client: Client, run_id: str, step_name: str, value: Any) -> dict[str,
     ]
     if runs:
         links["runs"] = runs
-    versions = [f"models:/{v.name}/{v.version}" for r in runs for v in client.search_model_versions(f"run_id = '{r}'")]
+    found = client.search_model_versions("run_id IN (" + ", ".join(f"'{r}'" for r in runs) + ")") if runs else []
+    versions = [v.uri for v in sorted(found, key=lambda v: runs.index(v.run_id or ""))]  # stable: by run, then as listed
     items = value if isinstance(value, list | tuple) else [value]
     versions += [v.uri for v in items if isinstance(v, ModelVersion) and v.uri not in versions]
     if versions:

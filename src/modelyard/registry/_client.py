@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from modelyard.core.entities import PagedList
 from modelyard.core.errors import (
     GateFailedError,
     IntegrityError,
@@ -100,9 +100,27 @@ class Client(TrackingClient):
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registry.get_model(name)
 
-    def search_registered_models(self, filter_string: str = "") -> list[RegisteredModel]:
-        """Registered models; ``filter_string`` may be ``name LIKE 'cred%'`` or ``name = 'x'``."""
-        return self._registry.search_models(_name_pattern(filter_string))
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Registered models matching ``filter_string``, in the run search language over
+        ``name``, ``owner``, ``risk_category``, ``creation_timestamp``,
+        ``last_updated_timestamp`` and ``tags.<key>``: ``name LIKE 'cred%' and tags.team =
+        'risk'``. By name unless ``order_by`` says otherwise (``["last_updated_timestamp
+        DESC"]``); the result's ``.token`` fetches the next page."""
+        return self._registry.search_models(filter_string, order_by, max_results, page_token)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any, reason: str = "") -> None:
+        """Set a tag on a registered model (checked like run tags; audited)."""
+        self._registry.set_tag(name, None, key, value, current_user(), reason)
+
+    def delete_registered_model_tag(self, name: str, key: str, reason: str = "") -> None:
+        """Delete a tag of a registered model (audited); NotFoundError if it has no such tag."""
+        self._registry.delete_tag(name, None, key, current_user(), reason)
 
     def update_registered_model(
         self,
@@ -364,12 +382,37 @@ class Client(TrackingClient):
         return found[0], found[2]
 
     def search_model_versions(
-        self, filter_string: str = "", include_deleted: bool = False
-    ) -> list[ModelVersion]:
-        """Versions, newest first; ``filter_string``: ``name = 'x'``, ``name LIKE 'x%'``,
-        ``run_id = '...'``, joined with ``and``."""
-        criteria = _version_filter(filter_string)
-        return self._registry.search_versions(include_deleted=include_deleted, **criteria)
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10_000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> PagedList:
+        """Versions matching ``filter_string``, in the run search language over ``name``,
+        ``version_number``, ``run_id``, ``source``, ``state``, ``flavor``, ``owner``,
+        ``risk_category``, ``creation_timestamp``, ``last_updated_timestamp``,
+        ``tags.<key>``, ``metrics.<key>`` and ``params.<key>``: ``name = 'credit' and
+        version_number > 3``, ``run_id IN ('a', 'b')``, ``tags.stage = 'prod'``. By name,
+        newest first, unless ``order_by`` says otherwise (``["metrics.auc DESC"]``); the
+        result's ``.token`` fetches the next page. Deleted versions only with
+        ``include_deleted``."""
+        return self._registry.search_versions(
+            filter_string, order_by, max_results, page_token, include_deleted=include_deleted
+        )
+
+    def set_model_version_tag(
+        self, name: str, version: int | str, key: str, value: Any, reason: str = ""
+    ) -> None:
+        """Set a tag on a model version (checked like run tags; audited)."""
+        self._registry.set_tag(name, _version_number(version), key, value, current_user(), reason)
+
+    def delete_model_version_tag(
+        self, name: str, version: int | str, key: str, reason: str = ""
+    ) -> None:
+        """Delete a tag of a model version (audited); NotFoundError if it has no such tag."""
+        self._registry.delete_tag(name, _version_number(version), key, current_user(), reason)
 
     def get_audit_log(self, name: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         return self._registry.audit_log(name, limit)
@@ -733,34 +776,3 @@ def _version_number(version: int | str) -> int:
     if isinstance(version, str) and version.isdigit() and int(version) > 0:
         return int(version)
     raise ValidationError(f"model version {version!r} is not a positive whole number")
-
-
-def _name_pattern(filter_string: str) -> str | None:
-    text = (filter_string or "").strip()
-    if not text:
-        return None
-    match = re.fullmatch(r"name\s*(=|LIKE|ILIKE)\s*'([^']*)'", text, flags=re.IGNORECASE)
-    if match is None:
-        raise ValidationError(
-            f"filter {text!r}: registered models filter on name, e.g. name LIKE 'credit%'"
-        )
-    return match.group(2)
-
-
-def _version_filter(filter_string: str) -> dict[str, str]:
-    criteria: dict[str, str] = {}
-    text = (filter_string or "").strip()
-    if not text:
-        return criteria
-    for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE):
-        match = re.fullmatch(
-            r"(name|run_id)\s*(=|LIKE|ILIKE)\s*'([^']*)'", clause.strip(), flags=re.IGNORECASE
-        )
-        if match is None:
-            raise ValidationError(
-                f"filter clause {clause!r}: model versions filter on name = '...', name LIKE '...' or run_id = '...'"
-            )
-        field_, op, value = match.group(1).lower(), match.group(2).upper(), match.group(3)
-        key = "name_like" if (field_ == "name" and op != "=") else field_
-        criteria[key] = value
-    return criteria
