@@ -53,8 +53,15 @@ from modelyard.registry._gate import (
     Gate,
     LatencyCheck,
     MetricCheck,
+    approver_outcome,
+    card_outcome,
+    champion_outcome,
+    complete_card_outcome,
+    latency_outcome,
     metric_of,
+    metric_outcome,
     parse_gate,
+    risk_outcome,
 )
 from modelyard.registry._loader import cache_root, fetch_and_load, load_located
 from modelyard.store import RegistryStore
@@ -536,33 +543,11 @@ class Client(TrackingClient):
                 f"version {candidate.version} of {name!r} is {candidate.state.value}; only active versions can be promoted"
             )
         risk = candidate.risk_category
-        results.append(
-            CheckResult(
-                "risk category",
-                risk is not RiskCategory.UNACCEPTABLE,
-                f"{risk.value}"
-                + (" models are never promoted" if risk is RiskCategory.UNACCEPTABLE else ""),
-            )
-        )
+        results.append(risk_outcome(risk))
         if risk is RiskCategory.HIGH:
             missing = [f for f in CARD_FIELDS if not candidate.card.get(f, "").strip()]
-            results.append(
-                CheckResult(
-                    "high risk: card complete",
-                    not missing,
-                    "all fields filled" if not missing else f"missing {', '.join(missing)}",
-                )
-            )
-            approvers = [a["approver"] for a in candidate.approvals]
-            results.append(
-                CheckResult(
-                    "high risk: named approver",
-                    bool(approvers),
-                    ", ".join(approvers)
-                    if approvers
-                    else "no approval recorded (modelyard models approve ...)",
-                )
-            )
+            results.append(complete_card_outcome(missing))
+            results.append(approver_outcome([a["approver"] for a in candidate.approvals]))
         for check in chosen.checks if chosen else []:
             results.append(self._run_check(check, candidate, alias))
         return results
@@ -570,63 +555,32 @@ class Client(TrackingClient):
     def _run_check(self, check: Any, candidate: ModelVersion, alias: str) -> CheckResult:
         if isinstance(check, MetricCheck):
             value = metric_of(candidate.metrics, check.metric, f"version {candidate.version}")
-            ok = (check.min is None or value >= check.min) and (
-                check.max is None or value <= check.max
-            )
-            bounds = " and ".join(
-                b
-                for b in (
-                    f">= {check.min}" if check.min is not None else "",
-                    f"<= {check.max}" if check.max is not None else "",
-                )
-                if b
-            )
-            return CheckResult(f"{check.metric} {bounds}", ok, f"{value:.4g}")
+            return metric_outcome(check, value)
         if isinstance(check, ChampionCheck):
             value = metric_of(candidate.metrics, check.champion, f"version {candidate.version}")
             try:
                 champion = self.get_model_version_by_alias(candidate.name, check.alias)
             except NotFoundError:
-                return CheckResult(
-                    f"{check.champion} vs {check.alias}", True, f"{value:.4g}; no {check.alias} yet"
-                )
+                return champion_outcome(check, value, None, None)
             reference = metric_of(
                 champion.metrics, check.champion, f"the {check.alias} (version {champion.version})"
             )
-            worse_by = (reference - value) if check.higher_is_better else (value - reference)
-            return CheckResult(
-                f"{check.champion} within {check.delta} of {check.alias}",
-                worse_by <= check.delta,
-                f"{value:.4g} vs {reference:.4g} (v{champion.version})",
-            )
+            return champion_outcome(check, value, reference, champion.version)
         if isinstance(check, LatencyCheck):
             model = self.load_model(candidate.uri)
             example = self._example(candidate)
             if example is None:
-                return CheckResult(
-                    f"latency <= {check.latency_ms} ms",
-                    False,
-                    "no input example was registered to time",
-                )
+                return latency_outcome(check, None)
             model.predict(example)
             timings = []
             for _ in range(check.repeats):
                 started = time.perf_counter()
                 model.predict(example)
                 timings.append((time.perf_counter() - started) * 1000)
-            median = statistics.median(timings)
-            return CheckResult(
-                f"latency <= {check.latency_ms} ms",
-                median <= check.latency_ms,
-                f"median {median:.2f} ms over {check.repeats} calls on {len(example)} rows",
-            )
+            return latency_outcome(check, statistics.median(timings), check.repeats, len(example))
         if isinstance(check, CardCheck):
             missing = [f for f in check.card if not candidate.card.get(f, "").strip()]
-            return CheckResult(
-                f"card fields {', '.join(check.card)}",
-                not missing,
-                "filled" if not missing else f"missing {', '.join(missing)}",
-            )
+            return card_outcome(check, missing)
         raise ValidationError(f"unknown gate check {check!r}")
 
     def _example(self, version: ModelVersion) -> Any:
@@ -655,7 +609,7 @@ class Client(TrackingClient):
         if failed and not force:
             raise GateFailedError(
                 f"version {number} of {name!r} failed {len(failed)} of {len(results)} gate checks: "
-                + "; ".join(f"{r.check} ({r.detail})" for r in failed)
+                + "; ".join(r.detail for r in failed)
                 + ". Fix them, or override with force=True and a reason",
                 results,
             )
