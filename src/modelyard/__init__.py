@@ -109,6 +109,8 @@ _REGISTRY = (
     "load_model",
     "log_model",
     "register_model",
+    "search_model_versions",
+    "search_registered_models",
 )
 _FLAVORS = ("Model", "ModelContext", "PythonModel", "infer_signature", "save_model")
 _SUBMODULES = ("data", "features")
@@ -193,6 +195,8 @@ __all__ = [
     "register_model",
     "save_model",
     "search_experiments",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -213,6 +217,8 @@ if TYPE_CHECKING:
         load_model,
         log_model,
         register_model,
+        search_model_versions,
+        search_registered_models,
     )
     from modelyard.tracking import (
         ActiveRun,

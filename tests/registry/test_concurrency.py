@@ -8,14 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import modelyard as my
 
 REGISTER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, sys
     import modelyard as my
 
     class Constant(my.PythonModel):
@@ -24,10 +23,10 @@ REGISTER = textwrap.dedent(
         def predict(self, model_input, params=None):
             return [self.value] * len(model_input)
 
-    uri, artifacts, start, count, worker = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    uri, artifacts, count, worker = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     client = my.Client(uri, artifact_uri=artifacts)
-    while time.time() < start:
-        time.sleep(0.001)
+    print("ready", flush=True)
+    sys.stdin.readline()  # the start barrier
     versions = []
     for i in range(count):
         v = client.register_model("shared", Constant(worker * 100 + i), input_example={"x": [1.0]})
@@ -38,12 +37,12 @@ REGISTER = textwrap.dedent(
 
 MOVE = textwrap.dedent(
     """
-    import sys, time
+    import sys
     import modelyard as my
-    uri, artifacts, start, version, rounds = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    uri, artifacts, version, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     client = my.Client(uri, artifact_uri=artifacts)
-    while time.time() < start:
-        time.sleep(0.001)
+    print("ready", flush=True)
+    sys.stdin.readline()  # the start barrier
     for _ in range(rounds):
         client.set_registered_model_alias("shared", "champion", version, reason=f"worker for v{version}")
     print("ok")
@@ -52,9 +51,12 @@ MOVE = textwrap.dedent(
 
 
 def _run_all(script: Path, args: list[list[str]]) -> list[str]:
+    """Run the script once per argument list, all released at once when every one is loaded
+    (a barrier on stdin, not a wall-clock start time); their last output lines."""
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), *a],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -62,6 +64,12 @@ def _run_all(script: Path, args: list[list[str]]) -> list[str]:
         )
         for a in args
     ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.communicate()[1][-3000:]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -77,8 +85,7 @@ def test_versions_are_gap_free_under_concurrent_registration(
     script.write_text(REGISTER)
     artifacts = str(tmp_path / "artifacts")
     my.Client(store_url, artifact_uri=artifacts).search_registered_models()  # create the schema
-    start = str(time.time() + 2.5)
-    outputs = _run_all(script, [[store_url, artifacts, start, "5", str(w)] for w in range(4)])
+    outputs = _run_all(script, [[store_url, artifacts, "5", str(w)] for w in range(4)])
     numbers = sorted(n for out in outputs for n in json.loads(out))
     assert numbers == list(range(1, 21))
     client = my.Client(store_url, artifact_uri=artifacts)
@@ -103,10 +110,7 @@ def test_two_processes_moving_one_alias(store_url: str, tmp_path: Path) -> None:
         client.register_model("shared", Constant(), input_example={"x": [1.0]})
     script = tmp_path / "move.py"
     script.write_text(MOVE)
-    start = str(time.time() + 2.0)
-    _run_all(
-        script, [[store_url, artifacts, start, "1", "15"], [store_url, artifacts, start, "2", "15"]]
-    )
+    _run_all(script, [[store_url, artifacts, "1", "15"], [store_url, artifacts, "2", "15"]])
     moves = [e for e in reversed(client.get_audit_log("shared")) if e.alias == "champion"]
     assert len(moves) == 30
     # each entry's "from" is exactly the previous entry's "to": no move was lost or interleaved

@@ -114,7 +114,7 @@ def test_gates_pass_refuse_and_can_be_forced_with_a_reason(reg: my.Client, tmp_p
         reg.promote("diabetes", 3)
     assert [c.check for c in refused.value.checks if not c.passed] == [
         "r2 >= 0.35",
-        "r2 within 0.02 of champion",
+        "r2 vs champion (tolerance 0.02)",
         "rmse <= 56.9",
     ]  # type: ignore[attr-defined]
     assert reg.get_model_version_by_alias("diabetes", "champion").version == 2
@@ -125,6 +125,54 @@ def test_gates_pass_refuse_and_can_be_forced_with_a_reason(reg: my.Client, tmp_p
     assert (last.action, last.from_version, last.to_version) == ("promote_forced", 2, 3)
     assert last.reason == "regulator asked for the simpler model" and any(
         not c["passed"] for c in last.details["checks"]
+    )
+
+
+def test_gate_outcomes_read_as_what_happened(reg: my.Client, tmp_path: Path) -> None:
+    """Newcomer bug 7: a failed champion check read "r2 within 0.02 of champion (0.3 vs
+    0.45 (v2))", as if it had passed. Each outcome now states what was found."""
+    reg.set_model_gate(
+        "diabetes",
+        {
+            "checks": [
+                {"metric": "r2", "min": 0.35},
+                {"champion": "r2", "delta": 0.02},
+                {"champion": "rmse", "delta": 0.4, "higher_is_better": False},
+                {"metric": "rmse", "max": 56.9},
+                {"card": ["intended_use"]},
+            ]
+        },
+    )
+    first = reg.promote("diabetes", 1, force=True, reason="no card yet")
+    assert [c.detail for c in first] == [
+        "risk category minimal allows promotion",
+        "r2 0.4 meets >= 0.35",
+        "r2 0.4; no champion yet, so nothing to compare with",
+        "rmse 56; no champion yet, so nothing to compare with",
+        "rmse 56 meets <= 56.9",
+        "card fields intended_use are empty; fill them with update_model_version(..., card={...})",
+    ]
+    reg.update_model_version("diabetes", 2, card={"intended_use": "tests"})
+    passed = reg.promote("diabetes", 2)
+    assert [c.detail for c in passed[2:4]] == [
+        "r2 0.45 is above champion v1's 0.4",
+        "rmse 55.5 is below champion v1's 56",
+    ]
+    assert passed[-1].detail == "card fields intended_use are filled"
+    reg.update_model_version("diabetes", 3, card={"intended_use": "tests"}, metrics={"r2": 0.44})
+    close = {c.check: c.detail for c in reg.check_gate("diabetes", 3)}
+    assert close["r2 vs champion (tolerance 0.02)"] == "r2 0.44 is within 0.02 of champion v2's 0.45"
+    assert close["rmse vs champion (tolerance 0.4)"] == (
+        "rmse 57 is more than 0.4 above champion v2's 55.5"
+    )
+    reg.update_model_version("diabetes", 3, metrics={"r2": 0.3})
+    with pytest.raises(my.GateFailedError) as refused:
+        reg.promote("diabetes", 3)
+    assert str(refused.value) == (
+        "version 3 of 'diabetes' failed 4 of 6 gate checks: r2 0.3 is below the minimum 0.35; "
+        "r2 0.3 is more than 0.02 below champion v2's 0.45; rmse 57 is more than 0.4 above "
+        "champion v2's 55.5; rmse 57 is above the maximum 56.9. Fix them, or override with "
+        "force=True and a reason"
     )
 
 

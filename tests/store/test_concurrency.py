@@ -8,18 +8,17 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import modelyard
 
 WRITER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, sys
     import modelyard as my
-    uri, start, points = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-    while time.time() < start:
-        time.sleep(0.001)
+    uri, points = sys.argv[1], int(sys.argv[2])
+    print("ready", flush=True)
+    sys.stdin.readline()  # the start barrier: every writer is loaded, then all go at once
     try:
         my.set_tracking_uri(uri)
         my.set_experiment("concurrent")
@@ -34,21 +33,34 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_eight_processes_start_together_on_a_new_store(store_url: str, tmp_path: Path) -> None:
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    env = {**os.environ, "MODELYARD_ARTIFACT_URI": str(tmp_path / "artifacts")}
-    start = time.time() + 2.0
+def start_together(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.Popen[str]]:
+    """Start the processes, wait until each has printed "ready", then release them all at once
+    (a barrier on their stdin: no wall-clock start time to miss on a loaded machine)."""
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), store_url, str(start), "200"],
+            command,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for _ in range(8)
+        for command in commands
     ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", proc.communicate()[1][-2000:]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    return procs
+
+
+def test_eight_processes_start_together_on_a_new_store(store_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "MODELYARD_ARTIFACT_URI": str(tmp_path / "artifacts")}
+    procs = start_together([[sys.executable, str(script), store_url, "200"] for _ in range(8)], env)
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=240)

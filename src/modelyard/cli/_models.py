@@ -17,7 +17,7 @@ from modelyard.cli._output import (
     table,
     when,
 )
-from modelyard.core.errors import GateFailedError
+from modelyard.core.errors import GateFailedError, ValidationError
 from modelyard.core.formatting import number
 from modelyard.core.models import ModelVersion, RegisteredModel
 from modelyard.registry import CheckResult, Client
@@ -36,6 +36,20 @@ def client(tracking_uri: str | None) -> Client:
 
 def _aliases(aliases: dict[str, int]) -> str:
     return ", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items())) or "-"
+
+
+def _tags(tags: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "-"
+
+
+Filter = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        "-f",
+        help="Search-language filter, e.g. \"tags.team = 'risk'\" (see `runs search`).",
+    ),
+]
 
 
 def model_json(m: RegisteredModel) -> dict[str, Any]:
@@ -80,16 +94,17 @@ def version_json(v: ModelVersion) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
-    """List registered models with their aliases."""
+def list_(filter_string: Filter = None, tracking_uri: TrackingUri = None, json: Json = False) -> None:
+    """List registered models with their aliases and tags (filter on name, owner,
+    risk_category or tags.<key>)."""
     with friendly_errors():
-        models = client(tracking_uri).search_registered_models()
+        models = client(tracking_uri).search_registered_models(filter_string)
     if json:
         emit_json([model_json(m) for m in models])
         return
     table(
         "Registered models",
-        ["name", "latest", "aliases", "risk", "owner", "updated"],
+        ["name", "latest", "aliases", "risk", "owner", "updated", "tags"],
         [
             [
                 m.name,
@@ -98,11 +113,14 @@ def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
                 m.risk_category.value,
                 m.owner,
                 when(m.last_updated_time),
+                _tags(m.tags),
             ]
             for m in models
         ],
         caption=None
         if models
+        else "No models match."
+        if filter_string
         else "No models yet: log_model(..., registered_model_name=...) or `modelyard models register`.",
     )
 
@@ -127,6 +145,7 @@ def show(name: Name, tracking_uri: TrackingUri = None, json: Json = False) -> No
             ["risk", m.risk_category.value],
             ["latest version", m.latest_version or "-"],
             ["aliases", _aliases(m.aliases)],
+            ["tags", _tags(m.tags)],
             ["gate", checks],
         ],
     )
@@ -153,21 +172,24 @@ def show(name: Name, tracking_uri: TrackingUri = None, json: Json = False) -> No
 def versions(
     name: Name,
     all_: Annotated[bool, typer.Option("--all", help="Include deleted versions.")] = False,
+    filter_string: Filter = None,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
-    """List the versions of a model, newest first."""
+    """List the versions of a model, newest first (filter on version_number, run_id,
+    tags.<key>, metrics.<key> ...)."""
     with friendly_errors():
         c = client(tracking_uri)
-        c.get_registered_model(name)
-        found = c.search_model_versions(f"name = '{name}'", include_deleted=all_)
+        c.get_registered_model(name)  # names are letters, digits, '_', '-', '.' and spaces
+        where = f"name = '{name}'" + (f" and ({filter_string})" if filter_string else "")
+        found = c.search_model_versions(where, include_deleted=all_)
     if json:
         emit_json([version_json(v) for v in found])
         return
     metric_keys = sorted({k for v in found for k in v.metrics})[:4]
     table(
         f"Versions of {name}",
-        ["version", "state", "aliases", "flavor", "risk", "registered", *metric_keys],
+        ["version", "state", "aliases", "flavor", "risk", "registered", *metric_keys, "tags"],
         [
             [
                 v.version,
@@ -178,9 +200,42 @@ def versions(
                 when(v.creation_time),
             ]
             + [number(v.metrics.get(k)) for k in metric_keys]
+            + [_tags(v.tags)]
             for v in found
         ],
     )
+
+
+@app.command()
+def tag(
+    name: Name,
+    key: Annotated[str, typer.Argument(help="Tag key.")],
+    value: Annotated[str | None, typer.Argument(help="Tag value (omit with --delete).")] = None,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", help="Tag this version; without it, the model itself."),
+    ] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove the tag.")] = False,
+    reason: Annotated[str, typer.Option(help="Why; written to the audit log.")] = "",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Set (or with --delete remove) a tag of a registered model or of one of its versions."""
+    what = name if version is None else f"{name} v{version}"
+    with friendly_errors():
+        c = client(tracking_uri)
+        if delete:
+            if version is None:
+                c.delete_registered_model_tag(name, key, reason)
+            else:
+                c.delete_model_version_tag(name, version, key, reason)
+        else:
+            if value is None:
+                raise ValidationError("give a VALUE for the tag, or --delete")
+            if version is None:
+                c.set_registered_model_tag(name, key, value, reason)
+            else:
+                c.set_model_version_tag(name, version, key, value, reason)
+    typer.echo(f"Deleted tag {key!r} of {what}" if delete else f"Tagged {what}: {key}={value}")
 
 
 @app.command()

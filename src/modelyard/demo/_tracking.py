@@ -85,7 +85,7 @@ def _registry_loop(my: Any, ranked: list[Any], test: Any, X_test: Any, card_dir:
         failed = [c for c in refused.checks if not c.passed]
         console.print(
             f"[yellow]{worst.uri} refused as champion:[/] "
-            + "; ".join(f"{c.check} ({c.detail})" for c in failed)
+            + "; ".join(c.detail for c in failed)
         )
     champion = my.load_model(f"models:/{MODEL_NAME}@champion")
     client.evaluate_model_version(MODEL_NAME, best.version, test, "target")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import traceback
@@ -28,7 +29,10 @@ def load_file(path: str | Path) -> tuple[dict[str, Pipeline], list[Schedule]]:
     file = Path(path)
     if not file.is_file():
         raise ValidationError(f"pipeline file {path} does not exist")
-    name = f"modelyard_pipelines_{abs(hash(str(file.resolve())))}"
+    # The module name is part of every step's code hash (the step cache's key), so it must be
+    # the same in every process: a digest of the file's path, never hash(), which Python
+    # salts per process.
+    name = f"modelyard_pipelines_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:16]}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise ValidationError(f"{path} is not a Python file")

@@ -35,16 +35,29 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, overload
 
 import cloudpickle
 
 from modelyard.core.entities import DatasetVersion
-from modelyard.core.errors import ValidationError
+from modelyard.core.errors import ConflictError, ValidationError
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
 from modelyard.registry import Client
 from modelyard.store._pipeline_store import StepRunRow
+
+Clock = Callable[[], datetime]  # "now", as an aware UTC datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def clock_ms(clock: Clock) -> Callable[[], int]:
+    """``clock`` in the unit of stored timestamps (milliseconds since the epoch)."""
+    return lambda: int(clock().timestamp() * 1000)
+
 
 PIPELINE_RUN_ENV = "MODELYARD_PIPELINE_RUN"
 PIPELINE_STEP_ENV = "MODELYARD_PIPELINE_STEP"
@@ -58,15 +71,34 @@ def _code_hash(fn: Callable[..., Any]) -> str:
     except (OSError, TypeError):  # no source (a lambda in a REPL): the bytecode stands in
         code = getattr(fn, "__code__", None)
         source = repr(code.co_code) if code is not None else repr(fn)
+    # the module name is stable across processes (see _loader: never hash()-derived)
     return hashlib.sha256(f"{fn.__module__}.{fn.__qualname__}\n{source}".encode()).hexdigest()
 
 
 def _value_hash(value: Any) -> str:
+    """The digest of a step input, the same in every process."""
     try:
-        data = cloudpickle.dumps(value, protocol=5)
+        data = cloudpickle.dumps(_ordered(value), protocol=5)
     except Exception as error:
         raise ValidationError(f"a step input of type {type(value).__name__} cannot be hashed for the cache ({error})") from None
     return hashlib.sha256(data).hexdigest()
+
+
+def _ordered(value: Any) -> Any:
+    """``value`` with every set replaced by its items in a fixed order: a set pickles in hash
+    order, which Python salts per process for strings. Other values come back unchanged."""
+    if isinstance(value, set | frozenset):
+        items = sorted(cloudpickle.dumps(_ordered(v), protocol=5) for v in value)
+        return ("modelyard:set", type(value).__name__, tuple(items))
+    if type(value) in (list, tuple):
+        items = [_ordered(v) for v in value]
+        changed = any(a is not b for a, b in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if type(value) is dict:
+        pairs = [(_ordered(k), _ordered(v)) for k, v in value.items()]
+        changed = any(k is not k0 or v is not v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True))
+        return dict(pairs) if changed else value
+    return value
 
 
 class Output:
@@ -224,9 +256,12 @@ class Pipeline:
         firing_key: str | None = None,
         owner: str | None = None,
         lease_seconds: float = 60.0,
+        clock: Clock | None = None,
         **params: Any,
     ) -> PipelineResult:
-        """Trace, then execute the steps in order (skipping cached ones); recorded throughout."""
+        """Trace, then execute the steps in order (skipping cached ones); recorded throughout.
+        The run's lease is renewed every third of ``lease_seconds``; ``clock`` (a callable
+        returning an aware UTC datetime) dates the lease, the wall clock by default."""
         if engine not in ENGINES:
             raise ValidationError(f"engine {engine!r} is not one of {list(ENGINES)}")
         nodes, output = self.trace(params)
@@ -235,24 +270,25 @@ class Pipeline:
         run_id = run_id or uuid.uuid4().hex
         owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         lease_ms = int(lease_seconds * 1000)
-        existing = store.get_run(run_id)
+        ms = clock_ms(clock or utc_now)
+        existing = store.get_run(run_id, now=ms())
         if existing is None and not store.create_run(
-            run_id, self.name, trigger=trigger, params=params, engine=engine, owner=owner, lease_ms=lease_ms, firing_key=firing_key
+            run_id, self.name, trigger=trigger, params=params, engine=engine, owner=owner, lease_ms=lease_ms, firing_key=firing_key, now=ms()
         ):
-            raise ValidationError(f"firing {firing_key!r} already has a run")
-        heartbeat = _Heartbeat(lambda: store.renew(run_id, owner, lease_ms), lease_seconds / 3)
+            raise ConflictError(f"firing {firing_key!r} already has a run")
+        heartbeat = _Heartbeat(lambda: store.renew(run_id, owner, lease_ms, now=ms()), lease_seconds / 3)
         started = time.perf_counter()
         results: dict[int, tuple[str, Any]] = {}  # id(node) -> (digest, value)
         steps: list[StepResult] = []
         try:
-            store.renew(run_id, owner, lease_ms)
+            store.renew(run_id, owner, lease_ms, now=ms())
             with heartbeat:
                 for node in nodes:
                     steps.append(self._execute(node, results, client, run_id, engine))
         except BaseException as error:
-            store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000])
+            store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000], now=ms())
             raise
-        store.finish(run_id, owner, "succeeded")
+        store.finish(run_id, owner, "succeeded", now=ms())
         value = results[id(output.node)][1] if isinstance(output, Output) else output
         return PipelineResult(run_id, self.name, "succeeded", steps, value, time.perf_counter() - started)
 
@@ -378,7 +414,8 @@ def _links(client: Client, run_id: str, step_name: str, value: Any) -> dict[str,
     ]
     if runs:
         links["runs"] = runs
-    versions = [f"models:/{v.name}/{v.version}" for r in runs for v in client.search_model_versions(f"run_id = '{r}'")]
+    found = client.search_model_versions("run_id IN (" + ", ".join(f"'{r}'" for r in runs) + ")") if runs else []
+    versions = [v.uri for v in sorted(found, key=lambda v: runs.index(v.run_id or ""))]  # stable: by run, then as listed
     items = value if isinstance(value, list | tuple) else [value]
     versions += [v.uri for v in items if isinstance(v, ModelVersion) and v.uri not in versions]
     if versions:

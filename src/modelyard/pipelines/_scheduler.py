@@ -1,9 +1,14 @@
 """The scheduler: runs pipelines when their cron expressions fire, safe to restart and to run
 twice. Each firing becomes one pipeline run with a unique firing key (two schedulers racing
 for it: one insert wins); the winner holds a lease it renews while the run goes on; a
-scheduler that finds an expired lease (its holder was killed mid-run) takes the run over and
-runs it again — finished steps come from the step cache, so it resumes rather than repeats.
-Missed firings (the scheduler was down) are run on start, at most ``catch_up`` per schedule.
+scheduler that finds a scheduled run abandoned (its holder was killed mid-run and its lease
+expired) takes the run over and runs it again — finished steps come from the step cache, so
+it resumes rather than repeats. Missed firings (the scheduler was down) are run on start, at
+most ``catch_up`` per schedule.
+
+Time comes from ``clock``, a callable returning an aware UTC datetime (the wall clock by
+default): firings, leases and their expiry are all read from it, so tests can step through
+minutes and lease expiries without waiting.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from modelyard.core.errors import MissingDependencyError, ValidationError
-from modelyard.pipelines._pipeline import Pipeline
+from modelyard.core.errors import ConflictError, MissingDependencyError, ValidationError
+from modelyard.pipelines._pipeline import Clock, Pipeline, clock_ms, utc_now
 from modelyard.registry import Client
 
 log = logging.getLogger("modelyard.scheduler")
@@ -66,6 +71,7 @@ class Scheduler:
         lease_seconds: float = 30.0,
         catch_up: int = 1,
         owner: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.pipelines = pipelines
         self.tracking_uri = tracking_uri
@@ -75,11 +81,12 @@ class Scheduler:
         self.lease_seconds = lease_seconds
         self.catch_up = catch_up
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock: Clock = clock or utc_now
 
     def schedule(self, name: str, pipeline: str, cron: str, params: dict[str, Any] | None = None) -> None:
         if pipeline not in self.pipelines:
             raise ValidationError(f"schedule {name!r}: pipeline {pipeline!r} is unknown; known: {sorted(self.pipelines)}")
-        self.store.set_schedule(name, pipeline, check_cron(cron), params or {})
+        self.store.set_schedule(name, pipeline, check_cron(cron), params or {}, now=clock_ms(self.clock)())
 
     def _run(self, pipeline: str, params: dict[str, Any], *, run_id: str | None, trigger: str, firing_key: str | None) -> str | None:
         found = self.pipelines.get(pipeline)
@@ -89,26 +96,26 @@ class Scheduler:
         try:
             result = found.run(
                 engine=self.engine, tracking_uri=self.tracking_uri, trigger=trigger, run_id=run_id,
-                firing_key=firing_key, owner=self.owner, lease_seconds=self.lease_seconds, **params,
+                firing_key=firing_key, owner=self.owner, lease_seconds=self.lease_seconds, clock=self.clock, **params,
             )
-        except ValidationError as error:
-            if "already has a run" in str(error):
-                return None  # another scheduler won this firing
-            log.exception("pipeline %s failed", pipeline)
-            return run_id
+        except ConflictError:
+            return None  # another scheduler won this firing
         except Exception:
             log.exception("pipeline %s failed", pipeline)
             return run_id
         return result.run_id
 
     def tick(self, now: _dt.datetime | None = None) -> list[str]:
-        """One pass: take over runs whose holder died, then start every due firing. Returns
-        the pipeline runs this scheduler executed."""
-        now = now or _dt.datetime.now(_dt.UTC)
+        """One pass: take over scheduled runs whose holder died, then start every due firing.
+        Returns the pipeline runs this scheduler executed. ``now`` defaults to the clock."""
+        now = now or self.clock()
+        now_ms = int(now.timestamp() * 1000)
         ran: list[str] = []
         lease_ms = int(self.lease_seconds * 1000)
-        for row in self.store.expired():
-            if self.store.take_over(row.run_id, self.owner, lease_ms):
+        for row in self.store.abandoned(now=now_ms):
+            if row.pipeline not in self.pipelines:
+                continue  # another scheduler's (or file's) pipeline: left for it
+            if self.store.take_over(row.run_id, self.owner, lease_ms, now=now_ms):
                 log.warning("taking over pipeline run %s (%s): its runner stopped renewing the lease", row.run_id, row.pipeline)
                 got = self._run(row.pipeline, row.params, run_id=row.run_id, trigger=row.trigger, firing_key=None)
                 if got:

@@ -4,7 +4,15 @@ from modelyard.registry._autolog import autolog
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
-from modelyard.registry._fluent import evaluate, get_client, load_model, log_model, register_model
+from modelyard.registry._fluent import (
+    evaluate,
+    get_client,
+    load_model,
+    log_model,
+    register_model,
+    search_model_versions,
+    search_registered_models,
+)
 from modelyard.registry._gate import CheckResult, Gate, parse_gate
 from modelyard.registry._loader import fetch_bundle
 
@@ -23,4 +31,6 @@ __all__ = [
     "parse_gate",
     "register_model",
     "render_card",
+    "search_model_versions",
+    "search_registered_models",
 ]

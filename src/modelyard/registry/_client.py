@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import statistics
 import tempfile
 import time
@@ -11,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modelyard.core.entities import PagedList
 from modelyard.core.errors import (
     GateFailedError,
     IntegrityError,
@@ -51,8 +51,15 @@ from modelyard.registry._gate import (
     Gate,
     LatencyCheck,
     MetricCheck,
+    approver_outcome,
+    card_outcome,
+    champion_outcome,
+    complete_card_outcome,
+    latency_outcome,
     metric_of,
+    metric_outcome,
     parse_gate,
+    risk_outcome,
 )
 from modelyard.registry._loader import cache_root, fetch_and_load, load_located
 from modelyard.store import RegistryStore
@@ -98,9 +105,27 @@ class Client(TrackingClient):
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self._registry.get_model(name)
 
-    def search_registered_models(self, filter_string: str = "") -> list[RegisteredModel]:
-        """Registered models; ``filter_string`` may be ``name LIKE 'cred%'`` or ``name = 'x'``."""
-        return self._registry.search_models(_name_pattern(filter_string))
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Registered models matching ``filter_string``, in the run search language over
+        ``name``, ``owner``, ``risk_category``, ``creation_timestamp``,
+        ``last_updated_timestamp`` and ``tags.<key>``: ``name LIKE 'cred%' and tags.team =
+        'risk'``. By name unless ``order_by`` says otherwise (``["last_updated_timestamp
+        DESC"]``); the result's ``.token`` fetches the next page."""
+        return self._registry.search_models(filter_string, order_by, max_results, page_token)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any, reason: str = "") -> None:
+        """Set a tag on a registered model (checked like run tags; audited)."""
+        self._registry.set_tag(name, None, key, value, current_user(), reason)
+
+    def delete_registered_model_tag(self, name: str, key: str, reason: str = "") -> None:
+        """Delete a tag of a registered model (audited); NotFoundError if it has no such tag."""
+        self._registry.delete_tag(name, None, key, current_user(), reason)
 
     def update_registered_model(
         self,
@@ -371,12 +396,37 @@ class Client(TrackingClient):
         return found[0], found[2]
 
     def search_model_versions(
-        self, filter_string: str = "", include_deleted: bool = False
-    ) -> list[ModelVersion]:
-        """Versions, newest first; ``filter_string``: ``name = 'x'``, ``name LIKE 'x%'``,
-        ``run_id = '...'``, joined with ``and``."""
-        criteria = _version_filter(filter_string)
-        return self._registry.search_versions(include_deleted=include_deleted, **criteria)
+        self,
+        filter_string: str | None = None,
+        max_results: int = 10_000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> PagedList:
+        """Versions matching ``filter_string``, in the run search language over ``name``,
+        ``version_number``, ``run_id``, ``source``, ``state``, ``flavor``, ``owner``,
+        ``risk_category``, ``creation_timestamp``, ``last_updated_timestamp``,
+        ``tags.<key>``, ``metrics.<key>`` and ``params.<key>``: ``name = 'credit' and
+        version_number > 3``, ``run_id IN ('a', 'b')``, ``tags.stage = 'prod'``. By name,
+        newest first, unless ``order_by`` says otherwise (``["metrics.auc DESC"]``); the
+        result's ``.token`` fetches the next page. Deleted versions only with
+        ``include_deleted``."""
+        return self._registry.search_versions(
+            filter_string, order_by, max_results, page_token, include_deleted=include_deleted
+        )
+
+    def set_model_version_tag(
+        self, name: str, version: int | str, key: str, value: Any, reason: str = ""
+    ) -> None:
+        """Set a tag on a model version (checked like run tags; audited)."""
+        self._registry.set_tag(name, _version_number(version), key, value, current_user(), reason)
+
+    def delete_model_version_tag(
+        self, name: str, version: int | str, key: str, reason: str = ""
+    ) -> None:
+        """Delete a tag of a model version (audited); NotFoundError if it has no such tag."""
+        self._registry.delete_tag(name, _version_number(version), key, current_user(), reason)
 
     def get_audit_log(self, name: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         return self._registry.audit_log(name, limit)
@@ -499,33 +549,11 @@ class Client(TrackingClient):
                 f"version {candidate.version} of {name!r} is {candidate.state.value}; only active versions can be promoted"
             )
         risk = candidate.risk_category
-        results.append(
-            CheckResult(
-                "risk category",
-                risk is not RiskCategory.UNACCEPTABLE,
-                f"{risk.value}"
-                + (" models are never promoted" if risk is RiskCategory.UNACCEPTABLE else ""),
-            )
-        )
+        results.append(risk_outcome(risk))
         if risk is RiskCategory.HIGH:
             missing = [f for f in CARD_FIELDS if not candidate.card.get(f, "").strip()]
-            results.append(
-                CheckResult(
-                    "high risk: card complete",
-                    not missing,
-                    "all fields filled" if not missing else f"missing {', '.join(missing)}",
-                )
-            )
-            approvers = [a["approver"] for a in candidate.approvals]
-            results.append(
-                CheckResult(
-                    "high risk: named approver",
-                    bool(approvers),
-                    ", ".join(approvers)
-                    if approvers
-                    else "no approval recorded (modelyard models approve ...)",
-                )
-            )
+            results.append(complete_card_outcome(missing))
+            results.append(approver_outcome([a["approver"] for a in candidate.approvals]))
         for check in chosen.checks if chosen else []:
             results.append(self._run_check(check, candidate, alias))
         return results
@@ -533,63 +561,32 @@ class Client(TrackingClient):
     def _run_check(self, check: Any, candidate: ModelVersion, alias: str) -> CheckResult:
         if isinstance(check, MetricCheck):
             value = metric_of(candidate.metrics, check.metric, f"version {candidate.version}")
-            ok = (check.min is None or value >= check.min) and (
-                check.max is None or value <= check.max
-            )
-            bounds = " and ".join(
-                b
-                for b in (
-                    f">= {check.min}" if check.min is not None else "",
-                    f"<= {check.max}" if check.max is not None else "",
-                )
-                if b
-            )
-            return CheckResult(f"{check.metric} {bounds}", ok, f"{value:.4g}")
+            return metric_outcome(check, value)
         if isinstance(check, ChampionCheck):
             value = metric_of(candidate.metrics, check.champion, f"version {candidate.version}")
             try:
                 champion = self.get_model_version_by_alias(candidate.name, check.alias)
             except NotFoundError:
-                return CheckResult(
-                    f"{check.champion} vs {check.alias}", True, f"{value:.4g}; no {check.alias} yet"
-                )
+                return champion_outcome(check, value, None, None)
             reference = metric_of(
                 champion.metrics, check.champion, f"the {check.alias} (version {champion.version})"
             )
-            worse_by = (reference - value) if check.higher_is_better else (value - reference)
-            return CheckResult(
-                f"{check.champion} within {check.delta} of {check.alias}",
-                worse_by <= check.delta,
-                f"{value:.4g} vs {reference:.4g} (v{champion.version})",
-            )
+            return champion_outcome(check, value, reference, champion.version)
         if isinstance(check, LatencyCheck):
             model = self.load_model(candidate.uri)
             example = self._example(candidate)
             if example is None:
-                return CheckResult(
-                    f"latency <= {check.latency_ms} ms",
-                    False,
-                    "no input example was registered to time",
-                )
+                return latency_outcome(check, None)
             model.predict(example)
             timings = []
             for _ in range(check.repeats):
                 started = time.perf_counter()
                 model.predict(example)
                 timings.append((time.perf_counter() - started) * 1000)
-            median = statistics.median(timings)
-            return CheckResult(
-                f"latency <= {check.latency_ms} ms",
-                median <= check.latency_ms,
-                f"median {median:.2f} ms over {check.repeats} calls on {len(example)} rows",
-            )
+            return latency_outcome(check, statistics.median(timings), check.repeats, len(example))
         if isinstance(check, CardCheck):
             missing = [f for f in check.card if not candidate.card.get(f, "").strip()]
-            return CheckResult(
-                f"card fields {', '.join(check.card)}",
-                not missing,
-                "filled" if not missing else f"missing {', '.join(missing)}",
-            )
+            return card_outcome(check, missing)
         raise ValidationError(f"unknown gate check {check!r}")
 
     def _example(self, version: ModelVersion) -> Any:
@@ -618,7 +615,7 @@ class Client(TrackingClient):
         if failed and not force:
             raise GateFailedError(
                 f"version {number} of {name!r} failed {len(failed)} of {len(results)} gate checks: "
-                + "; ".join(f"{r.check} ({r.detail})" for r in failed)
+                + "; ".join(r.detail for r in failed)
                 + ". Fix them, or override with force=True and a reason",
                 results,
             )
@@ -736,34 +733,3 @@ def _version_number(version: int | str) -> int:
     if isinstance(version, str) and version.isdigit() and int(version) > 0:
         return int(version)
     raise ValidationError(f"model version {version!r} is not a positive whole number")
-
-
-def _name_pattern(filter_string: str) -> str | None:
-    text = (filter_string or "").strip()
-    if not text:
-        return None
-    match = re.fullmatch(r"name\s*(=|LIKE|ILIKE)\s*'([^']*)'", text, flags=re.IGNORECASE)
-    if match is None:
-        raise ValidationError(
-            f"filter {text!r}: registered models filter on name, e.g. name LIKE 'credit%'"
-        )
-    return match.group(2)
-
-
-def _version_filter(filter_string: str) -> dict[str, str]:
-    criteria: dict[str, str] = {}
-    text = (filter_string or "").strip()
-    if not text:
-        return criteria
-    for clause in re.split(r"\s+and\s+", text, flags=re.IGNORECASE):
-        match = re.fullmatch(
-            r"(name|run_id)\s*(=|LIKE|ILIKE)\s*'([^']*)'", clause.strip(), flags=re.IGNORECASE
-        )
-        if match is None:
-            raise ValidationError(
-                f"filter clause {clause!r}: model versions filter on name = '...', name LIKE '...' or run_id = '...'"
-            )
-        field_, op, value = match.group(1).lower(), match.group(2).upper(), match.group(3)
-        key = "name_like" if (field_ == "name" and op != "=") else field_
-        criteria[key] = value
-    return criteria

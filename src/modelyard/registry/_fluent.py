@@ -1,13 +1,14 @@
 """The registry's fluent functions, named as in MLflow: ``log_model``, ``register_model``,
-``load_model``, ``evaluate``."""
+``load_model``, ``evaluate``, ``search_registered_models``, ``search_model_versions``."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from modelyard.core.models import ModelVersion
+from modelyard.core.entities import PagedList
+from modelyard.core.models import ModelVersion, RegisteredModel
 from modelyard.flavors import Model
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
@@ -53,6 +54,50 @@ def log_model(
 def register_model(model_uri: Any, name: str, **kwargs: Any) -> ModelVersion:
     """Register ``runs:/<id>/model``, a bundle or MLflow folder, or a live model as a new version."""
     return get_client().register_model(name, model_uri, **kwargs)
+
+
+def search_registered_models(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[RegisteredModel]:
+    """Every registered model matching ``filter_string`` (``name LIKE 'cred%' and tags.team =
+    'risk'``), or the first ``max_results``; the search language is the runs' one."""
+    return _all_pages(
+        lambda size, token: get_client().search_registered_models(
+            filter_string, size, order_by, token
+        ),
+        max_results,
+    )
+
+
+def search_model_versions(
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+) -> list[ModelVersion]:
+    """Every model version matching ``filter_string`` (``name = 'credit' and version_number > 3
+    and tags.stage = 'prod'``), or the first ``max_results``."""
+    return _all_pages(
+        lambda size, token: get_client().search_model_versions(filter_string, size, order_by, token),
+        max_results,
+    )
+
+
+_PAGE = 1000
+
+
+def _all_pages(fetch: Callable[[int, str | None], PagedList], max_results: int | None) -> list[Any]:
+    found: list[Any] = []
+    token: str | None = None
+    while max_results is None or len(found) < max_results:
+        size = _PAGE if max_results is None else min(_PAGE, max_results - len(found))
+        page = fetch(size, token)
+        found.extend(page)
+        token = page.token
+        if token is None:
+            break
+    return found
 
 
 def load_model(

@@ -4,6 +4,14 @@ Exactly-once scheduling rests on two things here: a schedule firing is a pipelin
 unique ``firing_key`` (a second scheduler's insert for the same firing fails), and a run is
 held by a lease (owner + expiry) that its runner renews; a run whose lease expired (its
 runner died) is taken over by whoever claims it first, with one conditional UPDATE.
+
+A run's status goes ``claimed`` → ``running`` → ``succeeded`` | ``failed``. A run whose lease
+expired is marked ``abandoned`` by the next read of the runs or the next scheduler tick, so it
+never shows as running forever; a scheduler takes over the abandoned runs of its schedules,
+and a runner that was only late (not dead) takes its run back with its next renewal.
+
+Every method that compares against the time takes ``now`` (milliseconds since the epoch;
+the wall clock when omitted), so that schedulers and tests can bring their own clock.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, desc, insert, select, update
+from sqlalchemy import and_, delete, desc, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
 from modelyard.core.ids import now_ms
@@ -21,6 +29,8 @@ from modelyard.store._errors import translated
 from modelyard.store._schema import pipeline_runs, schedules, step_cache, step_runs
 
 RUNNING = ("claimed", "running")
+ABANDONED = "abandoned"
+SCHEDULED = "schedule:"  # the trigger prefix of runs a scheduler is responsible for
 
 
 @dataclass(frozen=True)
@@ -87,9 +97,10 @@ class PipelineStore:
         owner: str,
         lease_ms: int,
         firing_key: str | None = None,
+        now: int | None = None,
     ) -> bool:
         """Insert a run held by ``owner``; False when ``firing_key`` was already taken."""
-        now = now_ms()
+        now = now_ms() if now is None else now
         try:
             with translated(self.where), self._engines.write.begin() as conn:
                 conn.execute(
@@ -103,54 +114,97 @@ class PipelineStore:
             return False
         return True
 
-    def renew(self, run_id: str, owner: str, lease_ms: int, status: str = "running") -> bool:
-        """Extend the lease; False if someone else holds the run now."""
-        with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.run_id == run_id, pipeline_runs.c.lease_owner == owner, pipeline_runs.c.status.in_(RUNNING))
-                .values(lease_expires=now_ms() + lease_ms, status=status)
-            )
-            return bool(result.rowcount == 1)
-
-    def finish(self, run_id: str, owner: str, status: str, error: str | None = None) -> bool:
-        with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.run_id == run_id, pipeline_runs.c.lease_owner == owner)
-                .values(status=status, ended_time=now_ms(), lease_expires=None, error=error)
-            )
-            return bool(result.rowcount == 1)
-
-    def expired(self) -> list[PipelineRunRow]:
-        """Runs whose runner stopped renewing their lease (killed, crashed)."""
-        with translated(self.where), self._engines.read.connect() as conn:
-            rows = conn.execute(
-                select(pipeline_runs).where(pipeline_runs.c.status.in_(RUNNING), pipeline_runs.c.lease_expires < now_ms())
-            )
-            return [_run(r) for r in rows]
-
-    def take_over(self, run_id: str, owner: str, lease_ms: int) -> bool:
-        """Claim an expired run (one winner among many schedulers)."""
-        now = now_ms()
+    def renew(self, run_id: str, owner: str, lease_ms: int, status: str = "running", now: int | None = None) -> bool:
+        """Extend the lease; False if someone else holds the run now. A run marked abandoned
+        while its runner was only late is taken back."""
+        now = now_ms() if now is None else now
         with translated(self.where), self._engines.write.begin() as conn:
             result = conn.execute(
                 update(pipeline_runs)
                 .where(
                     pipeline_runs.c.run_id == run_id,
-                    pipeline_runs.c.status.in_(RUNNING),
-                    pipeline_runs.c.lease_expires < now,
+                    pipeline_runs.c.lease_owner == owner,
+                    pipeline_runs.c.status.in_((*RUNNING, ABANDONED)),
                 )
-                .values(lease_owner=owner, lease_expires=now + lease_ms, status="claimed", attempts=pipeline_runs.c.attempts + 1)
+                .values(lease_expires=now + lease_ms, status=status, ended_time=None, error=None)
             )
             return bool(result.rowcount == 1)
 
-    def get_run(self, run_id: str) -> PipelineRunRow | None:
+    def finish(self, run_id: str, owner: str, status: str, error: str | None = None, now: int | None = None) -> bool:
+        now = now_ms() if now is None else now
+        with translated(self.where), self._engines.write.begin() as conn:
+            result = conn.execute(
+                update(pipeline_runs)
+                .where(pipeline_runs.c.run_id == run_id, pipeline_runs.c.lease_owner == owner)
+                .values(status=status, ended_time=now, lease_expires=None, error=error)
+            )
+            return bool(result.rowcount == 1)
+
+    def mark_abandoned(self, now: int | None = None) -> list[str]:
+        """Mark the runs whose lease expired (their runner was killed or crashed) abandoned;
+        return their ids. Costs one indexed read when there are none."""
+        now = now_ms() if now is None else now
+        expired = and_(pipeline_runs.c.status.in_(RUNNING), pipeline_runs.c.lease_expires < now)
+        with translated(self.where), self._engines.read.connect() as conn:
+            if conn.execute(select(pipeline_runs.c.run_id).where(expired).limit(1)).first() is None:
+                return []
+        with translated(self.where), self._engines.write.begin() as conn:
+            ids = [r[0] for r in conn.execute(select(pipeline_runs.c.run_id).where(expired))]
+            conn.execute(
+                update(pipeline_runs)
+                .where(pipeline_runs.c.run_id.in_(ids), expired)
+                .values(
+                    status=ABANDONED,
+                    ended_time=pipeline_runs.c.lease_expires,
+                    error="its runner stopped renewing the lease (killed or crashed)",
+                )
+            )
+        return ids
+
+    def abandoned(self, now: int | None = None) -> list[PipelineRunRow]:
+        """Scheduled runs whose runner died (marking them abandoned first): a scheduler's to
+        take over. Manual and alert-triggered runs stay abandoned; they are re-run by hand."""
+        self.mark_abandoned(now)
+        with translated(self.where), self._engines.read.connect() as conn:
+            rows = conn.execute(
+                select(pipeline_runs)
+                .where(pipeline_runs.c.status == ABANDONED, pipeline_runs.c.trigger.startswith(SCHEDULED, autoescape=True))
+                .order_by(pipeline_runs.c.created_time, pipeline_runs.c.run_id)
+            )
+            return [_run(r) for r in rows]
+
+    def take_over(self, run_id: str, owner: str, lease_ms: int, now: int | None = None) -> bool:
+        """Claim an abandoned scheduled run, or one whose lease expired (one winner among many
+        schedulers)."""
+        now = now_ms() if now is None else now
+        with translated(self.where), self._engines.write.begin() as conn:
+            result = conn.execute(
+                update(pipeline_runs)
+                .where(
+                    pipeline_runs.c.run_id == run_id,
+                    pipeline_runs.c.trigger.startswith(SCHEDULED, autoescape=True),
+                    or_(
+                        pipeline_runs.c.status == ABANDONED,
+                        and_(pipeline_runs.c.status.in_(RUNNING), pipeline_runs.c.lease_expires < now),
+                    ),
+                )
+                .values(
+                    lease_owner=owner, lease_expires=now + lease_ms, status="claimed", ended_time=None, error=None,
+                    attempts=pipeline_runs.c.attempts + 1,
+                )
+            )
+            return bool(result.rowcount == 1)
+
+    def get_run(self, run_id: str, now: int | None = None) -> PipelineRunRow | None:
+        """One run (expired leases are marked abandoned first)."""
+        self.mark_abandoned(now)
         with translated(self.where), self._engines.read.connect() as conn:
             row = conn.execute(select(pipeline_runs).where(pipeline_runs.c.run_id == run_id)).first()
         return None if row is None else _run(row)
 
-    def runs(self, pipeline: str | None = None, limit: int = 100) -> list[PipelineRunRow]:
+    def runs(self, pipeline: str | None = None, limit: int = 100, now: int | None = None) -> list[PipelineRunRow]:
+        """The newest runs (expired leases are marked abandoned first)."""
+        self.mark_abandoned(now)
         query = select(pipeline_runs).order_by(desc(pipeline_runs.c.created_time), desc(pipeline_runs.c.run_id)).limit(limit)
         if pipeline is not None:
             query = query.where(pipeline_runs.c.pipeline == pipeline)
@@ -159,7 +213,7 @@ class PipelineStore:
 
     def firing_keys(self, prefix: str) -> set[str]:
         with translated(self.where), self._engines.read.connect() as conn:
-            rows = conn.execute(select(pipeline_runs.c.firing_key).where(pipeline_runs.c.firing_key.like(f"{prefix}%")))
+            rows = conn.execute(select(pipeline_runs.c.firing_key).where(pipeline_runs.c.firing_key.startswith(prefix, autoescape=True)))
             return {r[0] for r in rows}
 
     # -- steps and the cache -------------------------------------------------------------
@@ -209,14 +263,14 @@ class PipelineStore:
 
     # -- schedules -----------------------------------------------------------------------
 
-    def set_schedule(self, name: str, pipeline: str, cron: str, params: dict[str, Any]) -> None:
+    def set_schedule(self, name: str, pipeline: str, cron: str, params: dict[str, Any], now: int | None = None) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
             existing = conn.execute(select(schedules.c.created_time).where(schedules.c.name == name)).first()
             conn.execute(delete(schedules).where(schedules.c.name == name))
             conn.execute(
                 insert(schedules).values(
                     name=name, pipeline=pipeline, cron=cron, params=orjson.dumps(params, default=str).decode(),
-                    created_time=existing[0] if existing else now_ms(),
+                    created_time=existing[0] if existing else (now_ms() if now is None else now),
                 )
             )
 

@@ -3,13 +3,15 @@ audit entry written in the same transaction as every change it describes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 
-from modelyard.core.errors import InvalidStateError, NotFoundError
+from modelyard.core.entities import PagedList
+from modelyard.core.errors import InvalidStateError, NotFoundError, ValidationError
 from modelyard.core.ids import now_ms
 from modelyard.core.models import (
     AuditEntry,
@@ -18,13 +20,32 @@ from modelyard.core.models import (
     RiskCategory,
     VersionState,
 )
+from modelyard.core.search_filter import (
+    MODEL_VERSION_FIELDS,
+    REGISTERED_MODEL_FIELDS,
+    parse_filter,
+    parse_order_by,
+)
+from modelyard.core.validation import check_key, tag_value
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
+from modelyard.store._registry_search import models_target, versions_target
 from modelyard.store._schema import model_aliases, model_versions, registered_models, registry_audit
+from modelyard.store._search import check_max_results, decode_page_token, encode_page_token
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def checked_tags(tags: Mapping[str, object] | None) -> dict[str, str]:
+    """Tags checked like run tags: keys of letters, digits, ``_ - . / :`` and spaces, values
+    stored as text of at most 8000 characters."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise ValidationError(f"tags must be a dict of key to value, got {type(tags).__name__}")
+    return {check_key(k, "tag key"): tag_value(k, v) for k, v in tags.items()}
 
 
 class RegistryStore:
@@ -94,25 +115,50 @@ class RegistryStore:
         )
         return {r.alias: r.version for r in rows}
 
-    def _model(self, conn: Connection, row: Any) -> RegisteredModel:
-        latest = conn.execute(
-            select(func.max(model_versions.c.version)).where(
-                model_versions.c.name == row.name,
-                model_versions.c.state != VersionState.DELETED.value,
+    def _aliases_of(self, conn: Connection, names: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The aliases of each of ``names``, in one query."""
+        aliases: dict[str, dict[str, int]] = {name: {} for name in names}
+        if names:
+            for a in conn.execute(
+                select(model_aliases.c.name, model_aliases.c.alias, model_aliases.c.version).where(
+                    model_aliases.c.name.in_(sorted(set(names)))
+                )
+            ):
+                aliases[a.name][a.alias] = a.version
+        return aliases
+
+    def _models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
+        """Registered models from their rows, with aliases and latest versions in two queries."""
+        names = [row.name for row in rows]
+        if not names:
+            return []
+        aliases = self._aliases_of(conn, names)
+        latest = {
+            row_name: int(number)
+            for row_name, number in conn.execute(
+                select(model_versions.c.name, func.max(model_versions.c.version))
+                .where(
+                    model_versions.c.name.in_(names),
+                    model_versions.c.state != VersionState.DELETED.value,
+                )
+                .group_by(model_versions.c.name)
             )
-        ).scalar()
-        return RegisteredModel(
-            name=row.name,
-            description=row.description,
-            owner=row.owner,
-            risk_category=RiskCategory(row.risk_category),
-            tags=orjson.loads(row.tags),
-            aliases=self._aliases(conn, row.name),
-            latest_version=latest,
-            creation_time=row.creation_time,
-            last_updated_time=row.last_updated_time,
-            gate=orjson.loads(row.gate) if row.gate else None,
-        )
+        }
+        return [
+            RegisteredModel(
+                name=row.name,
+                description=row.description,
+                owner=row.owner,
+                risk_category=RiskCategory(row.risk_category),
+                tags=orjson.loads(row.tags),
+                aliases=aliases[row.name],
+                latest_version=latest.get(row.name),
+                creation_time=row.creation_time,
+                last_updated_time=row.last_updated_time,
+                gate=orjson.loads(row.gate) if row.gate else None,
+            )
+            for row in rows
+        ]
 
     def _version(self, row: Any, aliases: dict[str, int]) -> ModelVersion:
         return ModelVersion(
@@ -153,6 +199,7 @@ class RegistryStore:
         actor: str = "",
     ) -> bool:
         """Create the registered model unless it exists; True when it was created."""
+        tags_json = _dumps(checked_tags(tags))
         now = now_ms()
         try:
             with translated(self.where), self._engines.write.begin() as conn:
@@ -166,7 +213,7 @@ class RegistryStore:
                         description=description,
                         owner=owner,
                         risk_category=risk_category.value,
-                        tags=_dumps(tags or {}),
+                        tags=tags_json,
                         gate=None,
                         creation_time=now,
                         last_updated_time=now,
@@ -184,18 +231,35 @@ class RegistryStore:
             ).first()
             if row is None:
                 raise NotFoundError(f"registered model {name!r} does not exist")
-            return self._model(conn, row)
+            return self._models(conn, [row])[0]
 
-    def search_models(self, name_like: str | None = None) -> list[RegisteredModel]:
-        query = select(registered_models).order_by(registered_models.c.name)
-        if name_like:
-            query = query.where(func.lower(registered_models.c.name).like(func.lower(name_like)))
+    def search_models(
+        self,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList:
+        """Registered models matching ``filter_string`` (``name``, ``tags.<key>`` ...), by
+        name unless ``order_by`` says otherwise; ``.token`` on the result fetches the next page."""
+        target = models_target(self._engines.dialect)
+        where = target.where(parse_filter(filter_string, REGISTERED_MODEL_FIELDS))
+        order = parse_order_by(order_by, REGISTERED_MODEL_FIELDS)
+        check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        query = select(registered_models)
+        if where is not None:
+            query = query.where(where)
+        query = target.order(query, order, [registered_models.c.name.asc()])
         with translated(self.where), self._engines.read.connect() as conn:
-            return [self._model(conn, row) for row in conn.execute(query).all()]
+            rows = conn.execute(query.limit(max_results + 1).offset(offset)).all()
+            found = self._models(conn, rows[:max_results])
+        more = len(rows) > max_results
+        return PagedList(found, encode_page_token(offset + max_results) if more else None)
 
     def update_model(self, name: str, actor: str, **values: Any) -> None:
         if "tags" in values:
-            values["tags"] = _dumps(values["tags"])
+            values["tags"] = _dumps(checked_tags(values["tags"]))
         if "gate" in values:
             values["gate"] = None if values["gate"] is None else _dumps(values["gate"])
         if "risk_category" in values:
@@ -226,6 +290,7 @@ class RegistryStore:
             "last_updated_time": now,
         }
         fields.pop("signature", None)
+        fields["tags"] = checked_tags(fields.get("tags"))
         for key in ("metrics", "params", "tags", "lineage", "card"):
             record[key] = _dumps(fields.pop(key, {}) or {})
         record["risk_category"] = RiskCategory(fields.pop("risk_category")).value
@@ -318,31 +383,42 @@ class RegistryStore:
 
     def search_versions(
         self,
+        filter_string: str | None = None,
+        order_by: list[str] | None = None,
+        max_results: int = 10_000,
+        page_token: str | None = None,
         *,
-        name: str | None = None,
-        name_like: str | None = None,
-        run_id: str | None = None,
         include_deleted: bool = False,
-    ) -> list[ModelVersion]:
-        query = select(model_versions).order_by(
-            model_versions.c.name, model_versions.c.version.desc()
-        )
-        if name is not None:
-            query = query.where(model_versions.c.name == name)
-        if name_like is not None:
-            query = query.where(func.lower(model_versions.c.name).like(func.lower(name_like)))
-        if run_id is not None:
-            query = query.where(model_versions.c.run_id == run_id)
+    ) -> PagedList:
+        """Versions matching ``filter_string`` (``name``, ``version_number``, ``run_id``,
+        ``tags.<key>``, ``metrics.<key>`` ...), by name then newest first unless ``order_by``
+        says otherwise; ``.token`` on the result fetches the next page."""
+        target = versions_target(self._engines.dialect)
+        where = target.where(parse_filter(filter_string, MODEL_VERSION_FIELDS))
+        order = parse_order_by(order_by, MODEL_VERSION_FIELDS)
+        check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        query = select(model_versions)
+        if where is not None:
+            query = query.where(where)
         if not include_deleted:
             query = query.where(model_versions.c.state != VersionState.DELETED.value)
+        query = target.order(
+            query, order, [model_versions.c.name.asc(), model_versions.c.version.desc()]
+        )
         with translated(self.where), self._engines.read.connect() as conn:
-            rows = conn.execute(query).all()
-            aliases = {n: self._aliases(conn, n) for n in {r.name for r in rows}}
-            return [self._version(r, aliases[r.name]) for r in rows]
+            rows = conn.execute(query.limit(max_results + 1).offset(offset)).all()
+            more = len(rows) > max_results
+            rows = rows[:max_results]
+            aliases = self._aliases_of(conn, [r.name for r in rows])
+            found = [self._version(r, aliases[r.name]) for r in rows]
+        return PagedList(found, encode_page_token(offset + max_results) if more else None)
 
     def update_version(
         self, name: str, version: int, actor: str, reason: str = "", **values: Any
     ) -> ModelVersion:
+        if "tags" in values:
+            values["tags"] = checked_tags(values["tags"])
         for key in ("metrics", "params", "tags", "lineage", "card", "approvals", "evaluation"):
             if key in values:
                 values[key] = _dumps(values[key])
@@ -397,6 +473,74 @@ class RegistryStore:
                 reason,
                 version=version,
                 details={"from_state": state_now},
+            )
+
+    # -- tags --------------------------------------------------------------------------
+
+    def set_tag(
+        self,
+        name: str,
+        version: int | None,
+        key: str,
+        value: object,
+        actor: str,
+        reason: str = "",
+    ) -> None:
+        """Set a tag of the registered model (``version`` None) or of one of its versions."""
+        tag = checked_tags({key: value})
+        self._change_tags(name, version, actor, reason, set_=tag)
+
+    def delete_tag(
+        self, name: str, version: int | None, key: str, actor: str, reason: str = ""
+    ) -> None:
+        """Delete a tag of the registered model (``version`` None) or of one of its versions."""
+        self._change_tags(name, version, actor, reason, delete=check_key(key, "tag key"))
+
+    def _change_tags(
+        self,
+        name: str,
+        version: int | None,
+        actor: str,
+        reason: str,
+        *,
+        set_: dict[str, str] | None = None,
+        delete: str | None = None,
+    ) -> None:
+        table = registered_models if version is None else model_versions
+        where = [table.c.name == name]
+        if version is not None:
+            where.append(model_versions.c.version == version)
+        owner = f"registered model {name!r}" if version is None else f"version {version} of {name!r}"
+        with translated(self.where), self._engines.write.begin() as conn:
+            if version is None:
+                self._lock_model(conn, name)
+            else:
+                self._locked_state(conn, name, version)
+            current: dict[str, str] = orjson.loads(
+                conn.execute(select(table.c.tags).where(*where)).scalar_one()
+            )
+            if delete is not None:
+                if delete not in current:
+                    raise NotFoundError(
+                        f"{owner} has no tag {delete!r}; its tags are {sorted(current)[:20] or 'none'}"
+                    )
+                details: dict[str, str | None] = {"key": delete, "previous": current.pop(delete)}
+            else:
+                key, value = next(iter((set_ or {}).items()))
+                details = {"key": key, "value": value, "previous": current.get(key)}
+                current[key] = value
+            conn.execute(
+                update(table).where(*where).values(tags=_dumps(current), last_updated_time=now_ms())
+            )
+            action = "delete" if delete is not None else "set"
+            self._audit(
+                conn,
+                name,
+                f"{action}_{'model' if version is None else 'version'}_tag",
+                actor,
+                reason,
+                version=version,
+                details=details,
             )
 
     # -- aliases -----------------------------------------------------------------------

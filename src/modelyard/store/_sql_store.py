@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -54,10 +53,15 @@ from modelyard.store._schema import (
     runs,
     tags,
 )
-from modelyard.store._search import apply_order, compile_filter
+from modelyard.store._search import (
+    apply_order,
+    check_max_results,
+    compile_filter,
+    decode_page_token,
+    encode_page_token,
+)
 from modelyard.store._writer import Writer
 
-MAX_RESULTS = 50_000
 _CHUNK = 500
 
 
@@ -93,24 +97,6 @@ def _dataset(row: Any) -> DatasetVersion:
         schema=orjson.loads(row.schema),
         profile=orjson.loads(row.profile),
     )
-
-
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"offset": offset})).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        offset = orjson.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
-    except Exception:
-        raise ValidationError(
-            f"page_token {token[:40]!r} is not a token this store returned"
-        ) from None
-    if not isinstance(offset, int) or offset < 0:
-        raise ValidationError(f"page_token {token[:40]!r} is not a token this store returned")
-    return offset
 
 
 class SqlStore:
@@ -581,13 +567,10 @@ class SqlStore:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList:
-        if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS:
-            raise ValidationError(
-                f"max_results={max_results!r}: give a whole number from 1 to {MAX_RESULTS}"
-            )
+        check_max_results(max_results)
         where = compile_filter(parse_filter(filter_string))
         order = parse_order_by(order_by)
-        offset = _decode_token(page_token)
+        offset = decode_page_token(page_token)
         keys = [_experiment_key(e) for e in experiment_ids]
         query = select(runs.c.run_id).where(
             runs.c.experiment_id.in_(keys), runs.c.lifecycle_stage.in_(_stages(view_type))
@@ -600,5 +583,5 @@ class SqlStore:
             more = len(ids) > max_results
             ids = ids[:max_results]
             loaded = self._load_runs(conn, ids)
-        token = _encode_token(offset + max_results) if more else None
+        token = encode_page_token(offset + max_results) if more else None
         return PagedList([loaded[i] for i in ids if i in loaded], token)
