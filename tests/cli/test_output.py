@@ -3,6 +3,7 @@ they are (Rich markup never eats ``[predict]``), whole sentences in ``--help``."
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import re
 from collections.abc import Iterator
@@ -17,8 +18,6 @@ from typer.testing import CliRunner
 
 import modelyard as my
 from modelyard.cli import _features, _output, _pipelines, app
-
-from ..features.conftest import REPO, write_data
 
 runner = CliRunner()
 WIDTH = 100
@@ -87,15 +86,18 @@ def test_models_versions_never_breaks_a_word(registry: str, narrow: None) -> Non
 
 
 def test_features_list_keeps_names_whole(tmp_path: Path, narrow: None) -> None:
+    from modelyard.demo._credit_data import REPO as DEMO_REPO
+    from modelyard.demo._credit_data import applications, write_week
+
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "definitions.py").write_text(REPO)
-    write_data(repo)
+    (repo / "definitions.py").write_text(DEMO_REPO)
+    write_week(repo, 0, applications(0, 50, shifted=False, origin=_dt.datetime(2026, 1, 5, tzinfo=_dt.UTC)))
     args = ["--repo", str(repo), "-t", str(tmp_path / "store")]
     run("features", "apply", *args)
     out = run("features", "list", *args)
     _fits(out)
-    for name in ("finances", "bureau", "credit_v1", "finances:income", "finances:debt_ratio", "bureau:open_loans"):
+    for name in ("applications", "applicant_id", "credit-risk", "credit_v1", "applications:income", "applications:credit_years"):
         assert name in out, name
 
 

@@ -8,6 +8,7 @@ import datetime as _dt
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,8 +16,7 @@ import pytest
 
 from modelyard.data import from_pandas
 from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
-from modelyard.monitoring import Monitor, WindowLabel, evaluate, parse_rule, write_report
-from modelyard.monitoring._report import Window, span, swaps, tick_labels
+from modelyard.monitoring import Monitor, evaluate, parse_rule, write_report
 from modelyard.registry import Client
 
 T0 = _dt.datetime(2026, 3, 2, tzinfo=_dt.UTC)
@@ -72,6 +72,8 @@ def weeks(tmp_path: Path) -> tuple[Monitor, list[tuple[_dt.datetime, _dt.datetim
 
 
 def test_the_report_names_weeks_versions_swaps_and_drifted_columns(weeks: tuple[Monitor, list[tuple[_dt.datetime, _dt.datetime]]], tmp_path: Path) -> None:
+    from modelyard.monitoring import WindowLabel
+
     monitor, windows = weeks
     results = [monitor.run(start=s, end=e) for s, e in windows]
     store = monitor.client.store.monitoring
@@ -105,7 +107,7 @@ def test_cards_turn_red_while_an_alert_is_open(weeks: tuple[Monitor, list[tuple[
     store = monitor.client.store.monitoring
     drifted = monitor.run(start=windows[1][0], end=windows[1][1])
     evaluate([parse_rule({"rule": "drift_share > 0.3", "min_rows": 100})], drifted, store)
-    html, twin = write_report("credit", store.points("credit"), drifted, store.alerts("credit"), tmp_path / "r.html", now=NOW)
+    html, twin = write_report("credit", store.points("credit"), drifted, store.alerts("credit"), tmp_path / "r.html")
     page = html.read_text()
     assert "1 alert(s) open" in page and "drift_share &gt; 0.3 (now 0.6667)" in page
     assert re.search(r'<div class="card alert">drifted columns<b class="bad">2 of 3: income, debt_ratio</b>', page)
@@ -115,12 +117,16 @@ def test_cards_turn_red_while_an_alert_is_open(weeks: tuple[Monitor, list[tuple[
     assert "latest: 2026-03-03<br>" in page
 
 
-def _window(start: _dt.datetime, end: _dt.datetime, versions: dict[str, float]) -> Window:
+def _window(start: _dt.datetime, end: _dt.datetime, versions: dict[str, float]) -> Any:
+    from modelyard.monitoring._report import Window, span
+
     ms = (int(start.timestamp() * 1000), int(end.timestamp() * 1000))
     return Window(ms[0], ms[1], {"rows": sum(versions.values())}, versions, span=span(start, end))
 
 
 def test_windows_of_very_different_lengths_each_get_a_slot_and_a_distinct_name() -> None:
+    from modelyard.monitoring._report import swaps, tick_labels
+
     base = _dt.datetime(2026, 11, 29, 23, 56, 30, tzinfo=_dt.UTC)
     short = [_window(base + _dt.timedelta(seconds=3 * i), base + _dt.timedelta(seconds=3 * i + 3), {"1": 1200.0}) for i in range(6)]
     day = _window(base - _dt.timedelta(hours=20), base + _dt.timedelta(hours=4), {"1": 5000.0, "3": 2000.0})
