@@ -90,7 +90,7 @@ def test_the_report_names_weeks_versions_swaps_and_drifted_columns(weeks: tuple[
     assert data["swaps"] == [{"window": "week 5", "change": "v1 → v2"}]
     assert [sorted(w["drifted_columns"]) for w in data["windows"]] == [[], ["debt_ratio", "income"], []]
     assert data["windows"][1]["alerts"] == ["drift_share > 0.3"]
-    assert "v1 (200), v2 (400)" in page and "week 5" in page and "2026-03-09 → 2026-03-15" in page
+    assert "v1\u00a0(200), v2\u00a0(400)" in page and "week 5" in page and "2026-03-09 → 2026-03-15" in page
     assert re.search(r"<td class=\"bad\">(income, debt_ratio|debt_ratio, income)</td>", page)
     assert "written 2026-03-30 09:15 UTC" in page
     assert not re.search(r"\d\d:\d\d:\d\d\.\d", page)  # no stamps with microseconds

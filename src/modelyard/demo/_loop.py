@@ -288,6 +288,8 @@ def run_loop(
                     week.request_ids.append(body["request_id"])
                     week.versions[version] = week.versions.get(version, 0) + 1
                     if serving is not None and version != serving:
+                        for thread in retrain_threads:  # the promotion is its last step: finishing
+                            thread.join(timeout=60)
                         tell_retraining()
                         failed = sum(w.failures for w in plan)
                         pending.append((

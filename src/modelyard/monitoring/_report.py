@@ -35,7 +35,7 @@ from modelyard.monitoring._monitor import WindowResult
 from modelyard.monitoring._report_plots import distribution_png, over_time_png
 from modelyard.store._monitor_store import AlertEvent, MetricPoint
 
-SERIES = ("rows", "drift_share", "auc", "accuracy", "log_loss", "rmse", "mae", "p99_latency_ms", "error_rate")
+SERIES = ("rows", "drift_share", "auc", "accuracy", "rmse", "mae", "p99_latency_ms", "error_rate")
 _LABELS = {
     "rows": "rows",
     "drift_share": "drift share",
@@ -74,7 +74,7 @@ class Window:
 
     @property
     def served_by(self) -> str:
-        return ", ".join(f"v{v} ({int(n):,})" for v, n in _by_version(self.versions)) or "-"
+        return ", ".join(f"v{v}\u00a0({int(n):,})" for v, n in _by_version(self.versions)) or "-"  # no break inside
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -403,7 +403,7 @@ th{background:#f4f6fa} .bad{color:#b42318;font-weight:600} .ok{color:#067647} .c
 .card.alert{border-color:#b42318;background:#fef3f2} .card.alert b{color:#b42318}
 .banner{border:1px solid #b42318;background:#fef3f2;color:#b42318;border-radius:8px;padding:.6rem 1rem;margin:.8rem 0}
 .quiet{color:#889} td.num{text-align:right;font-variant-numeric:tabular-nums} tr.total td{font-weight:600}
-.nowrap{white-space:nowrap} img{max-width:100%;border:1px solid #eee;border-radius:6px;margin:.4rem 0} ul.actions{margin:0;padding-left:1rem}
+.nowrap{white-space:nowrap} .wide{overflow-x:auto} img{max-width:100%;border:1px solid #eee;border-radius:6px;margin:.4rem 0} ul.actions{margin:0;padding-left:1rem}
 </style></head><body>
 <h1>Monitoring report: {{ endpoint }}</h1>
 <div class="sub">written {{ written }} · {{ windows|length }} window(s){% if latest %} · latest: {{ latest_name }}{% endif %}{% if latest and latest.reference %}<br>reference: {{ latest.reference }}{% endif %}</div>
@@ -418,8 +418,8 @@ th{background:#f4f6fa} .bad{color:#b42318;font-weight:600} .ok{color:#067647} .c
 {% endif %}
 {% if over_time %}<h2>Over time</h2><img alt="drift share, performance and traffic per window" src="data:image/png;base64,{{ over_time }}">{% endif %}
 {% if windows %}<h2>Windows</h2>
-<table><tr>{% if any_labels %}<th>window</th>{% endif %}<th>time covered</th>{% if any_versions %}<th>served by</th>{% endif %}{% for m in series %}<th>{{ series_labels[m] }}</th>{% endfor %}<th>drifted columns</th><th>alerts fired</th></tr>
-{% for w in windows %}<tr>{% if any_labels %}<td>{{ w.label }}</td>{% endif %}<td class="nowrap">{{ w.span }}</td>{% if any_versions %}<td class="nowrap">{{ w.served_by }}</td>{% endif %}{% for m in series %}<td class="num">{{ figure(m, w.figures.get(m)) }}</td>{% endfor %}<td class="{{ 'bad' if w.drifted }}">{{ w.drifted|join(', ') or '-' }}</td><td class="{{ 'bad' if w.alerts }}">{{ w.alerts|join('; ') or '-' }}</td></tr>{% endfor %}</table>{% endif %}
+<div class="wide"><table><tr>{% if any_labels %}<th>window</th>{% endif %}<th>time covered</th>{% if any_versions %}<th>served by</th>{% endif %}{% for m in series %}<th>{{ series_labels[m] }}</th>{% endfor %}<th>drifted columns</th><th>alerts fired</th></tr>
+{% for w in windows %}<tr>{% if any_labels %}<td>{{ w.label }}</td>{% endif %}<td class="nowrap">{{ w.span }}</td>{% if any_versions %}<td>{{ w.served_by }}</td>{% endif %}{% for m in series %}<td class="num">{{ figure(m, w.figures.get(m)) }}</td>{% endfor %}<td class="{{ 'bad' if w.drifted }}">{{ w.drifted|join(', ') or '-' }}</td><td class="{{ 'bad' if w.alerts }}">{{ w.alerts|join('; ') or '-' }}</td></tr>{% endfor %}</table></div>{% endif %}
 {% if alerts %}<h2>Alerts</h2><table><tr><th>fired</th><th>window</th><th>rule</th><th>value</th><th>actions</th></tr>
 {% for a in alerts %}<tr><td>{{ a.fired }}</td><td>{{ a.window }}</td><td>{{ a.rule }}</td><td class="num">{{ fmt(a.value) }}</td><td class="{{ 'bad' if a.failed }}"><ul class="actions">{% for line in a.actions %}<li>{{ line }}</li>{% endfor %}</ul></td></tr>{% endfor %}</table>{% endif %}
 {% if drift_rows %}
