@@ -208,8 +208,11 @@ class _Servers:
 
     def start(self, tokens: list[str], where: str) -> None:
         log = self.folder / f".server-{len(self.running)}-{os.getpid()}.log"
+        metrics = self.folder / f".metrics-{len(self.running)}-{os.getpid()}"  # several workers' counters
+        metrics.mkdir()
+        env = {**_env(self.folder), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
         with log.open("wb") as out:
-            process = subprocess.Popen([str(BIN / "modelyard"), *tokens[1:]], cwd=self.folder, env=_env(self.folder), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen([str(BIN / "modelyard"), *tokens[1:]], cwd=self.folder, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.running.append((where, process, log))
         deadline = time.monotonic() + READY_SECONDS
         port = tokens[tokens.index("--port") + 1] if "--port" in tokens else None
