@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from modelyard.cli._common import Json, TrackingUri, client
 from modelyard.cli._output import emit_json, friendly_errors, table, when
 from modelyard.core.entities import DatasetVersion
+from modelyard.core.errors import NotFoundError
 from modelyard.core.formatting import number
 
 app = typer.Typer(
@@ -52,11 +54,20 @@ def list_(
     )
 
 
+def _top(stats: dict[str, Any], rows: int | None) -> str:
+    """The most frequent values of a categorical column; none for a column of distinct
+    values (ids, timestamps), where they would be arbitrary."""
+    distinct = stats.get("distinct")
+    if distinct is not None and rows and distinct >= rows * (1 - stats.get("null_rate", 0)) * 0.99:
+        return f"all distinct ({distinct:,})"
+    return ", ".join(list(stats.get("frequencies") or {})[:3]) or "-"
+
+
 def _stats_rows(d: DatasetVersion) -> list[list[Any]]:
     rows = []
     for column, stats in (d.profile.get("columns") or {}).items():
         quantiles = stats.get("quantiles") or {}
-        top = ", ".join(list(stats.get("frequencies") or {})[:3])
+        top = _top(stats, d.num_rows) if stats.get("kind") == "categorical" else "-"
         rows.append(
             [
                 column,
@@ -73,21 +84,50 @@ def _stats_rows(d: DatasetVersion) -> list[list[Any]]:
 @app.command()
 def show(
     name: Name,
-    version: Annotated[str, typer.Argument(help="Digest or a unique prefix of it.")],
+    version: Annotated[str | None, typer.Argument(help="Digest or a unique prefix of it (default: the latest version).")] = None,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
-    """Show a version's schema and statistics."""
+    """Show a version's schema, statistics and a sample of its rows (the latest version unless one is named)."""
     with friendly_errors():
-        d = client(tracking_uri).store.find_dataset_version(name, version)
+        store = client(tracking_uri).store
+        if version is None:
+            found = store.list_dataset_versions(name)
+            if not found:
+                known = sorted({v.name for v, _ in store.list_dataset_versions()})[:10]
+                raise NotFoundError(f"dataset {name!r} has no versions; datasets: {', '.join(map(repr, known)) or 'none yet'}")
+            d = found[0][0]
+        else:
+            d = store.find_dataset_version(name, version)
     if json:
         emit_json(dataset_json(d))
         return
     table(
-        f"{d.name} @ {d.digest[:12]} — {d.num_rows} rows from {d.source}",
+        f"{d.name} @ {d.digest[:12]}: {d.num_rows:,} rows from {d.source}",
         ["column", "type", "nulls", "mean", "median", "top values"],
         _stats_rows(d),
     )
+    sample = d.profile.get("sample") or []
+    if sample:
+        columns = list(sample[0])
+        table(
+            f"sample: the first {len(sample)} rows",
+            columns,
+            [[_sample_cell(row.get(c)) for c in columns] for row in sample],
+        )
+
+
+def _sample_cell(value: Any) -> str:
+    """A sample cell as people read it: 4 significant digits, times to the second."""
+    if isinstance(value, float):
+        return number(value)
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and value[10:11] in (" ", "T"):
+        try:
+            stamp = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return stamp.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if stamp.utcoffset() == timedelta(0) else "")
+    return "-" if value is None else str(value)
 
 
 @app.command()

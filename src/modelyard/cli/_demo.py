@@ -18,7 +18,7 @@ def demo(
         str,
         typer.Option(help="loop: the whole loop on credit scoring (default); tracking: experiments, registry and gates on a bundled data set."),
     ] = "loop",
-    workdir: Annotated[Path, typer.Option(help="Folder for the loop's feature repo, prediction log and report.")] = Path("modelyard-demo"),
+    workdir: Annotated[Path, typer.Option(help="Folder for the loop's feature repository, online store, deployment file and report; the demo rewrites its own data there on every run.")] = Path("modelyard-demo"),
     weeks: Annotated[int, typer.Option(help="Weeks in the loop scenario (4 of history, then traffic).")] = 10,
     rows_per_week: Annotated[int, typer.Option(help="Applications per week in the loop scenario.")] = 1200,
     plot: Annotated[Path, typer.Option(help="Where to write the PNG of the loss curves (tracking scenario).")] = Path(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from modelyard.cli._common import Json, TrackingUri
-from modelyard.cli._output import console, emit_json, friendly_errors, table
+from modelyard.cli._output import Styled, console, emit_json, friendly_errors, say, table
 from modelyard.features import FeatureStore, Plan
 
 app = typer.Typer(help="Declare, apply and inspect feature definitions.", no_args_is_help=True)
@@ -24,9 +24,9 @@ def _store(repo: Path, tracking_uri: str | None) -> FeatureStore:
 
 
 def _print_plan(title: str, plan: Plan) -> None:
-    rows = [[label, "[green]add[/]"] for label in plan.added]
-    rows += [[label, "[yellow]change[/]"] for label in plan.changed]
-    rows += [[label, "[red]remove[/]"] for label in plan.removed]
+    rows = [[label, Styled("add", "green")] for label in plan.added]
+    rows += [[label, Styled("change", "yellow")] for label in plan.changed]
+    rows += [[label, Styled("remove", "red")] for label in plan.removed]
     table(title, ["definition", "action"], rows, caption="Nothing to change." if not rows else None)
 
 
@@ -245,6 +245,11 @@ def serve(
     if tracking_uri:
         os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
     os.environ["MODELYARD_FEATURE_REPO"] = str(repo.absolute())
+    say(
+        "serving the features of ", (str(repo), "bold"),
+        f" on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} "
+        "(POST /get-online-features; OpenAPI: /openapi.json)",
+    )
     uvicorn.run(
         "modelyard.server._features_main:app",
         host=host,

@@ -10,17 +10,19 @@ import typer
 
 from modelyard.cli._common import Json, TrackingUri
 from modelyard.cli._output import (
-    console,
+    Styled,
     emit_json,
-    err_console,
     friendly_errors,
+    say,
     table,
+    warn_error,
     when,
 )
 from modelyard.core.errors import GateFailedError, ValidationError
 from modelyard.core.formatting import number
 from modelyard.core.models import ModelVersion, RegisteredModel
-from modelyard.registry import CheckResult, Client
+from modelyard.registry import CheckResult, Client, parse_gate
+from modelyard.registry._gate import CardCheck, ChampionCheck, LatencyCheck, MetricCheck
 
 app = typer.Typer(
     help="Register, promote, document and compare model versions.", no_args_is_help=True
@@ -35,7 +37,35 @@ def client(tracking_uri: str | None) -> Client:
 
 
 def _aliases(aliases: dict[str, int]) -> str:
-    return ", ".join(f"{a}→v{v}" for a, v in sorted(aliases.items())) or "-"
+    return ", ".join(f"{a} → v{v}" for a, v in sorted(aliases.items())) or "-"
+
+
+def gate_lines(gate: dict[str, Any] | None) -> list[str]:
+    """A gate as sentences, one per check: ``holdout_auc >= 0.7``, ``median predict time <=
+    50 ms on the input example``..."""
+    if not gate or not gate.get("checks"):
+        return ["none (any version may be promoted; risk rules still apply)"]
+    try:
+        parsed = parse_gate(gate)
+    except ValidationError:
+        return [str(check) for check in gate.get("checks", [])]
+    lines = []
+    for check in parsed.checks:
+        if isinstance(check, MetricCheck):
+            bounds = [f">= {check.min:g}" if check.min is not None else "", f"<= {check.max:g}" if check.max is not None else ""]
+            lines.append(f"{check.metric} {' and '.join(b for b in bounds if b)}")
+        elif isinstance(check, ChampionCheck):
+            side = "below" if check.higher_is_better else "above"
+            lines.append(f"{check.champion} no more than {check.delta:g} {side} the {check.alias}'s")
+        elif isinstance(check, LatencyCheck):
+            lines.append(f"median predict time <= {check.latency_ms:g} ms on the input example ({check.repeats} calls)")
+        elif isinstance(check, CardCheck):
+            lines.append(f"card filled in: {', '.join(check.card)}")
+    return lines
+
+
+def _metrics(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={number(v)}" for k, v in sorted(metrics.items())) or "-"
 
 
 def _tags(tags: dict[str, str]) -> str:
@@ -127,15 +157,15 @@ def list_(filter_string: Filter = None, tracking_uri: TrackingUri = None, json: 
 
 @app.command()
 def show(name: Name, tracking_uri: TrackingUri = None, json: Json = False) -> None:
-    """Show a registered model, its gate and its recent history."""
+    """Show a registered model: its aliases, its versions, its gate and its recent history."""
     with friendly_errors():
         c = client(tracking_uri)
         m = c.get_registered_model(name)
+        found = c.search_model_versions(f"name = '{name}'")
         audit = c.get_audit_log(name, limit=15)
     if json:
-        emit_json({**model_json(m), "audit": [asdict(e) for e in audit]})
+        emit_json({**model_json(m), "versions": [version_json(v) for v in found], "audit": [asdict(e) for e in audit]})
         return
-    checks = "; ".join(str(check) for check in (m.gate or {}).get("checks", [])) or "none"
     table(
         f"Model {m.name}",
         ["field", "value"],
@@ -146,9 +176,10 @@ def show(name: Name, tracking_uri: TrackingUri = None, json: Json = False) -> No
             ["latest version", m.latest_version or "-"],
             ["aliases", _aliases(m.aliases)],
             ["tags", _tags(m.tags)],
-            ["gate", checks],
+            ["gate", "\n".join(gate_lines(m.gate))],
         ],
     )
+    _versions_table(f"Versions of {name}", found)
     table(
         "History",
         ["when", "action", "version", "alias", "from", "to", "by", "why"],
@@ -186,23 +217,27 @@ def versions(
     if json:
         emit_json([version_json(v) for v in found])
         return
-    metric_keys = sorted({k for v in found for k in v.metrics})[:4]
+    _versions_table(f"Versions of {name}", found)
+
+
+def _versions_table(title: str, found: list[ModelVersion]) -> None:
     table(
-        f"Versions of {name}",
-        ["version", "state", "aliases", "flavor", "risk", "registered", *metric_keys, "tags"],
+        title,
+        ["version", "aliases", "state", "flavor", "risk", "registered", "metrics", "tags"],
         [
             [
-                v.version,
-                v.state.value,
+                f"v{v.version}",
                 ", ".join(v.aliases) or "-",
+                v.state.value,
                 v.flavor,
                 v.risk_category.value,
                 when(v.creation_time),
+                _metrics(v.metrics),
+                _tags(v.tags),
             ]
-            + [number(v.metrics.get(k)) for k in metric_keys]
-            + [_tags(v.tags)]
             for v in found
         ],
+        caption=None if found else "No versions.",
     )
 
 
@@ -270,9 +305,7 @@ def register(
     if json:
         emit_json(version_json(v))
     else:
-        console.print(
-            f"Registered [bold]{v.uri}[/] ({v.flavor}, {len(v.files)} files, sha256-verified)"
-        )
+        say("Registered ", (v.uri, "bold"), f" ({v.flavor}, {len(v.files)} files, sha256-verified)")
 
 
 class _Refused(Exception):
@@ -283,7 +316,7 @@ def _checks_table(title: str, checks: list[CheckResult]) -> None:
     table(
         title,
         ["check", "result", "detail"],
-        [[c.check, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail] for c in checks],
+        [[c.check, Styled("pass", "green") if c.passed else Styled("FAIL", "bold red"), c.detail] for c in checks],
     )
 
 
@@ -315,7 +348,7 @@ def promote(
             emit_json({"promoted": False, "checks": [ch.to_dict() for ch in failed]})
         else:
             _checks_table(f"Gate of {name} for v{version}: refused", failed)
-            err_console.print(f"[bold red]refused:[/] {error}", highlight=False)
+            warn_error("refused", str(error))
         raise typer.Exit(1) from None
     if json:
         emit_json(
@@ -329,9 +362,7 @@ def promote(
         return
     _checks_table(f"Gate of {name} for v{version}", checks)
     forced = any(not ch.passed for ch in checks)
-    console.print(
-        f"{alias} → [bold]{name} v{version}[/]" + (" [yellow](forced)[/]" if forced else "")
-    )
+    say(f"{alias} → ", (f"{name} v{version}", "bold"), (" (forced)", "yellow") if forced else "")
 
 
 @app.command()
@@ -404,7 +435,7 @@ def card(
     if json:
         emit_json({"markdown": str(md), "html": str(html)})
         return
-    console.print(f"Card written to [bold]{md}[/] and [bold]{html}[/]")
+    say("Card written to ", (str(md), "bold"), " and ", (str(html), "bold"))
 
 
 @app.command()

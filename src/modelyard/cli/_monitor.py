@@ -10,7 +10,7 @@ import typer
 import yaml
 
 from modelyard.cli._common import Json, TrackingUri
-from modelyard.cli._output import console, emit_json, friendly_errors, table
+from modelyard.cli._output import emit_json, friendly_errors, say, table
 from modelyard.core.errors import ValidationError
 
 app = typer.Typer(help="Watch served models: drift, data quality, performance, latency; alerts; reports.", no_args_is_help=True)
@@ -40,12 +40,6 @@ def _rules(path: str | None, pipelines_file: str | None = None, tracking_uri: st
 
     if path is None:
         return []
-    triggers: dict[str, Any] = {}
-    if pipelines_file is not None:
-        from modelyard.pipelines import load_file, pipeline_trigger
-
-        pipelines, _ = load_file(pipelines_file)
-        triggers = {name: pipeline_trigger(p, tracking_uri=tracking_uri) for name, p in pipelines.items()}
     file = Path(path)
     if not file.is_file():
         raise ValidationError(f"alerts file {path} does not exist")
@@ -53,7 +47,37 @@ def _rules(path: str | None, pipelines_file: str | None = None, tracking_uri: st
     items = data.get("alerts") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValidationError(f"{path}: expected 'alerts:' with a list of rules")
+    wanted = _triggers_named(items)
+    if wanted and pipelines_file is None:
+        rule, name = wanted[0]
+        raise ValidationError(
+            f"{path}: alert {rule!r} triggers pipeline {name!r}; give the Python file that defines it "
+            f"with --pipelines (e.g. --pipelines pipelines.py)"
+        )
+    triggers: dict[str, Any] = {}
+    if pipelines_file is not None:
+        from modelyard.pipelines import load_file, pipeline_trigger
+
+        pipelines, _ = load_file(pipelines_file)
+        for rule, name in wanted:
+            if name not in pipelines:
+                raise ValidationError(
+                    f"{path}: alert {rule!r} triggers pipeline {name!r}, which {pipelines_file} (--pipelines) "
+                    f"does not define; it defines {sorted(pipelines)}"
+                )
+        triggers = {name: pipeline_trigger(p, tracking_uri=tracking_uri) for name, p in pipelines.items()}
     return [parse_rule(item, triggers) for item in items]
+
+
+def _triggers_named(items: list[Any]) -> list[tuple[str, str]]:
+    """(rule, pipeline) for every ``{trigger: NAME}`` action in the alert specs."""
+    found = []
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("actions"), list):
+            for action in item["actions"]:
+                if isinstance(action, dict) and "trigger" in action:
+                    found.append((str(item.get("rule", "?")), str(action["trigger"])))
+    return found
 
 
 def _fmt(value: Any) -> str:
@@ -126,7 +150,7 @@ def report(
         latest = monitor.run(window, end=_end(end), store=False)
         store = monitor.client.store.monitoring
         html, twin = write_report(endpoint, store.points(endpoint), latest, store.alerts(endpoint), output)
-    console.print(f"report: [bold]{html}[/] (JSON: {twin})", highlight=False)
+    say("report: ", (str(html), "bold"), f" (JSON: {twin})")
 
 
 @app.command("alerts")

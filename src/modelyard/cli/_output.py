@@ -11,14 +11,29 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from modelyard.core.errors import ModelyardError, NotFoundError, ValidationError
+from modelyard.core.tables import Styled, fitted_table
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 T = TypeVar("T")
+Part = str | tuple[str, str]
+
+__all__ = ["Styled", "console", "emit_json", "err_console", "friendly_errors", "say", "table", "warn_error"]
+
+
+def say(*parts: Part, stderr: bool = False) -> None:
+    """Print one line of plain text and (text, style) pieces: what a user named is printed as
+    it is — ``[predict]`` stays ``[predict]`` — never read as Rich markup."""
+    (err_console if stderr else console).print(Text.assemble(*parts), highlight=False, soft_wrap=True)
+
+
+def warn_error(label: str, message: str) -> None:
+    """A red ``label:`` and the message, on stderr."""
+    say((f"{label}:", "bold red"), " ", message, stderr=True)
 
 
 def emit_json(data: Any) -> None:
@@ -50,13 +65,12 @@ def table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     caption: str | None = None,
+    *,
+    keys: int = 1,
 ) -> None:
-    out = Table(title=title, caption=caption, header_style="bold cyan", show_lines=False)
-    for i, column in enumerate(columns):
-        out.add_column(column, overflow="fold", no_wrap=i < 2)
-    for row in rows:
-        out.add_row(*("-" if cell is None else str(cell) for cell in row))
-    console.print(out)
+    """Print a table that fits the terminal without cutting names (see core.tables); cells
+    are plain text, or ``Styled`` for the program's own colours."""
+    console.print(fitted_table(title, columns, rows, width=console.width, caption=caption, keys=keys))
 
 
 @contextmanager
@@ -65,10 +79,10 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (ValidationError, NotFoundError) as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        warn_error("error", str(error))
         raise typer.Exit(2) from None
     except ModelyardError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        warn_error("error", str(error))
         raise typer.Exit(1) from None
 
 

@@ -10,7 +10,7 @@ import typer
 import yaml
 
 from modelyard.cli._common import Json, TrackingUri
-from modelyard.cli._output import console, emit_json, friendly_errors, table
+from modelyard.cli._output import console, emit_json, friendly_errors, say, table
 from modelyard.core.errors import ValidationError
 
 app = typer.Typer(help="Cached pipelines: run them, list their runs, see what each step did.", no_args_is_help=True)
@@ -114,15 +114,15 @@ def scheduler(
         sched = Scheduler(pipelines, tracking_uri=tracking_uri, engine=engine, lease_seconds=lease)
         for s in schedules:
             sched.schedule(s.name, s.pipeline, s.cron, s.params)
-    console.print(f"scheduler {sched.owner}: {len(schedules)} schedule(s) over {sorted(pipelines)}", highlight=False)
     if once:
+        say(f"scheduler {sched.owner}: {len(schedules)} schedule(s) over {sorted(pipelines)}")
         ran = sched.tick()
-        console.print(f"ran {len(ran)} pipeline run(s)")
+        say(f"ran {len(ran)} pipeline run(s)")
         return
-    try:
+    try:  # the scheduler logs its own start line
         sched.run_forever(poll_seconds=poll)
     except KeyboardInterrupt:
-        console.print("scheduler stopped")
+        say("scheduler stopped")
 
 
 def lineage(
@@ -140,26 +140,30 @@ def lineage(
     if json:
         emit_json(info)
         return
+    from rich.text import Text
     from rich.tree import Tree
 
-    tree = Tree(f"[bold]{info['model']}[/] ({info['flavor']}, registered {info['registered']})")
+    def plain(text: str) -> Text:  # names and values as they are, never read as markup
+        return Text(text)
+
+    tree = Tree(Text.assemble((str(info["model"]), "bold"), f" ({info['flavor']}, registered {info['registered']})"))
     data = tree.add("data")
     for d in info["datasets"]:
-        data.add(f"{d['name']} {d['digest'][:12]} ({d.get('context') or 'input'}, {d.get('rows', '?')} rows)")
+        data.add(plain(f"{d['name']} {d['digest'][:12]} ({d.get('context') or 'input'}, {d.get('rows', '?')} rows)"))
     if info.get("feature_service"):
-        tree.add(f"features: service {info['feature_service']}")
+        tree.add(plain(f"features: service {info['feature_service']}"))
     if info.get("run"):
         r = info["run"]
-        tree.add(f"run {r['run_id']} ({r['name']}, {r['status']}) metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:6]))
+        tree.add(plain(f"run {r['run_id']} ({r['name']}, {r['status']}) metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:6])))
     if info.get("pipeline_run"):
         p = info["pipeline_run"]
-        node = tree.add(f"pipeline {p['pipeline']} run {p['run_id']} ({p['status']}, {p['trigger']})")
+        node = tree.add(plain(f"pipeline {p['pipeline']} run {p['run_id']} ({p['status']}, {p['trigger']})"))
         for s in p["steps"]:
-            node.add(f"{s['step']}: {s['status']}")
+            node.add(plain(f"{s['step']}: {s['status']}"))
     aliases = tree.add("aliases")
     for a in info["aliases"]:
-        aliases.add(a)
+        aliases.add(plain(str(a)))
     deployments = tree.add("served by")
     for e in info["endpoints"]:
-        deployments.add(f"{e['endpoint']}: {e['rows']} rows, {e['first']} → {e['last']}")
+        deployments.add(plain(f"{e['endpoint']}: {e['rows']} rows, {e['first']} → {e['last']}"))
     console.print(tree)

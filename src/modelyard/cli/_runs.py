@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from modelyard.cli._common import Json, TrackingUri, client, experiment
-from modelyard.cli._output import console, duration, emit_json, friendly_errors, table, when
+from modelyard.cli._output import duration, emit_json, friendly_errors, say, table, when
 from modelyard.core.entities import Run, ViewType
 from modelyard.core.formatting import number
 from modelyard.core.search_filter import Comparison, Entity, Node, parse_filter, parse_order_by
@@ -16,12 +16,20 @@ from modelyard.tracking import Client
 
 app = typer.Typer(help="Find, inspect and compare runs.", no_args_is_help=True)
 
+RunId = Annotated[str, typer.Argument(help="Run id, or a unique prefix of it (the 8 characters listings print).")]
 ExperimentOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--experiment", "-e", help="Experiment id or name (repeatable; default: all experiments)."
     ),
 ]
+
+
+def _cell(value: Any) -> Any:
+    """A comparison cell: numbers as people read them, missing (NaN) as ``-``."""
+    if isinstance(value, float):
+        return "-" if value != value else number(value)
+    return "-" if value is None else value
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -85,7 +93,7 @@ def _runs_table(
         + [r.data.params.get(k, "-") for k in params]
         for r in found
     ]
-    table(title, ["run", "name", "status", "started", "took", *metrics, *params], rows, caption)
+    table(title, ["run", "name", "status", "started", "took", *metrics, *params], rows, caption, keys=2)
 
 
 def _search(
@@ -184,13 +192,14 @@ def search(
 
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunId,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
     """Show a run: status, params, latest metrics, tags, inputs and where it ran."""
     with friendly_errors():
-        run = client(tracking_uri).get_run(run_id)
+        c = client(tracking_uri)
+        run = c.get_run(c.resolve_run_id(run_id))
     if json:
         record = run_json(run)
         record["context"] = run.context
@@ -238,7 +247,7 @@ def show(
 
 @app.command()
 def compare(
-    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids, or unique prefixes of them.")],
     diff_only: Annotated[
         bool, typer.Option("--diff-only", help="Keep only params and metrics that differ.")
     ] = False,
@@ -251,6 +260,7 @@ def compare(
     """Compare runs side by side: one column per run, one row per param or metric."""
     with friendly_errors():
         c = client(tracking_uri)
+        run_ids = [c.resolve_run_id(r) for r in run_ids]
         frame = c.compare_runs(run_ids, only_differences=diff_only)
         written = c.plot_metric_history(run_ids, plot) if plot else None
     if json:
@@ -266,24 +276,26 @@ def compare(
         return
     transposed = frame.T
     rows = [
-        [field, *(number(val) if isinstance(val, float) else val for val in transposed.loc[field])]
+        [field, *(_cell(val) for val in transposed.loc[field])]
         for field in transposed.index
     ]
-    table("Run comparison", ["", *map(str, transposed.columns)], rows)
+    table("Run comparison", ["", *map(str, transposed.columns)], rows, caption="-: the run has no such param or metric")
     if written:
-        console.print(f"Metric plot written to [bold]{written}[/]")
+        say("Metric plot written to ", (str(written), "bold"))
 
 
 @app.command()
 def history(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunId,
     key: Annotated[str, typer.Argument(help="Metric name.")],
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
     """Every point of one metric series."""
     with friendly_errors():
-        points = client(tracking_uri).get_metric_history(run_id, key)
+        c = client(tracking_uri)
+        run_id = c.resolve_run_id(run_id)
+        points = c.get_metric_history(run_id, key)
     if json:
         emit_json([{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in points])
         return
@@ -296,7 +308,7 @@ def history(
 
 @app.command()
 def artifacts(
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: RunId,
     path: Annotated[str, typer.Argument(help="Folder or file inside the run.")] = "",
     download: Annotated[
         Path | None, typer.Option(help="Copy the path (verified by sha256) into this folder.")
@@ -310,6 +322,7 @@ def artifacts(
     """List (or download) a run's artifacts."""
     with friendly_errors():
         c = client(tracking_uri)
+        run_id = c.resolve_run_id(run_id)
         if download is not None:
             local = c.download_artifacts(run_id, path, download)
             if json:

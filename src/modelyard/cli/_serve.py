@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from modelyard.cli._common import TrackingUri
-from modelyard.cli._output import console, emit_json, friendly_errors
+from modelyard.cli._output import emit_json, friendly_errors, say
 
 
 def serve(
@@ -46,11 +46,7 @@ def serve(
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelyard-metrics-")
     names = ", ".join(e.name for e in config.endpoints)
-    console.print(
-        f"serving [bold]{names}[/] on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} "
-        f"(OpenAPI: /openapi.json)",
-        highlight=False,
-    )
+    say("serving ", (names, "bold"), f" on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} (OpenAPI: /openapi.json)")
     uvicorn.run(
         "modelyard.serving._main:app",
         host=host,
@@ -89,9 +85,9 @@ def token_create(
     if json:
         emit_json({"token": token, "entry": entry})
         return
-    console.print(f"token (shown once): [bold]{token}[/]", highlight=False)
-    console.print("add to the deployment file under auth.tokens:")
-    console.print(f"  - {{name: {name}, sha256: {digest}, scopes: [{', '.join(scopes)}]}}", highlight=False)
+    say("token (shown once): ", (token, "bold"))
+    say("add to the deployment file under auth.tokens:")
+    say(f"  - {{name: {name}, sha256: {digest}, scopes: [{', '.join(scopes)}]}}")
 
 
 def score(
@@ -169,4 +165,4 @@ def build(
         ["deployment.yaml", "routes pinned to " + ", ".join(sorted(set(result.models.values())))],
         ["kubernetes.yaml", "Deployment (probes), Service, HorizontalPodAutoscaler, Prometheus annotations"],
     ])
-    console.print(f"next: docker build -t {image or 'IMAGE'} {result.folder} && kubectl apply -f {result.folder}/kubernetes.yaml", highlight=False)
+    say(f"next: docker build -t {image or 'IMAGE'} {result.folder} && kubectl apply -f {result.folder}/kubernetes.yaml")

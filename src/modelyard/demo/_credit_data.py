@@ -23,16 +23,13 @@ TARGET = "default"
 REPO = textwrap.dedent(
     """
     # The demo's feature repository (written by `modelyard demo`).
-    from datetime import timedelta
-
     from modelyard.features import Entity, FeatureService, FeatureView, Field, FileSource, Float64
 
     applicant = Entity(name="applicant", join_keys=["applicant_id"])
 
     applications = FeatureView(
         name="applications",
-        entities=[applicant],
-        ttl=timedelta(days=400),
+        entities=[applicant],  # no TTL: what an applicant declared does not go stale
         schema=[
             Field(name="income", dtype=Float64),
             Field(name="debt_ratio", dtype=Float64),
@@ -52,6 +49,13 @@ REPO = textwrap.dedent(
 
 def week_start(origin: _dt.datetime, week: int) -> _dt.datetime:
     return origin + _dt.timedelta(weeks=week)
+
+
+def default_origin(today: _dt.date, weeks: int) -> _dt.datetime:
+    """Where the demo's timeline starts when none is given: ``weeks`` whole weeks (Monday to
+    Monday, UTC) that end on the Monday of ``today``'s week — the same all week long."""
+    monday = today - _dt.timedelta(days=today.weekday())
+    return _dt.datetime.combine(monday, _dt.time(0, 0), tzinfo=_dt.UTC) - _dt.timedelta(weeks=weeks)
 
 
 def applications(week: int, rows: int, *, shifted: bool, origin: _dt.datetime, seed: int = 0) -> pd.DataFrame:
@@ -81,6 +85,13 @@ def applications(week: int, rows: int, *, shifted: bool, origin: _dt.datetime, s
             TARGET: default,
         }
     )
+
+
+def credit_applications(rows: int = 2000, *, seed: int = 0) -> pd.DataFrame:
+    """Generated credit applications with their outcome (``default``), as the demo makes
+    them before its world shifts: for trying the snippets of the README on data at hand."""
+    origin = _dt.datetime(2026, 1, 5, tzinfo=_dt.UTC)
+    return applications(0, rows, shifted=False, origin=origin, seed=seed).drop(columns=["event_time"])
 
 
 def write_week(repo: Path, week: int, frame: pd.DataFrame) -> None:

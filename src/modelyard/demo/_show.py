@@ -1,4 +1,5 @@
-"""How the demo tells its story on the terminal: one Rich console, tables."""
+"""How the demo tells its story on the terminal: one Rich console, tables that fit it, and
+lines whose names are printed as they are (never read as markup)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
+
+from modelyard.core.tables import fitted_table
 
 console = Console()
+Part = str | tuple[str, str]
+
+
+def say(*parts: Part) -> None:
+    """One line of plain text and (text, style) pieces, left for the terminal to wrap."""
+    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True)
 
 
 def table(
@@ -16,10 +25,7 @@ def table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
     caption: str | None = None,
+    *,
+    keys: int = 1,
 ) -> None:
-    out = Table(title=title, caption=caption, header_style="bold cyan")
-    for i, column in enumerate(columns):
-        out.add_column(column, overflow="fold", no_wrap=i < 2)
-    for row in rows:
-        out.add_row(*("-" if cell is None else str(cell) for cell in row))
-    console.print(out)
+    console.print(fitted_table(title, columns, rows, width=console.width, caption=caption, keys=keys))

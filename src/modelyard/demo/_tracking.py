@@ -16,7 +16,8 @@ from rich.progress import Progress
 
 from modelyard.core.errors import MissingDependencyError
 from modelyard.core.formatting import number
-from modelyard.demo._show import console, table
+from modelyard.core.tables import Styled
+from modelyard.demo._show import console, say, table
 
 
 def _models() -> dict[str, tuple[Any, dict[str, Any]]]:
@@ -77,24 +78,21 @@ def _registry_loop(my: Any, ranked: list[Any], test: Any, X_test: Any, card_dir:
     table(
         f"Gate for {best.uri} → champion",
         ["check", "result", "detail"],
-        [[c.check, "[green]pass[/]" if c.passed else "[red]FAIL[/]", c.detail] for c in checks],
+        [[c.check, Styled("pass", "green") if c.passed else Styled("FAIL", "bold red"), c.detail] for c in checks],
     )
     try:
         client.promote(MODEL_NAME, worst.version)
-    except my.GateFailedError as refused:
-        failed = [c for c in refused.checks if not c.passed]
-        console.print(
-            f"[yellow]{worst.uri} refused as champion:[/] "
-            + "; ".join(c.detail for c in failed)
-        )
+    except my.GateFailedError as refused:  # the gate's own words say what failed
+        say((f"{worst.uri} refused as champion: ", "yellow"), str(refused))
     champion = my.load_model(f"models:/{MODEL_NAME}@champion")
     client.evaluate_model_version(MODEL_NAME, best.version, test, "target")
     client.model_card(MODEL_NAME, best.version, card_dir)
     sample = champion.predict_proba(X_test.head(3))[:, 1]
-    console.print(
-        f"champion = [bold]{best.uri}[/] ({best.flavor}); P(benign) for 3 test rows: "
-        + ", ".join(f"{p:.3f}" for p in sample)
-        + f"; card: [bold]{card_dir / f'{MODEL_NAME}-v{best.version}.html'}[/]"
+    say(
+        "champion: ",
+        (best.uri, "bold"),
+        f" ({best.flavor}); P(benign) for 3 test rows: " + ", ".join(f"{p:.3f}" for p in sample) + "; card: ",
+        (str(card_dir / f"{MODEL_NAME}-v{best.version}.html"), "bold"),
     )
 
 
@@ -185,15 +183,17 @@ def run_tracking(
         f"Experiment {experiment.name!r}: runs of {parent.info.run_name!r}, best first",
         ["model", "run", "test AUC", "accuracy", "F1", "log loss", "fit"],
         rows,
+        keys=2,
     )
     _registry_loop(my, best, test, X_test, card_dir)
-    console.print(
-        f"Stored in [bold]{my.get_tracking_uri()}[/]; loss curves plotted to [bold]{plot_path}[/]"
-    )
-    console.print(
-        'Next: [cyan]modelyard runs search "metrics.test_auc > 0.95" -o "metrics.test_auc DESC"[/], '
-        f"[cyan]modelyard runs compare {' '.join(children)}[/], "
-        f"[cyan]modelyard models show {MODEL_NAME}[/], [cyan]modelyard models diff {MODEL_NAME} 1 2[/]"
-    )
+    say("stored in ", (my.get_tracking_uri(), "bold"), "; loss curves plotted to ", (str(plot_path), "bold"))
+    say(("Explore what it left:", "bold"))
+    for command in (
+        'modelyard runs search "metrics.test_auc > 0.95" -o "metrics.test_auc DESC"',
+        f"modelyard runs compare {' '.join(r[:8] for r in children)}",
+        f"modelyard models show {MODEL_NAME}",
+        f"modelyard models diff {MODEL_NAME} 1 2",
+    ):
+        say("  ", (command, "cyan"))
     return children
 

@@ -12,7 +12,7 @@ from modelyard.monitoring._alerts import (
 )
 from modelyard.monitoring._drift import ColumnDrift, DriftOptions, DriftReport, detect_drift
 from modelyard.monitoring._monitor import Monitor, WindowResult, parse_window
-from modelyard.monitoring._report import write_report
+from modelyard.monitoring._report import WindowLabel, write_report
 
 __all__ = [
     "Action",
@@ -23,6 +23,7 @@ __all__ = [
     "Firing",
     "Monitor",
     "Rule",
+    "WindowLabel",
     "WindowResult",
     "detect_drift",
     "evaluate",

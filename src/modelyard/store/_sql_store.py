@@ -354,6 +354,24 @@ class SqlStore:
             raise NotFoundError(f"run {run_id!r} does not exist")
         return found[run_id]
 
+    def resolve_run_id(self, ref: str, shown: int = 5) -> str:
+        """The run whose id is ``ref`` or starts with it (at least 4 characters; listings print
+        8). No match is a NotFoundError; more than one a ValidationError naming the candidates."""
+        text = ref.strip().lower()
+        if not text or any(c not in "0123456789abcdef" for c in text):
+            raise NotFoundError(f"run {ref[:64]!r} does not exist (a run id is hexadecimal: 0-9 and a-f)")
+        if len(text) < 4:
+            raise ValidationError(f"run id {ref!r} is too short to look up; give at least 4 of its characters")
+        query = select(runs.c.run_id).where(runs.c.run_id.startswith(text, autoescape=True)).order_by(runs.c.run_id).limit(shown + 1)
+        with translated(self.where), self._engines.read.connect() as conn:
+            found = [row[0] for row in conn.execute(query)]
+        if not found:
+            raise NotFoundError(f"run {ref!r} does not exist (no run id starts with it)")
+        if text in found or len(found) == 1:
+            return text if text in found else str(found[0])
+        listed = ", ".join(found[:shown]) + (", ..." if len(found) > shown else "")
+        raise ValidationError(f"run id {ref!r} is ambiguous: runs {listed} all start with it; give more of the id")
+
     def set_run_status(self, run_id: str, status: RunStatus, end_time: int | None) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
             result = conn.execute(

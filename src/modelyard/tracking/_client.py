@@ -174,6 +174,12 @@ class Client:
     def get_run(self, run_id: str) -> Run:
         return self._store.get_run(run_id)
 
+    def resolve_run_id(self, ref: str) -> str:
+        """The full id of the run whose id is ``ref`` or starts with it (a unique prefix, such
+        as the 8 characters ``modelyard runs search`` prints); an ambiguous prefix is a
+        ValidationError naming the runs it could be."""
+        return self._store.resolve_run_id(ref)
+
     def set_terminated(
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, end_time: int | None = None
     ) -> None:
