@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from modelyard.core.errors import ModelyardError, NotFoundError, ValidationError
@@ -65,10 +66,10 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except (ValidationError, NotFoundError) as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
-    except ModelyardError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    except ModelyardError as error:  # escaped: "modelyard[serve]" is not markup
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(1) from None
 
 
