@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from fsspec.registry import _registry as fsspec_registry
 from typer.testing import CliRunner
 
 import modelyard as my
@@ -60,6 +61,9 @@ def hide(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
                     monkeypatch.delattr(sys.modules[parent], child, raising=False)
         for package in packages:
             monkeypatch.setitem(sys.modules, package, None)
+        for protocol, implementation in list(fsspec_registry.items()):
+            if implementation.__module__.partition(".")[0] in packages:  # imported before
+                monkeypatch.delitem(fsspec_registry, protocol)
 
     yield _hide
     for key in set(sys.modules) - before:  # modules of ours first imported here: forget them
