@@ -69,7 +69,9 @@ def test_errors_share_one_root_and_subclass_builtins() -> None:
     assert issubclass(modelyard.StoreError, OSError)
     for name in modelyard.__all__:
         obj = getattr(modelyard, name)
-        if isinstance(obj, type) and issubclass(obj, Exception):
+        if isinstance(obj, type) and issubclass(obj, Warning):
+            assert issubclass(obj, modelyard.ModelyardWarning), name
+        elif isinstance(obj, type) and issubclass(obj, Exception):
             assert issubclass(obj, modelyard.ModelyardError), name
 
 

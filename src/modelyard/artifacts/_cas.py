@@ -28,14 +28,23 @@ from modelyard.core.errors import (
     ArtifactError,
     ArtifactIntegrityError,
     ConfigurationError,
-    MissingDependencyError,
 )
+from modelyard.core.extras import missing
 from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes, sha256_stream
 from modelyard.core.validation import check_artifact_path
 
 log = logging.getLogger("modelyard.artifacts")
 
-_PROTOCOL_EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs")}
+# fsspec protocol -> the package that implements it (its extra comes from core.extras)
+_PROTOCOL_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "abfss": "adlfs",
+}
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -64,8 +73,12 @@ class ContentAddressedStore:
         try:
             self._fs, self._root = fsspec.core.url_to_fs(self.uri, **options)
         except ImportError as error:
-            package, extra = _PROTOCOL_EXTRAS.get(protocol, (protocol, protocol))
-            raise MissingDependencyError(package, extra, f"Artifacts at {self.uri!r}") from error
+            if protocol in _PROTOCOL_PACKAGES:
+                raise missing(_PROTOCOL_PACKAGES[protocol], f"Artifacts at {protocol}://") from error
+            raise ConfigurationError(
+                f"artifact URI {self.uri[:200]!r}: modelyard has no extra for {protocol}://, and "
+                f"fsspec cannot open it here ({error}); use a folder, s3://, gs:// or az://"
+            ) from error
         except ValueError as error:
             raise ConfigurationError(f"artifact URI {self.uri!r} is not usable: {error}") from error
         self._local = isinstance(self._fs, LocalFileSystem)

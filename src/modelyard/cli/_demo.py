@@ -9,7 +9,7 @@ import typer
 
 from modelyard.cli._common import TrackingUri
 from modelyard.cli._output import friendly_errors
-from modelyard.core.errors import MissingDependencyError
+from modelyard.core.extras import require
 
 
 def demo(
@@ -33,6 +33,8 @@ def demo(
     detected, retraining triggered by an alert, the new version swapped in under traffic, and
     the recovery — then a summary table and an HTML report."""
     with friendly_errors():
+        for package in ("sklearn", "matplotlib", "httpx", "uvicorn", "starlette"):
+            require(package, "modelyard demo", extra="demo")  # one extra installs them all
         if scenario == "tracking":
             from modelyard.demo import run_tracking
 
@@ -42,10 +44,6 @@ def demo(
             raise typer.BadParameter(f"--scenario must be loop or tracking, not {scenario!r}")
         if weeks < 8:
             raise typer.BadParameter("--weeks must be at least 8 (4 of history, and traffic before and after the shift)")
-        try:
-            import sklearn  # noqa: F401
-        except ImportError as error:
-            raise MissingDependencyError("scikit-learn", "demo", "modelyard demo") from error
         from modelyard.core.settings import resolve
         from modelyard.demo import run_loop
 

@@ -10,6 +10,7 @@ import typer
 
 from modelyard.cli._common import Json, TrackingUri
 from modelyard.cli._output import Styled, console, emit_json, friendly_errors, say, table
+from modelyard.core.extras import require
 from modelyard.features import FeatureStore, Plan
 
 app = typer.Typer(help="Declare, apply and inspect feature definitions.", no_args_is_help=True)
@@ -232,12 +233,9 @@ def serve(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Serve online features over HTTP (POST /get-online-features; OpenAPI at /openapi.json)."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise typer.BadParameter(
-            "the feature server needs: pip install 'modelyard[serve]'"
-        ) from None
+    with friendly_errors():
+        uvicorn = require("uvicorn", "modelyard features serve")
+        require("starlette", "modelyard features serve")
     import os
 
     if online_store:

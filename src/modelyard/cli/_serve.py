@@ -10,6 +10,7 @@ import typer
 
 from modelyard.cli._common import TrackingUri
 from modelyard.cli._output import emit_json, friendly_errors, say
+from modelyard.core.extras import require
 
 
 def serve(
@@ -32,13 +33,10 @@ def serve(
 
     The server follows the aliases it serves: when `champion` moves, the new version is
     loaded and warmed in the background and swapped in without failing a request."""
-    try:
-        import uvicorn
-    except ImportError:
-        raise typer.BadParameter("the scoring server needs: pip install 'modelyard[serve]'") from None
-    from modelyard.serving import load_deployment
-
     with friendly_errors():
+        uvicorn = require("uvicorn", "modelyard serve")
+        from modelyard.serving import load_deployment
+
         config, _ = load_deployment(target)  # fail here, with a clear message, not in a worker
     if tracking_uri:
         os.environ["MODELYARD_TRACKING_URI"] = tracking_uri

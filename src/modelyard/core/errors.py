@@ -22,6 +22,11 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
     ├── GateFailedError                        a promotion gate refused a version (see .checks)
     └── ConfigurationError                     a setting, URI or optional dependency is wrong
         └── MissingDependencyError (ImportError)  an extra is not installed
+
+And the warnings, rooted likewise (filter them by class)::
+
+    ModelyardWarning (UserWarning)
+    └── NoSignatureWarning                     a model saved or registered without a signature
 """
 
 from __future__ import annotations
@@ -120,3 +125,12 @@ class DataQualityError(ValidationError):
     def __init__(self, message: str, failures: Sequence[object]) -> None:
         super().__init__(message)
         self.failures = list(failures)
+
+
+class ModelyardWarning(UserWarning):
+    """Root of every warning modelyard gives."""
+
+
+class NoSignatureWarning(ModelyardWarning):
+    """A model was saved or registered without a signature: its input is not checked, and
+    serving cannot map arrays or describe it. Pass ``input_example=`` or ``signature=``."""

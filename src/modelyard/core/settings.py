@@ -2,9 +2,14 @@
 
 MODELYARD_HOME           project-local home folder (default: ./.modelyard)
 MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., or a folder
-MODELYARD_ARTIFACT_URI   artifact store: a folder or s3://bucket/prefix
-                         (default: <home>/artifacts)
+MODELYARD_ARTIFACT_URI   artifact store: a folder, s3://, gs:// or az:// (default: beside a
+                         SQLite file or a folder's database, else <home>/artifacts)
 MODELYARD_BUSY_TIMEOUT   seconds a SQLite writer waits for another (default: 30)
+
+The tracking URI in effect is, first to last: the one passed to a ``Client``, the one set in
+this process with ``set_tracking_uri``, ``$MODELYARD_TRACKING_URI``, the home folder. Every
+client (``Client()``, the fluent API's, the CLI's) resolves it here, in ``resolve``, so a new
+scheme is one branch there.
 """
 
 from __future__ import annotations
@@ -17,6 +22,24 @@ from modelyard.core.errors import ConfigurationError
 
 DEFAULT_HOME = ".modelyard"
 DB_FILE = "modelyard.db"
+
+_process_tracking_uri: str | None = None  # set_tracking_uri(...) in this process
+
+
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Make ``uri`` this process's tracking URI (None: back to the environment's)."""
+    global _process_tracking_uri
+    _process_tracking_uri = None if uri is None else os.fspath(uri)
+
+
+def configured_tracking_uri() -> str | None:
+    """The process's tracking URI, else ``$MODELYARD_TRACKING_URI``; None when neither is set."""
+    return _process_tracking_uri or os.environ.get("MODELYARD_TRACKING_URI") or None
+
+
+def current_tracking_uri(explicit: str | None = None) -> str:
+    """The tracking URI in effect: ``explicit``, else the configured one, else the home folder."""
+    return explicit or configured_tracking_uri() or str(home_dir())
 
 
 def home_dir() -> Path:
@@ -37,13 +60,14 @@ def _is_db_url(uri: str) -> bool:
 
 
 def resolve(tracking_uri: str | None = None, artifact_uri: str | None = None) -> StoreLocation:
-    """Turn a tracking URI (or the environment) into a metadata URL and an artifact URI.
+    """Turn a tracking URI (else the one in effect, see ``current_tracking_uri``) into a
+    metadata URL and an artifact URI.
 
     A folder (or ``file:`` URI) holds both: ``<folder>/modelyard.db`` and
     ``<folder>/artifacts``. A database URL keeps artifacts in ``$MODELYARD_ARTIFACT_URI``,
     or beside a SQLite file, or under the home folder.
     """
-    uri = tracking_uri or os.environ.get("MODELYARD_TRACKING_URI") or str(home_dir())
+    uri = current_tracking_uri(tracking_uri)
     artifacts = artifact_uri or os.environ.get("MODELYARD_ARTIFACT_URI")
     if uri.startswith("postgres://"):
         uri = "postgresql://" + uri[len("postgres://") :]

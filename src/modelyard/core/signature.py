@@ -31,10 +31,17 @@ class DType(StrEnum):
 
 
 class InputKind(StrEnum):
-    """Whether the model was fitted on a DataFrame (named columns) or a bare array."""
+    """Whether the model was fitted on a DataFrame (named columns) or a bare array; the
+    inputs of the second are named by position, ``f0 .. f{k-1}`` (``positional_names``), and
+    a ``[N, k]`` array maps onto them in that order."""
 
     DATAFRAME = "dataframe"
     NDARRAY = "ndarray"
+
+
+def positional_names(count: int) -> list[str]:
+    """The input names of a model fitted on a bare array of ``count`` columns."""
+    return [f"f{i}" for i in range(count)]
 
 
 @dataclass(frozen=True, slots=True)

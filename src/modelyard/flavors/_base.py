@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelyard.core.errors import MissingDependencyError, ValidationError
+from modelyard.core.signature import Signature
 from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import PythonModel
 
@@ -42,11 +43,15 @@ class Flavor(Protocol):
 
     def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None: ...
 
+    def signature_of(self, raw: Any) -> Signature | None:
+        """The signature the fitted model declares by itself (see ``_fitted``), or None."""
+        ...
+
 
 # name -> module holding a FLAVOR object; imported only when needed
-_REGISTRY: dict[str, tuple[str, str, str]] = {
+_REGISTRY: dict[str, tuple[str, str, str | None]] = {
     # name: (module, package that must be installed, extra)
-    "python": ("modelyard.flavors._python", "cloudpickle", "sklearn"),
+    "python": ("modelyard.flavors._python", "cloudpickle", None),
     "lightgbm": ("modelyard.flavors._lightgbm", "lightgbm", "lightgbm"),
     "xgboost": ("modelyard.flavors._xgboost", "xgboost", "xgboost"),
     "sklearn": ("modelyard.flavors._sklearn", "scikit-learn", "sklearn"),
@@ -84,8 +89,11 @@ def detect_flavor(model: Any) -> Flavor:
         flavor = get_flavor(order[root])
         if flavor.handles(model):
             return flavor
-    sklearn = get_flavor("sklearn")
-    if sklearn.handles(model):
+    try:  # a scikit-learn-compatible estimator from another package
+        sklearn: Flavor | None = get_flavor("sklearn")
+    except MissingDependencyError:
+        sklearn = None
+    if sklearn is not None and sklearn.handles(model):
         return sklearn
     raise ValidationError(
         f"no flavor knows how to save a {type(model).__module__}.{type(model).__name__}; "

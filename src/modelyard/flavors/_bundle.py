@@ -80,8 +80,12 @@ def save_model(
 ) -> Manifest:
     """Write ``model`` as a bundle folder at ``path`` (which must not exist yet).
 
-    The signature is inferred from ``input_example`` (and the model's predictions on it)
-    when not given, and the example is checked against it. With ``onnx=True`` a
+    The signature, when not given, is inferred from ``input_example`` (its columns, and the
+    model's output on its first row), else read from the fitted model itself (scikit-learn's
+    ``feature_names_in_``/``n_features_in_``, LightGBM's and XGBoost's feature names and
+    types; a model fitted on a bare array gets positional inputs ``f0 .. f{k-1}``, see
+    ``modelyard.flavors._fitted``); a model that declares nothing is saved without one. The
+    example is checked against the signature. With ``onnx=True`` a
     scikit-learn, LightGBM or XGBoost model is also converted to ONNX, and the graph is kept
     only if it reproduces the model's output on the input example (the manifest says why
     not otherwise). Written to a temporary folder and renamed into place, so a failure
@@ -116,8 +120,7 @@ def save_model(
                 shutil.copytree(src, dest) if src.is_dir() else shutil.copy2(src, dest)
                 saved.config["artifacts"][name] = src.name
         example = None if input_example is None else _example_frame(input_example)
-        if signature is None and input_example is not None:
-            assert example is not None
+        if signature is None and example is not None:
             _, kind = as_frame(input_example)
             sample = example if kind is InputKind.DATAFRAME else example.to_numpy()
             # a PythonModel may need its artifacts (load_context) before it can predict
@@ -126,8 +129,10 @@ def save_model(
                 scorer = chosen.load(BundleFolder.of(staging, listed), saved.config)
             else:
                 scorer = model
-            output = chosen.predict(scorer, sample)
+            output = chosen.predict(scorer, sample[:1])  # a one-row dry run types the output
             signature = infer_signature(sample, output)
+        elif signature is None:
+            signature = _declared_signature(chosen, model)
         if signature is not None and example is not None:
             validate_example(signature, example)
         if example is not None:
@@ -161,6 +166,15 @@ def save_model(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _declared_signature(flavor: Flavor, model: Any) -> Signature | None:
+    """What the fitted model says of its input; None when it cannot say (the registry then
+    warns that the model has no signature, naming what to pass)."""
+    try:
+        return flavor.signature_of(model)
+    except Exception:  # an estimator whose attributes do not read as expected: infer nothing
+        return None
 
 
 def _attach_onnx(

@@ -7,6 +7,7 @@ from typing import Any
 
 import cloudpickle
 
+from modelyard.core.signature import Signature
 from modelyard.flavors._base import Saved, requirement, version_of
 from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import ModelContext, PythonModel
@@ -53,6 +54,9 @@ class PythonFlavor:
 
     def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
         return None
+
+    def signature_of(self, raw: Any) -> Signature | None:
+        return None  # arbitrary code: only an input example or a signature says what it takes
 
 
 FLAVOR = PythonFlavor()

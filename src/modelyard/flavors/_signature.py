@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from modelyard.core.errors import SchemaError, ValidationError
-from modelyard.core.signature import ColumnSpec, DType, InputKind, Signature
+from modelyard.core.errors import NoSignatureWarning, SchemaError, ValidationError
+from modelyard.core.signature import ColumnSpec, DType, InputKind, Signature, positional_names
 
 
 def dtype_of(series: pd.Series) -> DType:
@@ -56,9 +57,7 @@ def as_frame(data: Any, names: list[str] | None = None) -> tuple[pd.DataFrame, I
     if array.ndim != 2:
         raise SchemaError(f"model input has {array.ndim} dimensions; give rows of columns (2-D)")
     columns = (
-        names
-        if names and len(names) == array.shape[1]
-        else [f"f{i}" for i in range(array.shape[1])]
+        names if names and len(names) == array.shape[1] else positional_names(array.shape[1])
     )
     return pd.DataFrame(array, columns=columns), InputKind.NDARRAY
 
@@ -155,3 +154,16 @@ def validate_example(signature: Signature, example: Any) -> None:
         enforce(signature, example)
     except SchemaError as error:
         raise ValidationError(f"the input example does not match the signature: {error}") from error
+
+
+def warn_no_signature(where: str, model: Any = None) -> None:
+    """Say that ``where`` (a URI) holds a model without a signature, and what to pass."""
+    what = f"the {type(model).__name__} model" if model is not None else "the model"
+    warnings.warn(
+        f"{where}: {what} has no signature: it names none of its input columns (it was not "
+        "fitted on a DataFrame, or does not record what it was fitted on), so its input is not "
+        "checked and serving cannot describe it; pass input_example= (a few rows of input) or "
+        "signature= (modelyard.infer_signature(X, model.predict(X)))",
+        NoSignatureWarning,
+        stacklevel=3,
+    )

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
+
+from modelyard.core.signature import Signature
 from modelyard.flavors import _pickled
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._fitted import sklearn_signature
 from modelyard.flavors._manifest import BundleFolder
 
 
@@ -14,10 +18,6 @@ class SklearnFlavor:
     name = "sklearn"
 
     def handles(self, model: Any) -> bool:
-        try:
-            from sklearn.base import BaseEstimator
-        except ImportError:
-            return False
         return isinstance(model, BaseEstimator) and hasattr(model, "predict")
 
     def save(self, model: Any, folder: Path) -> Saved:
@@ -43,6 +43,10 @@ class SklearnFlavor:
 
     def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
         return _pickled.importance_from(raw, names)
+
+    def signature_of(self, raw: Any) -> Signature | None:
+        kind = "classifier" if is_classifier(raw) else "regressor" if is_regressor(raw) else None
+        return sklearn_signature(raw, kind)
 
 
 FLAVOR = SklearnFlavor()

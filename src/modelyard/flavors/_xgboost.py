@@ -7,11 +7,21 @@ from typing import Any
 
 import xgboost
 
+from modelyard.core.signature import DType, Signature
 from modelyard.flavors import _pickled
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._fitted import prediction_output, signature_from
 from modelyard.flavors._manifest import BundleFolder
 
 BOOSTER_FILE = "model.json"
+# XGBoost's feature types: q(uantitative) and float are numbers, i(ndicator) is 0/1, c(ategorical)
+_FEATURE_TYPES = {
+    "float": DType.FLOAT64,
+    "q": DType.FLOAT64,
+    "int": DType.INT64,
+    "i": DType.BOOL,
+    "c": DType.STRING,
+}
 
 
 class XGBoostFlavor:
@@ -69,6 +79,20 @@ class XGBoostFlavor:
             by_name[name] = float(value)  # type: ignore[arg-type]
         total = sum(by_name.values()) or 1.0
         return {n: round(v / total, 6) for n, v in sorted(by_name.items(), key=lambda x: -x[1])}
+
+    def signature_of(self, raw: Any) -> Signature | None:
+        if isinstance(raw, xgboost.XGBModel) and not raw.__sklearn_is_fitted__():
+            return None
+        booster = raw if isinstance(raw, xgboost.Booster) else raw.get_booster()
+        types = booster.feature_types or []
+        dtypes = {i: _FEATURE_TYPES[t] for i, t in enumerate(types) if t in _FEATURE_TYPES}
+        kind = "classifier" if isinstance(raw, xgboost.XGBClassifier) else "regressor"
+        return signature_from(
+            booster.feature_names,
+            booster.num_features(),
+            dtypes=dtypes,
+            outputs=prediction_output(raw, kind, DType.FLOAT32),
+        )
 
 
 FLAVOR = XGBoostFlavor()

@@ -8,8 +8,14 @@ import uuid
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+
+from modelyard.core.extras import missing
+
+try:
+    from starlette.requests import Request
+    from starlette.responses import Response
+except ImportError as error:  # a plain install: the servers are the serve extra
+    raise missing("starlette", "modelyard's HTTP servers") from error
 
 from modelyard.core.errors import (
     ConfigurationError,

@@ -42,6 +42,7 @@ import cloudpickle
 
 from modelyard.core.entities import DatasetVersion
 from modelyard.core.errors import ConflictError, ValidationError
+from modelyard.core.extras import require
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
 from modelyard.registry import Client
@@ -384,12 +385,7 @@ def _run_elsewhere(engine: str, payload: bytes) -> bytes:
 
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             return pool.submit(_run_payload, payload).result()
-    try:
-        import ray
-    except ImportError as error:
-        from modelyard.core.errors import MissingDependencyError
-
-        raise MissingDependencyError("ray", "ray", "Pipelines with engine='ray'") from error
+    ray = require("ray", "Pipelines with engine='ray'")
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)

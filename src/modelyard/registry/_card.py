@@ -7,6 +7,7 @@ whenever the version's metadata changes (and ``Client.model_card`` writes it to 
 from __future__ import annotations
 
 import base64
+import html as _html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -184,8 +185,25 @@ def _columns(dataset: DatasetVersion) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class Card:
+    """A model card as Markdown and as a self-contained HTML page (``.markdown``, ``.html``).
+    Its repr is one line; in a notebook it shows the page in a frame."""
+
     markdown: str
     html: str
+    uri: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"<Card {self.uri or '(unnamed)'}: {len(self.markdown):,} characters of Markdown, "
+            f"{len(self.html.encode()) / 1024:,.0f} KiB of HTML>"
+        )
+
+    def _repr_html_(self) -> str:
+        # a frame keeps the card's own styles from restyling the notebook
+        return (
+            f'<iframe title="model card {_html.escape(self.uri)}" srcdoc="{_html.escape(self.html)}" '
+            'style="width: 100%; height: 640px; border: 1px solid #ddd"></iframe>'
+        )
 
 
 def render_card(
@@ -237,4 +255,4 @@ def render_card(
         plots={name: base64.b64encode(data).decode() for name, data in sorted(plots.items())},
         **context,
     )
-    return Card(markdown=markdown, html=html)
+    return Card(markdown=markdown, html=html, uri=version.uri)

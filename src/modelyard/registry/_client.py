@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from modelyard.core.entities import PagedList
 from modelyard.core.errors import (
@@ -41,6 +41,7 @@ from modelyard.flavors import (
     save_model,
 )
 from modelyard.flavors._manifest import verify_folder
+from modelyard.flavors._signature import warn_no_signature
 from modelyard.registry import _mlflow_import
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._evaluate import EvaluationResult, evaluate
@@ -62,6 +63,13 @@ from modelyard.registry._gate import (
     risk_outcome,
 )
 from modelyard.registry._loader import cache_root, fetch_and_load, load_located
+from modelyard.registry._options import (
+    LogModelOptions,
+    RegisterOptions,
+    artifact_path_of,
+    check_options,
+    for_the_version,
+)
 from modelyard.store import RegistryStore
 from modelyard.tracking import Client as TrackingClient
 from modelyard.tracking._context import current_user
@@ -164,23 +172,7 @@ class Client(TrackingClient):
     # -- registering -------------------------------------------------------------------
 
     def register_model(
-        self,
-        name: str,
-        source: Any,
-        *,
-        description: str = "",
-        tags: dict[str, str] | None = None,
-        metrics: dict[str, float] | None = None,
-        params: dict[str, str] | None = None,
-        risk_category: RiskCategory | str | None = None,
-        card: dict[str, str] | None = None,
-        owner: str | None = None,
-        input_example: Any = None,
-        signature: Any = None,
-        run_id: str | None = None,
-        lineage: dict[str, Any] | None = None,
-        onnx: bool = False,
-        trusted: bool = False,
+        self, name: str, source: Any, **options: Unpack[RegisterOptions]
     ) -> ModelVersion:
         """Register a new version of ``name`` from ``runs:/<id>/<path>``, a bundle folder, an
         MLflow model folder, or a live model object. Versions are 1, 2, 3 ... per model.
@@ -188,7 +180,21 @@ class Client(TrackingClient):
         Registering a bundle folder or a run's bundle only hashes its files. An MLflow folder
         has to be loaded to be converted; a pickled one (cloudpickle or pickle, or a skops
         file holding types skops does not trust) runs code as it loads, so it needs
-        ``trusted=True``, as ``load_model`` of a folder does."""
+        ``trusted=True``, as ``load_model`` of a folder does.
+
+        Keywords (any other is a TypeError): for a live model ``input_example``,
+        ``signature`` and ``onnx`` (as in ``save_model``: without a signature or an example,
+        the signature is read from the fitted model itself; a model with none warns); for the
+        version ``description``, ``tags``, ``metrics``, ``params``, ``risk_category``,
+        ``card``, ``owner``, ``lineage``, ``run_id`` (the run it came from), and ``trusted``."""
+        check_options("register_model", options, RegisterOptions)
+        input_example, signature = options.get("input_example"), options.get("signature")
+        onnx, run_id = bool(options.get("onnx", False)), options.get("run_id")
+        trusted = bool(options.get("trusted", False))
+        description = options.get("description") or ""
+        tags, metrics, params = options.get("tags"), options.get("metrics"), options.get("params")
+        risk_category, card = options.get("risk_category"), options.get("card")
+        owner, lineage = options.get("owner"), options.get("lineage")
         check_model_name(name)
         actor = current_user()
         staging: tempfile.TemporaryDirectory[str] | None = None
@@ -225,7 +231,7 @@ class Client(TrackingClient):
             version_lineage, run_metrics, run_params = self._lineage(run_id)
             version_lineage.update(lineage or {})
             model = self._ensure_model(name, risk_category, owner, actor)
-            return self._registry.create_version(
+            version = self._registry.create_version(
                 name,
                 actor=actor,
                 source=source_text,
@@ -248,6 +254,10 @@ class Client(TrackingClient):
         finally:
             if staging is not None:
                 staging.cleanup()
+        if version.signature is None:
+            live = not isinstance(source, str | os.PathLike)
+            warn_no_signature(version.uri, source if live else None)
+        return version
 
     def _ensure_model(
         self, name: str, risk: RiskCategory | str | None, owner: str | None, actor: str
@@ -333,33 +343,41 @@ class Client(TrackingClient):
         self,
         run_id: str,
         model: Any,
-        artifact_path: str = "model",
-        *,
-        input_example: Any = None,
-        signature: Any = None,
-        registered_model_name: str | None = None,
-        artifacts: Mapping[str, Any] | None = None,
-        onnx: bool = False,
-        **register_kwargs: Any,
+        artifact_path: str | None = None,
+        **options: Unpack[LogModelOptions],
     ) -> ModelVersion | str:
-        """Save ``model`` as a bundle among the run's artifacts; register it when a name is given.
+        """Save ``model`` as a bundle among the run's artifacts, at ``artifact_path`` (or
+        ``name=``, MLflow 3's spelling; default ``model``); register it as a new version of
+        ``registered_model_name`` when that is given.
 
-        Returns the new ModelVersion, or the ``runs:/`` URI when not registering."""
+        Keywords (any other is a TypeError): ``name``, ``registered_model_name``,
+        ``input_example``, ``signature``, ``onnx``, ``artifacts`` (files a PythonModel
+        needs), and, with ``registered_model_name``, the version's ``description``, ``tags``,
+        ``metrics``, ``params``, ``risk_category``, ``card``, ``owner``, ``lineage``. Without a
+        signature or an example, the signature is read from the fitted model itself; a model
+        with none warns. Returns the new ModelVersion, or the ``runs:/`` URI when not
+        registering."""
+        check_options("log_model", options, LogModelOptions)
+        registered_model_name = options.get("registered_model_name")
+        version_options = for_the_version(options, registered_model_name)
+        path = artifact_path_of(artifact_path, options.get("name"))
         with tempfile.TemporaryDirectory(prefix="modelyard-log-model-") as tmp:
             folder = Path(tmp) / "bundle"
-            save_model(
+            manifest = save_model(
                 model,
                 folder,
-                input_example=input_example,
-                signature=signature,
-                artifacts=artifacts,
-                onnx=onnx,
+                input_example=options.get("input_example"),
+                signature=options.get("signature"),
+                artifacts=options.get("artifacts"),
+                onnx=bool(options.get("onnx", False)),
             )
-            self.log_artifacts(run_id, folder, artifact_path)
-        uri = f"runs:/{run_id}/{artifact_path}"
+            self.log_artifacts(run_id, folder, path)
+        uri = f"runs:/{run_id}/{path}"
         if registered_model_name is None:
+            if manifest.signature is None:
+                warn_no_signature(uri, model)
             return uri
-        return self.register_model(registered_model_name, uri, **register_kwargs)
+        return self.register_model(registered_model_name, uri, **version_options)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -519,16 +537,34 @@ class Client(TrackingClient):
         return self._registry.update_version(name, number, current_user(), reason, **values)
 
     def approve_model_version(
-        self, name: str, version: int | str, approver: str, note: str = ""
+        self,
+        name: str,
+        version: int | str,
+        approver: str,
+        reason: str = "",
+        *,
+        note: str | None = None,
     ) -> ModelVersion:
-        """Record a named approver (needed to promote high-risk versions)."""
+        """Record a named approver and their ``reason`` (needed to promote high-risk
+        versions). ``note=`` is the former name of ``reason=``, still accepted."""
+        if note is not None:
+            if reason and reason != note:
+                raise TypeError(
+                    "approve_model_version() got both reason= and note=, which differ; note= is "
+                    "the former name of reason=: give one"
+                )
+            reason = note
         if not approver or not approver.strip():
             raise ValidationError("approver is empty; name the person who approves")
         number = _version_number(version)
         current = self._registry.get_version(name, number)
-        approvals = [*current.approvals, {"approver": approver, "note": note, "at": now_ms()}]
+        approvals = [*current.approvals, {"approver": approver, "note": reason, "at": now_ms()}]
         return self._registry.update_version(
-            name, number, current_user(), f"approved by {approver}", approvals=approvals
+            name,
+            number,
+            current_user(),
+            f"approved by {approver}" + (f": {reason}" if reason else ""),
+            approvals=approvals,
         )
 
     # -- gates and promotion -----------------------------------------------------------

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from modelyard.core.errors import MissingDependencyError, ValidationError
+from modelyard.core.extras import require
+from modelyard.core.signature import InputKind
 from modelyard.flavors import Model
 
 
@@ -130,6 +132,17 @@ def _plots(
     return written
 
 
+def _model_input(
+    model: Model, data: pd.DataFrame, target: str, slices: Mapping[str, Any] | None
+) -> pd.DataFrame:
+    signature = model.signature
+    if signature is not None and signature.input_kind is InputKind.DATAFRAME:
+        wanted = set(signature.input_names)
+        return data[[c for c in data.columns if c in wanted]]  # a missing one: SchemaError
+    by_column = {spec for spec in (slices or {}).values() if isinstance(spec, str)}
+    return data.drop(columns=[target, *(c for c in by_column if c in data.columns and c != target)])
+
+
 def evaluate(
     model: Model,
     data: pd.DataFrame,
@@ -142,14 +155,17 @@ def evaluate(
     """Score ``model`` on ``data`` (which holds the ``target`` column).
 
     ``slices`` maps a slice name to a boolean mask, or to a column whose every value
-    becomes a slice (``{"segment": "segment"}``). Plots are written to ``plots_dir``.
+    becomes a slice (``{"segment": "segment"}``). The model sees only its inputs: with a
+    signature, the columns it names (a slice column, an id, the target stay out); without
+    one, every column but the target and the slice columns. Plots are written to ``plots_dir``.
     """
+    require("sklearn", "Evaluation (its metrics are scikit-learn's)")
     if target not in data.columns:
         raise ValidationError(
             f"target column {target!r} is not in the data; its columns are {list(data.columns)[:20]}"
         )
     y = data[target].to_numpy()
-    features = data.drop(columns=[target])
+    features = _model_input(model, data, target, slices)
     predicted = np.asarray(model.predict(features)).ravel()
     try:
         proba: np.ndarray | None = model.predict_proba(features)

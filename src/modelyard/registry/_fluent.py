@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from modelyard.core.entities import PagedList
 from modelyard.core.models import ModelVersion, RegisteredModel
@@ -13,6 +13,7 @@ from modelyard.flavors import Model
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
 from modelyard.registry._evaluate import evaluate as _evaluate
+from modelyard.registry._options import LogModelOptions, RegisterOptions, check_options
 from modelyard.tracking import _fluent as tracking
 
 tracking.use_client_class(Client)
@@ -26,34 +27,21 @@ def get_client() -> Client:
 
 
 def log_model(
-    model: Any,
-    artifact_path: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Any = None,
-    registered_model_name: str | None = None,
-    artifacts: Mapping[str, Any] | None = None,
-    onnx: bool = False,
-    **register_kwargs: Any,
+    model: Any, artifact_path: str | None = None, **options: Unpack[LogModelOptions]
 ) -> ModelVersion | str:
-    """Save ``model`` as a bundle in the active run; register it when a name is given.
-    ``onnx=True`` also keeps a numerically checked ONNX graph (load with engine="onnx")."""
-    return get_client().log_model(
-        tracking._run_id(),
-        model,
-        artifact_path,
-        input_example=input_example,
-        signature=signature,
-        registered_model_name=registered_model_name,
-        artifacts=artifacts,
-        onnx=onnx,
-        **register_kwargs,
-    )
+    """Save ``model`` as a bundle in the active run (started when none is), at
+    ``artifact_path`` (or ``name=``, MLflow 3's spelling; default ``model``); register it when
+    ``registered_model_name`` is given. The keywords of ``Client.log_model``; any other is a
+    TypeError. ``onnx=True`` also keeps a numerically checked ONNX graph (load with
+    engine="onnx"). Returns the new ModelVersion, or the ``runs:/`` URI when not registering."""
+    check_options("log_model", options, LogModelOptions)  # before a run is started for it
+    return get_client().log_model(tracking._run_id(), model, artifact_path, **options)
 
 
-def register_model(model_uri: Any, name: str, **kwargs: Any) -> ModelVersion:
-    """Register ``runs:/<id>/model``, a bundle or MLflow folder, or a live model as a new version."""
-    return get_client().register_model(name, model_uri, **kwargs)
+def register_model(model_uri: Any, name: str, **options: Unpack[RegisterOptions]) -> ModelVersion:
+    """Register ``runs:/<id>/model``, a bundle or MLflow folder, or a live model as a new
+    version of ``name``; the keywords of ``Client.register_model``."""
+    return get_client().register_model(name, model_uri, **options)
 
 
 def search_registered_models(

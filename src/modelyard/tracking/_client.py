@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from modelyard.artifacts import ContentAddressedStore, files_under
+from modelyard.core import settings
 from modelyard.core import validation as v
 from modelyard.core.entities import (
     DatasetVersion,
@@ -73,13 +74,17 @@ def _status(status: RunStatus | str) -> RunStatus:
 class Client:
     """Experiments, runs, metrics, params, tags, artifacts and inputs, by id.
 
-    ``Client()`` uses ``$MODELYARD_TRACKING_URI`` or the project's home folder
-    (``./.modelyard``); ``Client("postgresql://host/db")`` a team's database.
+    ``Client()`` uses the tracking URI in effect, as the fluent API does (like
+    ``MlflowClient``): the one set with ``set_tracking_uri``, else ``$MODELYARD_TRACKING_URI``,
+    else the project's home folder (``./.modelyard``); ``Client("postgresql://host/db")``
+    a team's database.
     """
 
     def __init__(self, tracking_uri: str | None = None, artifact_uri: str | None = None) -> None:
         self._location: StoreLocation = resolve(tracking_uri, artifact_uri)
-        self.tracking_uri = tracking_uri or self._location.metadata_url
+        self.tracking_uri = (
+            tracking_uri or settings.configured_tracking_uri() or self._location.metadata_url
+        )
         self._store = _store_for(self._location.metadata_url)
         self._blobs: ContentAddressedStore | None = None
 

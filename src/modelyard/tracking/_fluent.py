@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from modelyard.core import settings
 from modelyard.core import validation as v
 from modelyard.core.entities import (
     DatasetVersion,
@@ -36,7 +37,6 @@ DEFAULT_EXPERIMENT = "Default"
 
 _lock = threading.Lock()
 _client: Client | None = None
-_tracking_uri: str | None = None
 _experiment_id: str | None = None
 _local = threading.local()
 _last_run_id: str | None = None
@@ -64,15 +64,16 @@ def get_client() -> Client:
     global _client
     with _lock:
         if _client is None:
-            _client = _client_class(_tracking_uri)
+            _client = _client_class()
         return _client
 
 
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
-    """Where runs go: a folder, ``sqlite:///file.db`` or ``postgresql://...``; None resets."""
-    global _client, _tracking_uri, _experiment_id
+    """Where runs go: a folder, ``sqlite:///file.db`` or ``postgresql://...``; None resets to
+    ``$MODELYARD_TRACKING_URI`` or the home folder. ``Client()`` follows it too."""
+    global _client, _experiment_id
     with _lock:
-        _tracking_uri = None if uri is None else str(uri)
+        settings.set_tracking_uri(uri)
         _client = None
         _experiment_id = None
 
