@@ -17,6 +17,7 @@ from modelyard.cli import (
     _pipelines,
     _runs,
     _serve,
+    _server,
 )
 
 app = typer.Typer(
@@ -41,6 +42,8 @@ app.command()(_serve.serve)
 app.command()(_serve.score)
 app.command()(_serve.build)
 app.add_typer(_serve.token_app, name="token")
+app.command()(_server.server)
+app.add_typer(_server.users_app, name="users")
 
 
 def _version(value: bool) -> None:

@@ -2,6 +2,19 @@
 
 from modelyard.store._migrate import HEAD
 from modelyard.store._registry_store import RegistryStore
+from modelyard.store._requests import RequestScope, current_scope, request_scope
 from modelyard.store._sql_store import SqlStore
+from modelyard.store._user_store import ROLES, AuditedWrite, User, UserStore
 
-__all__ = ["HEAD", "RegistryStore", "SqlStore"]
+__all__ = [
+    "HEAD",
+    "ROLES",
+    "AuditedWrite",
+    "RegistryStore",
+    "RequestScope",
+    "SqlStore",
+    "User",
+    "UserStore",
+    "current_scope",
+    "request_scope",
+]

@@ -42,6 +42,7 @@ from modelyard.store._migrate import ensure_schema
 from modelyard.store._monitor_store import MonitorStore
 from modelyard.store._pipeline_store import PipelineStore
 from modelyard.store._registry_store import RegistryStore
+from modelyard.store._requests import claim, settle
 from modelyard.store._schema import (
     artifacts,
     dataset_versions,
@@ -55,6 +56,7 @@ from modelyard.store._schema import (
     tags,
 )
 from modelyard.store._search import apply_order, compile_filter
+from modelyard.store._user_store import UserStore
 from modelyard.store._writer import Writer
 
 MAX_RESULTS = 50_000
@@ -127,6 +129,7 @@ class SqlStore:
         self.features = FeatureRegistryStore(self._engines)
         self.monitoring = MonitorStore(self._engines)
         self.pipelines = PipelineStore(self._engines)
+        self.users = UserStore(self._engines)
 
     @property
     def dialect(self) -> str:
@@ -143,6 +146,9 @@ class SqlStore:
         now = now_ms()
         try:
             with translated(self.where), self._engines.write.begin() as conn:
+                claimed = claim(conn, self.dialect)
+                if not claimed.fresh and claimed.result is not None:
+                    return claimed.result  # a retry of a create that succeeded
                 result = conn.execute(
                     insert(experiments).values(
                         name=name,
@@ -160,6 +166,7 @@ class SqlStore:
                             for k, v in tags_.items()
                         ],
                     )
+                settle(conn, str(experiment_id))
         except sa_exc.IntegrityError as error:
             raise ConflictError(
                 f"experiment {name!r} already exists; use set_experiment({name!r}) to reuse it"
@@ -264,6 +271,8 @@ class SqlStore:
     ) -> Run:
         key = _experiment_key(experiment_id)
         with translated(self.where), self._engines.write.begin() as conn:
+            if not claim(conn, self.dialect).fresh:
+                return self.get_run(run_id)  # a retry of a create that succeeded
             stage = conn.execute(
                 select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == key)
             ).scalar()
