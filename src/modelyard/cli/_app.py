@@ -18,6 +18,7 @@ from modelyard.cli import (
     _runs,
     _serve,
     _server,
+    _ui,
 )
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app.command()(_serve.build)
 app.add_typer(_serve.token_app, name="token")
 app.command()(_server.server)
 app.add_typer(_server.users_app, name="users")
+app.command()(_ui.ui)
 
 
 def _version(value: bool) -> None:

@@ -26,6 +26,7 @@ from modelyard.server._operations import Operation, endpoint
 from modelyard.server._state import ServerState
 from modelyard.server.api import OPERATIONS
 from modelyard.server.auth import Authorizer
+from modelyard.server.ui import ui_routes
 
 
 def build_state(config: ServerConfig) -> ServerState:
@@ -111,6 +112,7 @@ def create_app(config: ServerConfig | None = None, *, state: ServerState | None 
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *routes_for(operations, state),
+            *ui_routes(state),  # the web UI under /ui (and / redirects there)
         ],
         middleware=middleware,
         exception_handlers={404: not_found, 405: not_allowed},

@@ -3,6 +3,7 @@
 from modelyard.store._migrate import HEAD
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._requests import RequestScope, current_scope, request_scope
+from modelyard.store._run_pages import RunKeys, RunsPage
 from modelyard.store._sql_store import SqlStore
 from modelyard.store._user_store import ROLES, AuditedWrite, User, UserStore
 
@@ -12,6 +13,8 @@ __all__ = [
     "AuditedWrite",
     "RegistryStore",
     "RequestScope",
+    "RunKeys",
+    "RunsPage",
     "SqlStore",
     "User",
     "UserStore",

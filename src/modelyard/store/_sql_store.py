@@ -43,6 +43,7 @@ from modelyard.store._monitor_store import MonitorStore
 from modelyard.store._pipeline_store import PipelineStore
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._requests import claim, settle
+from modelyard.store._run_pages import RunKeys, RunsPage, page_runs, run_keys
 from modelyard.store._schema import (
     artifacts,
     dataset_versions,
@@ -611,3 +612,46 @@ class SqlStore:
             loaded = self._load_runs(conn, ids)
         token = _encode_token(offset + max_results) if more else None
         return PagedList([loaded[i] for i in ids if i in loaded], token)
+
+    # -- pages for people (the web UI) -----------------------------------------------
+
+    def page_runs(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        order_by: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> RunsPage:
+        """A page of runs in one order, by keyset: ``cursor`` is the previous page's
+        ``next_cursor``; every page costs the same however deep it is."""
+        keys = [_experiment_key(e) for e in experiment_ids]
+        with translated(self.where), self._engines.read.connect() as conn:
+            ids, next_cursor, total = page_runs(
+                conn, keys, _stages(view_type), filter_string=filter_string,
+                order_by=order_by, cursor=cursor, limit=limit,
+            )
+            loaded = self._load_runs(conn, ids)
+        return RunsPage([loaded[i] for i in ids if i in loaded], next_cursor, total)
+
+    def run_keys(self, experiment_ids: Sequence[str], sample: int = 500) -> RunKeys:
+        """Param, metric and tag names on the experiments' newest ``sample`` runs."""
+        keys = [_experiment_key(e) for e in experiment_ids]
+        with translated(self.where), self._engines.read.connect() as conn:
+            return run_keys(conn, keys, sample)
+
+    def metric_series(self, run_id: str, key: str) -> tuple[list[int], list[int], list[float | None]]:
+        """Every point of a metric as columns (steps, timestamps, values; None for NaN),
+        without building one object per point: what charts of long histories read."""
+        with translated(self.where), self._engines.read.connect() as conn:
+            rows = conn.execute(
+                select(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp)
+            ).all()
+        if not rows:
+            return [], [], []
+        steps, stamps, values = zip(*rows, strict=True)
+        return list(steps), list(stamps), list(values)

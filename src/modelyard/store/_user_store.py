@@ -104,6 +104,22 @@ class UserStore:
                 or 0
             )
 
+    def revoke_token(self, token_hash: str) -> bool:
+        """Delete one token (a web session's at logout); True if it existed."""
+        with translated(self.where), self._engines.write.begin() as conn:
+            result = conn.execute(delete(user_tokens).where(user_tokens.c.token_hash == token_hash))
+        return bool(result.rowcount)
+
+    def tokens_of(self, name: str) -> list[tuple[str, int]]:
+        """A user's tokens as (label, created time), oldest first; never the hashes."""
+        with translated(self.where), self._engines.read.connect() as conn:
+            rows = conn.execute(
+                select(user_tokens.c.label, user_tokens.c.created_time)
+                .where(user_tokens.c.user_name == name)
+                .order_by(user_tokens.c.created_time)
+            ).all()
+        return [(str(r.label), int(r.created_time)) for r in rows]
+
     def user_for_token(self, token_hash: str) -> User | None:
         query = (
             select(users.c.name, users.c.role, users.c.disabled)
