@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 180, 46, 60, 18, 8
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 156, 46, 36, 18, 8
 
 
 @dataclass
@@ -90,7 +90,7 @@ def layout(graph: Graph) -> dict[str, Any]:
         "node_w": NODE_W,
         "node_h": NODE_H,
         "nodes": [
-            {"id": n.id, "label": n.label[:26], "title": n.label, "kind": n.kind, "detail": n.detail[:30],
+            {"id": n.id, "label": n.label[:21], "title": n.label, "kind": n.kind, "detail": n.detail[:24],
              "href": n.href, "status": n.status, "x": n.x, "y": n.y}
             for n in graph.nodes
         ],

@@ -117,7 +117,8 @@ def artifact_preview(view: View, run_id: str, path: str) -> dict[str, Any]:
     the page embeds (images; HTML reports in a sandboxed iframe)."""
     digest, size = _find(view, run_id, path)
     kind = kind_of(path)
-    out: dict[str, Any] = {"path": path, "size": size, "kind": kind, "raw_url": f"{PREFIX}/runs/{run_id}/raw?path={_q(path)}"}
+    out: dict[str, Any] = {"path": path, "size": size, "kind": kind, "raw_url": f"{PREFIX}/runs/{run_id}/raw?path={_q(path)}",
+                           "text": None, "note": None, "truncated": False, "header": [], "rows": []}
     if kind in ("image", "html", "binary"):
         return out
     if size > RAW_BYTES:

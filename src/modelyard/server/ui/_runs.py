@@ -7,7 +7,7 @@ import urllib.parse
 from typing import Any
 
 from modelyard.core.entities import Experiment, Run
-from modelyard.core.errors import ValidationError
+from modelyard.core.errors import FilterSyntaxError, ValidationError
 from modelyard.core.search_filter import Entity, parse_order_by
 from modelyard.server.ui._web import PREFIX, View
 
@@ -109,7 +109,7 @@ def experiment_runs(view: View) -> dict[str, Any]:
             cursor=cursor, limit=limit,
         )
         runs, next_cursor, total = page.runs, page.next_cursor, page.total
-    except ValidationError as problem:  # a filter that does not parse: said next to the box
+    except FilterSyntaxError as problem:  # a filter that does not parse: said next to the box
         runs, next_cursor, total, error = [], None, 0, str(problem)[:400]
     cols = [f"{e}.{k}" for e, k in columns]
     base = {"filter": filter_string or None, "col": cols if view.params("col") else None, "limit": str(limit) if limit != 100 else None}

@@ -53,7 +53,7 @@ ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENV.filters.update(FILTERS)
-ENV.globals.update(prefix=PREFIX, version=__version__)
+ENV.globals.update(prefix=PREFIX, app_version=__version__)
 
 
 @dataclass
@@ -177,6 +177,8 @@ def _base_context(view: View | None, nav: str) -> dict[str, Any]:
         "csrf": who.csrf if who else "",
         "request_path": view.request.url.path if view else "",
         "query_string": view.request.url.query if view else "",
+        "query_ms": None,
+        "json_url": None,
     }
 
 

@@ -52,7 +52,7 @@
     var opts = {
       width: width(el), height: o.height || 300, series: series,
       scales: { x: { time: !!o.time }, y: o.log ? { distr: 3 } : {} },
-      axes: [{}, { size: 60 }],
+      axes: [{}, { size: 64, values: o.log ? function (u, vals) { return vals.map(function (v) { return v == null ? "" : (v < 0.001 ? v.toExponential(0) : +v.toPrecision(3)); }); } : undefined }],
       plugins: [markersPlugin({ vlines: o.vlines, hlines: o.hlines })],
       cursor: { drag: { x: true, y: false } },
     };
@@ -208,16 +208,24 @@
       var h = JSON.parse(canvas.dataset.hist), ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, pad = 30;
       var ref = h.reference || [], cur = h.current || [], n = Math.max(ref.length, cur.length);
       if (!n) return;
-      var top = Math.max.apply(null, ref.concat(cur).concat([1e-9])), bw = (W - 2 * pad) / n;
+      var b = h.bins || [], numeric = h.kind === "numeric" && b.length === n + 1;
+      /* numbers: density over the real axis (quantile bins have unequal widths); categories: shares */
+      var lo = numeric ? b[0] : 0, hi = numeric ? b[n] : n;
+      if (hi === lo) hi = lo + 1;
+      var dens = function (share, i) { return numeric ? share / Math.max(b[i + 1] - b[i], (hi - lo) * 1e-4) : share; };
+      var top = 1e-12;
+      for (var k = 0; k < n; k++) top = Math.max(top, dens(ref[k] || 0, k), dens(cur[k] || 0, k));
       ctx.clearRect(0, 0, W, H); axes2d(ctx, W, H, pad);
+      var span = W - 1.5 * pad, tall = H - 2 * pad;
       for (var i = 0; i < n; i++) {
-        var x = pad + i * bw;
-        ctx.fillStyle = "rgba(24,73,169,.55)"; ctx.fillRect(x, H - pad - (ref[i] || 0) / top * (H - 2 * pad), bw * 0.48, (ref[i] || 0) / top * (H - 2 * pad));
-        ctx.fillStyle = "rgba(180,35,24,.55)"; ctx.fillRect(x + bw * 0.5, H - pad - (cur[i] || 0) / top * (H - 2 * pad), bw * 0.48, (cur[i] || 0) / top * (H - 2 * pad));
+        var x0 = pad + (numeric ? (b[i] - lo) / (hi - lo) : i / n) * span;
+        var x1 = pad + (numeric ? (b[i + 1] - lo) / (hi - lo) : (i + 1) / n) * span;
+        var bw = Math.max(1, x1 - x0), r = dens(ref[i] || 0, i) / top * tall, c = dens(cur[i] || 0, i) / top * tall;
+        ctx.fillStyle = "rgba(24,73,169,.45)"; ctx.fillRect(x0, H - pad - r, bw, r);
+        ctx.fillStyle = "rgba(180,35,24,.45)"; ctx.fillRect(x0, H - pad - c, bw, c);
       }
       ctx.fillStyle = "#1b2230"; ctx.font = "11px system-ui";
-      var b = h.bins || [];
-      if (b.length && h.kind === "numeric") { ctx.fillText(fmt(b[0]), pad, H - 10); ctx.fillText(fmt(b[b.length - 1]), W - pad - 40, H - 10); }
+      if (numeric) { ctx.fillText(fmt(b[0]), pad, H - 10); ctx.fillText(fmt(b[b.length - 1]), W - pad - 40, H - 10); }
       ctx.fillText("reference", W - 150, 14); ctx.fillStyle = "rgba(24,73,169,.8)"; ctx.fillRect(W - 165, 6, 10, 10);
       ctx.fillStyle = "#1b2230"; ctx.fillText("window", W - 70, 14); ctx.fillStyle = "rgba(180,35,24,.8)"; ctx.fillRect(W - 85, 6, 10, 10);
       canvas.dataset.ready = "1";
