@@ -39,8 +39,8 @@ def _profile_columns(profile: dict[str, Any]) -> list[dict[str, Any]]:
         q = stats.get("quantiles") or {}
         rows.append({
             "name": name, "kind": stats.get("kind", ""), "null_rate": stats.get("null_rate"),
-            "mean": stats.get("mean"), "std": stats.get("std"), "min": stats.get("min"),
-            "p50": q.get("0.5"), "max": stats.get("max"), "distinct": stats.get("distinct"),
+            "mean": stats.get("mean"), "std": stats.get("std"), "min": q.get("0.0", stats.get("min")),
+            "p50": q.get("0.5"), "max": q.get("1.0", stats.get("max")), "distinct": stats.get("distinct"),
         })
     return rows
 
