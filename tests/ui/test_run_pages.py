@@ -81,10 +81,17 @@ def test_a_cursor_not_from_the_server_is_refused(client: modelyard.Client) -> No
         client.store.page_runs([experiment], order_by="metrics.auc sideways", limit=2)
 
 
-def test_metric_series_are_columns(client: modelyard.Client) -> None:
+def test_metric_series_are_columns_and_long_ones_come_as_min_max_buckets(client: modelyard.Client) -> None:
     experiment = client.create_experiment("series")
     run = client.create_run(experiment)
-    client.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0 / (s + 1), 1000 + s, s) for s in range(500)])
-    steps, stamps, values = client.store.metric_series(run.info.run_id, "loss")
-    assert steps == list(range(500)) and stamps[0] == 1000 and values[-1] == pytest.approx(1 / 500)
-    assert client.store.metric_series(run.info.run_id, "nothing") == ([], [], [])
+    client.log_batch(run.info.run_id, metrics=[Metric("loss", 1.0 / (s + 1), 1000 + s, s) for s in range(5000)])
+    full = client.store.metric_series(run.info.run_id, "loss")
+    assert full.steps == list(range(5000)) and full.timestamps[0] == 1000 and full.values[-1] == pytest.approx(1 / 5000)
+    assert not full.downsampled and full.total == 5000
+    small = client.store.metric_series(run.info.run_id, "loss", max_points=400)
+    assert small.downsampled and small.total == 5000 and len(small.steps) <= 400
+    assert small.steps == sorted(small.steps) and small.steps[0] == 0 and small.steps[-1] == 4999
+    assert max(v for v in small.values if v is not None) == 1.0  # the extremes survive
+    assert min(v for v in small.values if v is not None) == pytest.approx(1 / 5000)
+    empty = client.store.metric_series(run.info.run_id, "nothing")
+    assert (empty.steps, empty.total) == ([], 0)

@@ -3,7 +3,7 @@
 from modelyard.store._migrate import HEAD
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._requests import RequestScope, current_scope, request_scope
-from modelyard.store._run_pages import RunKeys, RunsPage
+from modelyard.store._run_pages import MetricSeries, RunKeys, RunsPage
 from modelyard.store._sql_store import SqlStore
 from modelyard.store._user_store import ROLES, AuditedWrite, User, UserStore
 
@@ -11,6 +11,7 @@ __all__ = [
     "HEAD",
     "ROLES",
     "AuditedWrite",
+    "MetricSeries",
     "RegistryStore",
     "RequestScope",
     "RunKeys",

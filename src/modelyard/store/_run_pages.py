@@ -36,6 +36,17 @@ class RunsPage:
 
 
 @dataclass(frozen=True)
+class MetricSeries:
+    """A metric history as columns; ``downsampled``: min and max per step bucket of ``total``."""
+
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float | None]
+    total: int
+    downsampled: bool
+
+
+@dataclass(frozen=True)
 class RunKeys:
     """The param, metric and tag names seen on an experiment's recent runs."""
 

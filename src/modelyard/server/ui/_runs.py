@@ -152,26 +152,30 @@ def _quote(order: str) -> str:
 
 
 def series(view: View) -> dict[str, Any]:
-    """Metric histories for charts, as columns: ``?run=<id>&run=<id>&key=<metric>``."""
+    """Metric histories for charts, as columns: ``?run=<id>&run=<id>&key=<metric>``; a history
+    longer than ``?max_points=`` (4,000) comes as min/max per step bucket (``downsampled``)."""
     run_ids = view.params("run")[:_MAX_SERIES_RUNS]
     keys = view.params("key")[:20]
     if not run_ids or not keys:
         raise ValidationError("name at least one ?run= and one ?key=")
+    max_points = view.int_param("max_points", 4000, 100, 1_000_000)
     store = view.state.store
     out = []
     for run_id in run_ids:
         run = store.get_run(run_id)
         view.require("read", "experiment", run.info.experiment_id)
         for key in keys:
-            steps, stamps, values = store.metric_series(run_id, key)
+            found = store.metric_series(run_id, key, max_points)
             out.append(
                 {
                     "run_id": run_id,
                     "run_name": run.info.run_name,
                     "key": key,
-                    "step": steps,
-                    "timestamp": stamps,
-                    "value": values,
+                    "step": found.steps,
+                    "timestamp": found.timestamps,
+                    "value": found.values,
+                    "total": found.total,
+                    "downsampled": found.downsampled,
                 }
             )
     return {"series": out}

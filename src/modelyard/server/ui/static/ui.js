@@ -100,6 +100,9 @@
         if (!tables.length) { el.innerHTML = '<p class="hint">No points.</p>'; return; }
         var data = tables.length === 1 ? tables[0] : uPlot.join(tables);
         plot(el, data, labels, { time: axis === "time", log: log, xLabel: axis });
+        var notes = [];
+        ks.forEach(function (k) { (cache[k] || []).forEach(function (s) { if (s.downsampled) notes.push(s.key + ": " + s.total.toLocaleString() + " points, drawn as the min and max of " + Math.ceil(s.step.length / 2).toLocaleString() + " step buckets"); }); });
+        if (notes.length) { var p = document.createElement("p"); p.className = "hint"; p.textContent = notes.join("; "); el.appendChild(p); }
         el.dataset.points = String(tables.reduce(function (n, t) { return n + t[0].length; }, 0));
         el.dataset.ready = "1";
       }).catch(function (e) { el.innerHTML = '<p class="error-box">could not load the series: ' + e.message + "</p>"; });
