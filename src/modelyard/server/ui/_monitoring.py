@@ -16,7 +16,6 @@ from typing import Any
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.monitoring import Monitor
 from modelyard.server.ui._web import PREFIX, View
-from modelyard.store._monitor_store import MetricPoint
 
 OVERALL = ("rows", "drift_share", "auc", "accuracy", "log_loss", "rmse", "p50_latency_ms",
            "p95_latency_ms", "p99_latency_ms", "error_rate", "throughput_rps", "requests")
@@ -52,25 +51,37 @@ def _threshold(rule: str) -> tuple[str, str, float] | None:
         return None
 
 
-def _series(points: list[MetricPoint]) -> dict[str, Any]:
+Row = tuple[int, int, str, str, str, str, float | None]
+_VERSION_NAMES = frozenset(("auc", "accuracy", "rows", "labelled", "p99_latency_ms"))
+_OVERALL = frozenset(OVERALL)
+
+
+def _series(rows: list[Row]) -> dict[str, Any]:
     """Columns aligned on the windows' ends (seconds), for uPlot."""
-    ends = sorted({p.window_end for p in points})
+    ends = sorted({r[1] for r in rows})
     index = {e: i for i, e in enumerate(ends)}
+    size = len(ends)
     overall: dict[str, list[float | None]] = {}
     columns: dict[str, dict[str, list[float | None]]] = defaultdict(dict)
     versions: dict[str, dict[str, list[float | None]]] = defaultdict(dict)
     starts: dict[int, int] = {}
-    for p in points:
-        i = index[p.window_end]
-        starts[p.window_end] = p.window_start
-        if p.column:
-            if p.name.startswith("column_"):
-                columns[p.column].setdefault(p.name[7:], [None] * len(ends))[i] = p.value
-        elif p.version:
-            if p.route and p.name in ("auc", "accuracy", "rows", "labelled", "p99_latency_ms"):
-                versions[f"v{p.version}"].setdefault(p.name, [None] * len(ends))[i] = p.value
-        elif p.name in OVERALL:
-            overall.setdefault(p.name, [None] * len(ends))[i] = p.value
+    for start, end, name, column, version, route, value in rows:
+        i = index[end]
+        starts[end] = start
+        if column:
+            if name.startswith("column_"):
+                series = columns[column].get(name[7:])
+                if series is None:
+                    series = columns[column][name[7:]] = [None] * size
+                series[i] = value
+        elif version:
+            if route and name in _VERSION_NAMES:
+                versions[f"v{version}"].setdefault(name, [None] * size)[i] = value
+        elif name in _OVERALL:
+            series = overall.get(name)
+            if series is None:
+                series = overall[name] = [None] * size
+            series[i] = value
     return {
         "x": [e / 1000 for e in ends],
         "window_start": [starts[e] for e in ends],
@@ -95,10 +106,10 @@ def _served_models(view: View, endpoint: str) -> list[str]:
 def endpoint_page(view: View) -> dict[str, Any]:
     endpoint = view.path["endpoint"]
     store = view.state.store
-    points = store.monitoring.points(endpoint)
-    if not points:
+    rows = store.monitoring.rows(endpoint)
+    if not rows:
         raise NotFoundError("no monitoring results for this endpoint; run `modelyard monitor run` first")
-    data = _series(points)
+    data = _series(rows)
     alerts = store.monitoring.alerts(endpoint, 500)
     rules = sorted({a.rule for a in alerts})
     thresholds = [t for t in (_threshold(r) for r in rules) if t is not None]
