@@ -86,22 +86,32 @@ def modelyard_case(browser: Any, base: str, info: dict[str, Any]) -> dict[str, f
     return out
 
 
+def attempt(out: dict[str, float | None], key: str, fn: Any) -> None:
+    """One MLflow measurement; its UI's markup is not ours, so a miss is recorded, not fatal."""
+    try:
+        out[key] = fn()[0]
+    except Exception as error:  # a selector that never showed: no figure
+        print(f"mlflow {key}: {type(error).__name__}: {str(error)[:200]}", file=sys.stderr)
+        out[key] = None
+
+
 def mlflow_case(browser: Any, base: str, info: dict[str, Any]) -> dict[str, float | None]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     out: dict[str, float | None] = {}
     newest = C.run_name(info["bulk"] - 1)
     url = f"{base}/#/experiments/{info['experiment_id']}"
-    out["runs_table_ms"], out["runs_fcp_ms"] = timed(page, url, f"text={newest}", 180_000)
-    out["sort_by_metric_ms"] = None  # MLflow sorts through a menu, not a header: see RESULTS.md
-    runs = json.dumps([info["long_run"]])
-    out["chart_100k_points_ms"], _ = timed(
-        page, f"{base}/#/metric?runs={runs}&metric=%22loss%22&experiments=%5B%22{info['experiment_id']}%22%5D",
-        ".js-plotly-plot .scatterlayer .trace", 180_000)
-    runs = json.dumps(info["compare"])
-    out["compare_10_histories_ms"], _ = timed(
-        page, f"{base}/#/metric?runs={runs}&metric=%22loss%22&experiments=%5B%22{info['experiment_id']}%22%5D",
-        ".js-plotly-plot .scatterlayer .trace:nth-child(10)", 180_000)
+    attempt(out, "runs_table_ms", lambda: timed(page, url, f"text={newest}", 120_000))
+    out["runs_fcp_ms"] = page.evaluate("(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null")
+    out["sort_by_metric_ms"] = None  # MLflow sorts through a menu, not a column header
+    one = json.dumps([info["long_run"]])
+    experiments = f"%5B%22{info['experiment_id']}%22%5D"
+    attempt(out, "chart_100k_points_ms", lambda: timed(
+        page, f"{base}/#/metric?runs={one}&metric=%22loss%22&experiments={experiments}", ".js-plotly-plot .scatterlayer .trace", 120_000))
+    ten = json.dumps(info["compare"])
+    attempt(out, "compare_10_histories_ms", lambda: timed(
+        page, f"{base}/#/metric?runs={ten}&metric=%22loss%22&experiments={experiments}",
+        ".js-plotly-plot .scatterlayer .trace:nth-child(10)", 120_000))
     out["monitoring_12_weeks_ms"] = None
     ctx.close()
     return out
