@@ -203,7 +203,8 @@ def test_help_reads_as_sentences_with_value_names() -> None:
     wide = runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).stdout
     assert "the model bundles, a non-root user, a health check) and Kubernetes manifests" in wide
     assert "even with two schedulers or a restart mid-run" in wide
-    order = [wide.index(f" {name} ") for name in ("demo", "experiments", "runs", "models", "serve", "monitor", "pipelines", "scheduler")]
+    names = ("demo", "experiments", "runs", "models", "serve", "monitor", "pipelines", "scheduler")
+    order = [re.search(rf"^\W*{name}\s{{2,}}", wide, re.M).start() for name in names]  # type: ignore[union-attr]
     assert order == sorted(order)
     serve = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"}).stdout
     assert "Usage: modelyard serve [OPTIONS] TARGET" in serve and "--port INTEGER" in " ".join(serve.split())

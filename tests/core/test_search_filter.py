@@ -226,3 +226,12 @@ def test_each_kind_names_what_it_can_be_filtered_on(
 ) -> None:
     with pytest.raises(FilterSyntaxError, match=problem):
         parse_filter(text, fields)
+
+
+@pytest.mark.parametrize("value", ["plain", "a'b", "a\\b", "x' or name = 'y", "''", "\\'"])
+def test_quote_makes_any_value_one_literal(value: str) -> None:
+    from modelyard.core.search_filter import MODEL_VERSION_FIELDS, Comparison, quote
+
+    parsed = parse_filter(f"run_id = {quote(value)}", MODEL_VERSION_FIELDS)
+    assert isinstance(parsed, Comparison)
+    assert parsed.value == value

@@ -17,6 +17,8 @@ from modelyard.cli import (
     _pipelines,
     _runs,
     _serve,
+    _server,
+    _ui,
 )
 from modelyard.cli._help import Group
 
@@ -25,6 +27,7 @@ class _Root(Group):
     order = (
         "demo",
         "experiments", "runs", "models", "features", "datasets",
+        "ui", "server", "users",
         "serve", "score", "build", "token",
         "monitor", "pipelines", "scheduler", "lineage",
     )
@@ -54,6 +57,9 @@ app.add_typer(_monitor.app, name="monitor", rich_help_panel=WATCH)
 app.add_typer(_pipelines.app, name="pipelines", rich_help_panel=WATCH)
 app.command(rich_help_panel=WATCH)(_pipelines.scheduler)
 app.command(rich_help_panel=WATCH)(_pipelines.lineage)
+app.command(rich_help_panel=START)(_ui.ui)
+app.command(rich_help_panel=SERVE)(_server.server)
+app.add_typer(_server.users_app, name="users", rich_help_panel=SERVE)
 
 
 def _version(value: bool) -> None:

@@ -19,6 +19,9 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
     │   └── ArtifactIntegrityError (+ IntegrityError)  a blob whose bytes do not match its sha256
     ├── IntegrityError                         bytes (a blob, a bundle file) that do not match their hash
     ├── UntrustedModelError (PermissionError)  a pickle from an arbitrary path without trusted=True
+    ├── AuthenticationError (PermissionError)  no valid token for a server that needs one (401)
+    ├── PermissionDeniedError (PermissionError) a token whose role does not allow the call (403)
+    ├── ServerUnavailableError (ConnectionError) the team server cannot be reached, even after retries
     ├── GateFailedError                        a promotion gate refused a version (see .checks)
     └── ConfigurationError                     a setting, URI or optional dependency is wrong
         └── MissingDependencyError (ImportError)  an extra is not installed
@@ -109,6 +112,19 @@ class SchemaError(ValidationError):
 
 class UntrustedModelError(ModelyardError, PermissionError):
     """A model from an arbitrary path was asked for without ``trusted=True``."""
+
+
+class AuthenticationError(ModelyardError, PermissionError):
+    """The team server needs a valid bearer token and got none, or an unknown one."""
+
+
+class PermissionDeniedError(ModelyardError, PermissionError):
+    """The token is valid but its role does not allow the call; the message names the role
+    needed and on what."""
+
+
+class ServerUnavailableError(ModelyardError, ConnectionError):
+    """The team server could not be reached (or kept answering 503) through every retry."""
 
 
 class GateFailedError(ModelyardError):

@@ -419,3 +419,9 @@ def parse_order_by(clauses: list[str] | None, fields: Fields = RUN_FIELDS) -> li
             )
         result.append(OrderBy(entity, key, ascending))
     return result
+
+
+def quote(value: str) -> str:
+    """``value`` as a string literal of the filter language (``'`` doubled), for building a
+    filter from a plain value without letting it change the filter's meaning."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -18,18 +18,36 @@ except ImportError as error:  # a plain install: the servers are the serve extra
     raise missing("starlette", "modelyard's HTTP servers") from error
 
 from modelyard.core.errors import (
+    ArtifactIntegrityError,
+    AuthenticationError,
     ConfigurationError,
+    ConflictError,
     DataQualityError,
+    GateFailedError,
+    IntegrityError,
+    InvalidStateError,
     ModelyardError,
     NotFoundError,
+    PermissionDeniedError,
     SchemaError,
+    StoreError,
+    UntrustedModelError,
     ValidationError,
 )
 
 log = logging.getLogger("modelyard.server")
 
 STATUS: list[tuple[type[BaseException], int]] = [
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (UntrustedModelError, 403),
     (NotFoundError, 404),
+    (ConflictError, 409),
+    (InvalidStateError, 409),
+    (GateFailedError, 409),
+    (ArtifactIntegrityError, 500),
+    (IntegrityError, 400),
+    (StoreError, 503),
     (SchemaError, 422),
     (DataQualityError, 422),
     (ValidationError, 400),

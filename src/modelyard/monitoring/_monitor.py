@@ -84,6 +84,7 @@ class WindowResult:
                 add("column_drifted", None if c.drifted is None else float(c.drifted), c.column)
                 add("column_statistic", c.statistic, c.column)
                 add("column_p_value", c.p_value, c.column)
+                add("column_threshold", c.threshold, c.column)  # what the verdict compared with
                 add("column_psi", c.psi, c.column)
                 add("column_js", c.js, c.column)
                 add("column_wasserstein", c.wasserstein, c.column)

@@ -153,6 +153,11 @@ def _collect(value: Any, found: list[Node]) -> None:
             _collect(item, found)
 
 
+def _after(node: Node) -> list[str]:
+    """The names of the steps whose outputs ``node`` takes (the pipeline's edges)."""
+    return list(dict.fromkeys(n.name for n in node.upstream()))
+
+
 def _holds_output(value: Any) -> bool:
     found: list[Node] = []
     _collect(value, found)
@@ -321,7 +326,7 @@ class Pipeline:
         if digest is not None and client.blobs.exists(digest):
             value = cloudpickle.loads(client.blobs.get_bytes(digest))
             results[id(node)] = (digest, value)
-            store.record_step(StepRunRow(run_id, node.name, cache_key, "cached", digest, began, now_ms(), {}))
+            store.record_step(StepRunRow(run_id, node.name, cache_key, "cached", digest, began, now_ms(), {"after": _after(node)}))
             return StepResult(node.name, "cached", cache_key, digest, time.perf_counter() - clock)
         args = tuple(resolve(a) for a in node.args)
         kwargs = {k: resolve(v) for k, v in node.kwargs.items()}
@@ -347,7 +352,8 @@ class Pipeline:
         if node.step.cache:
             store.cache(cache_key, node.step.name, digest)
         links = _links(client, run_id, node.name, value)
-        store.record_step(StepRunRow(run_id, node.name, cache_key, "ran", digest, began, now_ms(), links))
+        recorded = {**links, "after": _after(node)}  # the DAG's edges, for the UI
+        store.record_step(StepRunRow(run_id, node.name, cache_key, "ran", digest, began, now_ms(), recorded))
         return StepResult(node.name, "ran", cache_key, digest, time.perf_counter() - clock, links)
 
 

@@ -640,9 +640,11 @@ class Client(TrackingClient):
         force: bool = False,
         reason: str = "",
         gate: Any = None,
+        actor: str | None = None,
     ) -> list[CheckResult]:
         """Move ``alias`` to ``version`` if the gate passes; else raise GateFailedError listing the
-        checks. ``force=True`` (with a ``reason``) overrides a failing gate, and is audited."""
+        checks. ``force=True`` (with a ``reason``) overrides a failing gate, and is audited.
+        ``actor`` is who the audit names (default: the local user; a server passes its caller)."""
         check_alias(alias)
         number = _version_number(version)
         results = self.check_gate(name, number, alias, gate)
@@ -667,7 +669,7 @@ class Client(TrackingClient):
                 )
         action = "promote_forced" if failed else "promote"
         self._registry.set_alias(
-            name, alias, number, current_user(), reason, action=action, details=details
+            name, alias, number, actor or current_user(), reason, action=action, details=details
         )
         return results
 

@@ -2,6 +2,23 @@
 
 from modelyard.store._migrate import HEAD
 from modelyard.store._registry_store import RegistryStore
+from modelyard.store._requests import RequestScope, current_scope, request_scope
+from modelyard.store._run_pages import MetricSeries, RunKeys, RunsPage
 from modelyard.store._sql_store import SqlStore
+from modelyard.store._user_store import ROLES, AuditedWrite, User, UserStore
 
-__all__ = ["HEAD", "RegistryStore", "SqlStore"]
+__all__ = [
+    "HEAD",
+    "ROLES",
+    "AuditedWrite",
+    "MetricSeries",
+    "RegistryStore",
+    "RequestScope",
+    "RunKeys",
+    "RunsPage",
+    "SqlStore",
+    "User",
+    "UserStore",
+    "current_scope",
+    "request_scope",
+]

@@ -84,3 +84,31 @@ class FeatureRegistryStore:
                 )
             ).scalar()
         return None if value is None else int(value)
+
+    def projects(self) -> list[str]:
+        with translated(self.where), self._engines.read.connect() as conn:
+            return list(
+                conn.execute(
+                    select(feature_definitions.c.project).distinct().order_by(feature_definitions.c.project)
+                ).scalars()
+            )
+
+    def last_materializations(self, project: str) -> list[dict[str, Any]]:
+        """Per view and online store: the latest watermark, when it was written, the rows of
+        that run and how many runs there were (the freshness of the online store)."""
+        m = materializations
+        query = (
+            select(
+                m.c.view, m.c.online_store, func.max(m.c.end_time), func.max(m.c.completed_time),
+                func.count(), func.sum(m.c.rows),
+            )
+            .where(m.c.project == project)
+            .group_by(m.c.view, m.c.online_store)
+            .order_by(m.c.view)
+        )
+        with translated(self.where), self._engines.read.connect() as conn:
+            return [
+                {"view": r[0], "online_store": r[1], "watermark": int(r[2]), "completed_time": int(r[3]),
+                 "runs": int(r[4]), "rows": int(r[5] or 0)}
+                for r in conn.execute(query)
+            ]

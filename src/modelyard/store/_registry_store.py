@@ -30,6 +30,7 @@ from modelyard.core.validation import check_key, tag_value
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
 from modelyard.store._registry_search import models_target, versions_target
+from modelyard.store._requests import claim, settle
 from modelyard.store._schema import model_aliases, model_versions, registered_models, registry_audit
 from modelyard.store._search import check_max_results, decode_page_token, encode_page_token
 
@@ -203,6 +204,9 @@ class RegistryStore:
         now = now_ms()
         try:
             with translated(self.where), self._engines.write.begin() as conn:
+                claimed = claim(conn, self._engines.dialect)
+                if not claimed.fresh:
+                    return claimed.result == "created"  # a retry: answer as the first attempt did
                 if conn.execute(
                     select(registered_models.c.name).where(registered_models.c.name == name)
                 ).first():
@@ -220,6 +224,7 @@ class RegistryStore:
                     )
                 )
                 self._audit(conn, name, "create_model", actor)
+                settle(conn, "created")
                 return True
         except sa_exc.IntegrityError:
             return False  # created by another process at the same moment
@@ -297,10 +302,14 @@ class RegistryStore:
         record.update(fields)
         with translated(self.where), self._engines.write.begin() as conn:
             self._lock_model(conn, name)
+            claimed = claim(conn, self._engines.dialect)
+            if not claimed.fresh and claimed.result is not None:
+                return self.get_version(name, int(claimed.result))  # a retry that succeeded
             current = conn.execute(
                 select(func.max(model_versions.c.version)).where(model_versions.c.name == name)
             ).scalar()
             version = (current or 0) + 1
+            settle(conn, str(version))
             conn.execute(insert(model_versions).values(name=name, version=version, **record))
             conn.execute(
                 update(registered_models)

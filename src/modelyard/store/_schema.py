@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -303,4 +304,55 @@ schedules = Table(
     Column("cron", String(128), nullable=False),
     Column("params", Text, nullable=False),
     Column("created_time", BigInteger, nullable=False),
+)
+
+# -- the team server (0006) ---------------------------------------------------------------
+
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("actor", String(256), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("result", Text, nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(256), ForeignKey("users.name", ondelete="CASCADE"), nullable=False),
+    Column("label", String(256), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Index("ix_user_tokens_user", "user_name"),
+)
+
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("user_name", String(256), ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    Column("resource_kind", String(16), primary_key=True),
+    Column("resource_id", String(256), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+write_audit = Table(
+    "write_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("actor", String(256), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("status", Integer, nullable=False),
 )

@@ -41,6 +41,8 @@ from modelyard.store._migrate import ensure_schema
 from modelyard.store._monitor_store import MonitorStore
 from modelyard.store._pipeline_store import PipelineStore
 from modelyard.store._registry_store import RegistryStore
+from modelyard.store._requests import claim, settle
+from modelyard.store._run_pages import MetricSeries, RunKeys, RunsPage, page_runs, run_keys
 from modelyard.store._schema import (
     artifacts,
     dataset_versions,
@@ -60,6 +62,7 @@ from modelyard.store._search import (
     decode_page_token,
     encode_page_token,
 )
+from modelyard.store._user_store import UserStore
 from modelyard.store._writer import Writer
 
 _CHUNK = 500
@@ -113,6 +116,7 @@ class SqlStore:
         self.features = FeatureRegistryStore(self._engines)
         self.monitoring = MonitorStore(self._engines)
         self.pipelines = PipelineStore(self._engines)
+        self.users = UserStore(self._engines)
 
     @property
     def dialect(self) -> str:
@@ -129,6 +133,9 @@ class SqlStore:
         now = now_ms()
         try:
             with translated(self.where), self._engines.write.begin() as conn:
+                claimed = claim(conn, self.dialect)
+                if not claimed.fresh and claimed.result is not None:
+                    return claimed.result  # a retry of a create that succeeded
                 result = conn.execute(
                     insert(experiments).values(
                         name=name,
@@ -146,6 +153,7 @@ class SqlStore:
                             for k, v in tags_.items()
                         ],
                     )
+                settle(conn, str(experiment_id))
         except sa_exc.IntegrityError as error:
             raise ConflictError(
                 f"experiment {name!r} already exists; use set_experiment({name!r}) to reuse it"
@@ -250,6 +258,8 @@ class SqlStore:
     ) -> Run:
         key = _experiment_key(experiment_id)
         with translated(self.where), self._engines.write.begin() as conn:
+            if not claim(conn, self.dialect).fresh:
+                return self.get_run(run_id)  # a retry of a create that succeeded
             stage = conn.execute(
                 select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == key)
             ).scalar()
@@ -603,3 +613,70 @@ class SqlStore:
             loaded = self._load_runs(conn, ids)
         token = encode_page_token(offset + max_results) if more else None
         return PagedList([loaded[i] for i in ids if i in loaded], token)
+
+    # -- pages for people (the web UI) -----------------------------------------------
+
+    def page_runs(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        order_by: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> RunsPage:
+        """A page of runs in one order, by keyset: ``cursor`` is the previous page's
+        ``next_cursor``; every page costs the same however deep it is."""
+        keys = [_experiment_key(e) for e in experiment_ids]
+        with translated(self.where), self._engines.read.connect() as conn:
+            ids, next_cursor, total = page_runs(
+                conn, keys, _stages(view_type), filter_string=filter_string,
+                order_by=order_by, cursor=cursor, limit=limit,
+            )
+            loaded = self._load_runs(conn, ids)
+        return RunsPage([loaded[i] for i in ids if i in loaded], next_cursor, total)
+
+    def run_keys(self, experiment_ids: Sequence[str], sample: int = 500) -> RunKeys:
+        """Param, metric and tag names on the experiments' newest ``sample`` runs."""
+        keys = [_experiment_key(e) for e in experiment_ids]
+        with translated(self.where), self._engines.read.connect() as conn:
+            return run_keys(conn, keys, sample)
+
+    def metric_series(self, run_id: str, key: str, max_points: int | None = None) -> MetricSeries:
+        """A metric's history as columns, without an object per point: what charts read.
+        Longer than ``max_points``, it comes as the min and max of ``max_points // 2`` step
+        buckets (computed in SQL): at chart width, the same picture at a fraction of the bytes."""
+        with translated(self.where), self._engines.read.connect() as conn:
+            where = (metrics.c.run_id == run_id, metrics.c.key == key)
+            count, low, high = conn.execute(
+                select(func.count(), func.min(metrics.c.step), func.max(metrics.c.step)).where(*where)
+            ).one()
+            if not count:
+                return MetricSeries([], [], [], 0, False)
+            if max_points is None or count <= max_points or high == low:
+                rows = conn.execute(
+                    select(metrics.c.step, metrics.c.timestamp, metrics.c.value)
+                    .where(*where)
+                    .order_by(metrics.c.step, metrics.c.timestamp)
+                ).all()
+                return MetricSeries(
+                    [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], int(count), False
+                )
+            buckets = max(1, max_points // 2)
+            bucket = ((metrics.c.step - low) * buckets // (high - low + 1)).label("b")
+            buckets_rows = conn.execute(
+                select(bucket, func.min(metrics.c.step), func.max(metrics.c.step), func.min(metrics.c.timestamp),
+                       func.max(metrics.c.timestamp), func.min(metrics.c.value), func.max(metrics.c.value))
+                .where(*where)
+                .group_by(bucket)
+                .order_by(bucket)
+            ).all()
+        steps: list[int] = []
+        stamps: list[int] = []
+        values: list[float | None] = []
+        for _, s0, s1, t0, t1, v0, v1 in buckets_rows:
+            steps += [s0, s1] if s1 != s0 else [s0]
+            stamps += [t0, t1] if s1 != s0 else [t0]
+            values += [v0, v1] if s1 != s0 else [v0]
+        return MetricSeries(steps, stamps, values, int(count), True)

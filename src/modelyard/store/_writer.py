@@ -17,6 +17,7 @@ from modelyard.core.entities import Metric, Param, RunTag, metric_value_for_stor
 from modelyard.core.errors import InvalidStateError, NotFoundError, ParamConflictError
 from modelyard.store._engine import Engines
 from modelyard.store._errors import is_driver_error, translate
+from modelyard.store._requests import CLAIM_SQL, claim_row, current_scope
 
 _WRITABLE = ("RUNNING", "SCHEDULED")
 
@@ -77,6 +78,7 @@ class Writer:
                 "params": _EXISTING_PARAMS,
                 "param": _INSERT_PARAM,
                 "tag": _UPSERT_TAG,
+                "claim": CLAIM_SQL,
             }.items()
         }
 
@@ -122,6 +124,15 @@ class Writer:
             f"start_run(run_id={run_id!r}) to log more"
         )
 
+    def _claimed_before(self, cursor: Any) -> bool:
+        """Claim the request id of a write sent over HTTP (see store._requests); True when
+        an earlier attempt of the same request already wrote."""
+        scope = current_scope()
+        if scope is None:
+            return False
+        cursor.execute(self._sql["claim"], claim_row(scope))
+        return bool(cursor.rowcount == 0)
+
     def log_metric(self, run_id: str, metric: Metric) -> None:
         value = metric_value_for_storage(metric.value)
         row = (run_id, metric.key, metric.step, metric.timestamp, value)
@@ -129,6 +140,9 @@ class Writer:
             conn = self._connection()
             try:
                 cursor = self._begin(conn)
+                if self._claimed_before(cursor):
+                    conn.rollback()
+                    return
                 cursor.execute(self._sql["point"], (*row, run_id))
                 if cursor.rowcount != 1:
                     self._raise_not_writable(cursor, run_id)
@@ -149,6 +163,9 @@ class Writer:
             conn = self._connection()
             try:
                 cursor = self._begin(conn)
+                if self._claimed_before(cursor):
+                    conn.rollback()
+                    return
                 cursor.execute(self._sql["state"], (run_id,))
                 row = cursor.fetchone()
                 if row is None or row[0] not in _WRITABLE or row[1] != "active":
