@@ -137,6 +137,11 @@ def test_integer_keys_of_any_integer_type_match(applicants: FeatureStore) -> Non
     assert got.to_dict()["income"] == [100.0, 200.0, None]
 
 
+def test_no_entities_no_rows(applicants: FeatureStore) -> None:
+    assert applicants.get_online_features(["finances:income"], []).rows == []
+    assert applicants.get_online_features(["finances:income"], {"applicant_id": []}).rows == []
+
+
 def test_keys_that_are_not_join_keys_are_refused(applicants: FeatureStore) -> None:
     with pytest.raises(
         my.ValidationError,

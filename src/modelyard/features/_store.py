@@ -596,6 +596,8 @@ class FeatureStore:
         the on-demand views asked for."""
         plan = self._online_plan(features, full_feature_names)
         entities = _entity_columns(entity_rows)
+        if entities[1] == 0:
+            return OnlineResponse(rows=[], statuses=[])
         if plan.odfvs and not isinstance(plan.plain, FeatureService):
             return self._online_on_demand(plan, entities, full_feature_names)
         return self._lookup(plan, entities, {})
