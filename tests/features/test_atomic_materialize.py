@@ -88,9 +88,10 @@ def _values(fs: FeatureStore, ids: list[int]) -> set[object]:
 
 
 def test_a_killed_materialization_leaves_readers_on_one_snapshot(
-    online_url: str, tmp_path: Path
+    online_url: str, tmp_path: Path, forget: list[tuple[str, str]]
 ) -> None:
     repo = tmp_path / f"repo_{uuid.uuid4().hex[:10]}"
+    forget.append((online_url, repo.name))
     (repo / "data").mkdir(parents=True)
     (repo / "definitions.py").write_text(DEFINITIONS)
     meta = str(tmp_path / "meta")

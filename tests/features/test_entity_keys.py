@@ -66,7 +66,9 @@ def _store(repo: Path, online: str, tmp_path: Path) -> FeatureStore:
 WINDOW = (T0 - timedelta(days=1), T0 + timedelta(days=1))
 
 
-def test_composite_keys_cannot_collide(online_url: str, tmp_path: Path) -> None:
+def test_composite_keys_cannot_collide(
+    online_url: str, tmp_path: Path, forget: list[tuple[str, str]]
+) -> None:
     data = pd.DataFrame(
         {
             "user": ["a|b", "x", "1"],
@@ -76,6 +78,7 @@ def test_composite_keys_cannot_collide(online_url: str, tmp_path: Path) -> None:
         }
     )
     fs = _store(_repo(tmp_path, PAIRS, data, "spend"), online_url, tmp_path)
+    forget.append((online_url, fs.project))
     assert fs.materialize(*WINDOW, progress=False) == {"spend": 3}
     got = fs.get_online_features(
         ["spend:amount"],
@@ -195,9 +198,12 @@ def _write_legacy(online: str, project: str) -> None:
     conn.close()
 
 
-def test_a_store_written_in_the_old_format_is_not_read(online_url: str, tmp_path: Path) -> None:
+def test_a_store_written_in_the_old_format_is_not_read(
+    online_url: str, tmp_path: Path, forget: list[tuple[str, str]]
+) -> None:
     data = pd.DataFrame({"applicant_id": [1], "event_time": [T0], "income": [100.0]})
     repo = _repo(tmp_path, APPLICANTS, data, "finances")
+    forget.append((online_url, repo.name))
     _write_legacy(online_url, repo.name)
     fs = _store(repo, online_url, tmp_path)
     assert fs.online_store.state(fs.project, "finances") == "legacy"
