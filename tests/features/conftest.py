@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,3 +89,36 @@ def repo(tmp_path: Path) -> Path:
     (path / "definitions.py").write_text(REPO)
     write_data(path)
     return path
+
+
+def redis_url() -> str:
+    url = os.environ.get("MODELYARD_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("MODELYARD_REQUIRE_SERVICES"):
+            pytest.fail("MODELYARD_TEST_REDIS_URL must be set when MODELYARD_REQUIRE_SERVICES=1")
+        pytest.skip("Redis tests need MODELYARD_TEST_REDIS_URL=redis://127.0.0.1:6379/0")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def online_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An online store on each backend (Redis: keep project names unique per test)."""
+    return str(tmp_path / "online.db") if request.param == "sqlite" else redis_url()
+
+
+@pytest.fixture
+def forget() -> Iterator[list[tuple[str, str]]]:
+    """(online store, project) pairs whose Redis keys go after the test: Redis is shared."""
+    made: list[tuple[str, str]] = []
+    yield made
+    for online, project in made:
+        if not online.startswith("redis://"):
+            continue
+        import redis
+
+        client = redis.Redis.from_url(online)
+        for pattern in (f"my2:{{{len(project)}:{project}:*", f"my:{project}:*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            for i in range(0, len(keys), 1000):
+                client.unlink(*keys[i : i + 1000])
+        client.close()

@@ -248,7 +248,7 @@ def test_quality_failures_stop_materialization_and_name_the_rule(
         ("debt_ratio", 0.167),
         ("segment", 0.167),
     ]  # type: ignore[attr-defined]
-    assert fs.online_store.read(fs.project, "finances", ["1", "2", "3"]) == {}
+    assert fs.online_store.state(fs.project, "finances") == "empty"  # nothing was written
     with pytest.raises(my.DataQualityError, match="training set .*debt_ratio"):
         fs.get_historical_features(entities((3, 1)), ["finances:debt_ratio"]).to_df()
     assert not (tmp_path / "t.parquet").exists()

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -16,7 +17,7 @@ import pytest
 
 from modelyard.features import FeatureStore
 
-from ..features.conftest import REPO
+from ..features.conftest import REPO, write_data
 
 
 def _free_port() -> int:
@@ -25,8 +26,41 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _start(repo: Path, env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str, list[str]]:
+    """`modelyard features serve` on a free port, once it answers; with its startup lines."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard", "features", "serve", "--repo", str(repo), "--port", str(port), *options],
+        env={**env, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        raise AssertionError(f"server did not start: {proc.communicate()}")
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), False)  # printed before it listened: all there now
+    lines = (proc.stdout.read() or b"").decode().splitlines()
+    return proc, base, lines
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
     tmp_path = tmp_path_factory.mktemp("feature-server")
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
@@ -54,44 +88,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     fs = FeatureStore(repo_path=repo, tracking_uri=uri, online_store=online)
     fs.apply()
     fs.materialize(now - timedelta(days=90), now, progress=False)
-    port = _free_port()
-    env = {**os.environ, "MODELYARD_TRACKING_URI": uri}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "modelyard",
-            "features",
-            "serve",
-            "--repo",
-            str(repo),
-            "--port",
-            str(port),
-            "--online-store",
-            online,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base, lines = _start(repo, {**os.environ, "MODELYARD_TRACKING_URI": uri}, "--online-store", online)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        else:
-            raise AssertionError(
-                f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )  # type: ignore[union-attr]
-        yield base
+        yield base, lines
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(started: tuple[str, list[str]]) -> str:
+    return started[0]
 
 
 def test_online_features_over_http(server: str) -> None:
@@ -156,6 +162,54 @@ def test_online_features_over_http(server: str) -> None:
             400,
             "full_feature_names=True",
         ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": []}}',
+            400,
+            "entities.applicant_id is empty; give at least one entity",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": ['
+            + b"[" * 1000 + b"1" + b"]" * 1000 + b"]}}",
+            400,
+            "entities.applicant_id[0] must be an integer (entity 'applicant' declares int64 join keys), got a list",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [1, "1"]}}',
+            400,
+            "entities.applicant_id[1] must be an integer (entity 'applicant' declares int64 join keys), "
+            'got a string (send 1, not "1")',
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [1.0]}}',
+            400,
+            "entities.applicant_id[0] must be an integer",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [true]}}',
+            400,
+            "got a boolean",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [null]}}',
+            400,
+            "entities.applicant_id[0] is null",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [{}]}}',
+            400,
+            "got an object",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [1], "income": [5]}}',
+            400,
+            "'income' in entities is not a join key of the requested features; they need ['applicant_id']",
+        ),
+        (
+            b'{"features": ["finances:income"], "entities": {"applicant_id": [1], "'
+            + b"<script>" * 20 + b'": [5]}}',
+            400,
+            "'<script><script><script><script><script>…' in entities is not a join key",
+        ),
     ],
 )
 def test_client_mistakes_are_4xx_naming_the_field(
@@ -173,4 +227,34 @@ def test_oversized_bodies_and_unknown_routes(server: str) -> None:
     reply = httpx.post(f"{server}/get-online-features", content=big)
     assert reply.status_code == 413 and "limit" in reply.json()["error"]["message"]
     assert "1,1,1" not in reply.text  # input is never echoed back
-    assert httpx.get(f"{server}/nowhere").status_code == 404
+    missing = httpx.get(f"{server}/nowhere/<b>")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+    assert missing.json()["error"]["type"] == "NotFound" and "<b>" not in missing.text
+    wrong = httpx.get(f"{server}/get-online-features")
+    assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/json"
+    assert wrong.json()["error"]["type"] == "MethodNotAllowed" and wrong.headers["allow"] == "POST"
+
+
+def test_the_server_says_which_online_store_it_reads(started: tuple[str, list[str]]) -> None:
+    _, lines = started
+    assert lines[0].startswith("serving features of ") and " (2 online views) on http://127.0.0.1:" in lines[0]
+    assert lines[1].startswith("online store: sqlite:///") and lines[1].rstrip().endswith("online.db")
+    assert "default" not in lines[1] and not any("warning" in line for line in lines)
+
+
+def test_the_default_store_is_named_and_an_empty_one_flagged(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "definitions.py").write_text(REPO)
+    write_data(repo)
+    env = {**os.environ, "MODELYARD_TRACKING_URI": str(tmp_path / "store"), "MODELYARD_HOME": str(tmp_path / "home")}
+    env.pop("MODELYARD_ONLINE_STORE", None)
+    proc, base, lines = _start(repo, env)
+    try:
+        text = "".join(lines)
+        assert f"online store: sqlite:///{tmp_path / 'home' / 'online.db'} (the default; choose another with --online-store" in text
+        assert "warning: nothing is materialized in this store for finances, bureau: every lookup will answer NOT_FOUND" in text
+        reply = httpx.post(f"{base}/get-online-features", json={"features": ["finances:income"], "entities": {"applicant_id": [1]}})
+        assert reply.json()["results"][1]["statuses"] == ["NOT_FOUND"]
+    finally:
+        _stop(proc)

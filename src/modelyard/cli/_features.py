@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from modelyard.cli._common import Json, TrackingUri
-from modelyard.cli._output import Styled, console, emit_json, friendly_errors, say, table
+from modelyard.cli._output import Styled, console, emit_json, friendly_errors, table
 from modelyard.core.extras import require
 from modelyard.features import FeatureStore, Plan
 
@@ -220,6 +220,38 @@ def search(
     )
 
 
+def _announce(
+    fs: FeatureStore, repo: Path, host: str, port: int, workers: int, chosen: bool
+) -> None:
+    """The startup lines: where the server listens, and which online store it reads (saying
+    so loudly when that store holds nothing for the repo's views)."""
+    views = [v.name for v in fs.list_feature_views() if v.online]
+    store = fs.online_store
+    states = {name: store.state(fs.project, name) for name in views}
+    console.print(
+        f"serving features of [bold]{repo}[/] ({len(views)} online view{'s' if len(views) != 1 else ''}) "
+        f"on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} (OpenAPI: /openapi.json)",
+        highlight=False, soft_wrap=True,
+    )
+    default = "" if chosen else " (the default; choose another with --online-store or $MODELYARD_ONLINE_STORE)"
+    console.print(f"online store: {store.uri}{default}", highlight=False, soft_wrap=True)
+    empty = [n for n, state in states.items() if state == "empty"]
+    legacy = [n for n, state in states.items() if state == "legacy"]
+    where = f" --repo {repo}" + ("" if not chosen else f" --online-store {store.uri}")
+    if empty:
+        console.print(
+            f"[yellow]warning:[/] nothing is materialized in this store for {', '.join(empty)}: every "
+            f"lookup will answer NOT_FOUND. Run: modelyard features materialize START END{where}",
+            highlight=False, soft_wrap=True,
+        )
+    if legacy:
+        console.print(
+            f"[yellow]warning:[/] {', '.join(legacy)} hold rows written by an older modelyard, which are "
+            f"not served; materialize again: modelyard features materialize START END{where}",
+            highlight=False, soft_wrap=True,
+        )
+
+
 @app.command()
 def serve(
     repo: Repo = Path("."),
@@ -232,7 +264,9 @@ def serve(
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Serve online features over HTTP (POST /get-online-features; OpenAPI at /openapi.json)."""
+    """Serve online features over HTTP (POST /get-online-features; OpenAPI at /openapi.json).
+
+    Prints the online store it reads, and warns when that store holds nothing for the repo."""
     with friendly_errors():
         uvicorn = require("uvicorn", "modelyard features serve")
         require("starlette", "modelyard features serve")
@@ -242,12 +276,13 @@ def serve(
         os.environ["MODELYARD_ONLINE_STORE"] = online_store
     if tracking_uri:
         os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
+    with friendly_errors():  # a broken repo or store fails here, with a clear message
+        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        _announce(
+            fs, repo.absolute(), host, port, workers, bool(os.environ.get("MODELYARD_ONLINE_STORE"))
+        )
+        fs.online_store.close()
     os.environ["MODELYARD_FEATURE_REPO"] = str(repo.absolute())
-    say(
-        "serving the features of ", (str(repo), "bold"),
-        f" on http://{host}:{port} with {workers} worker{'s' if workers > 1 else ''} "
-        "(POST /get-online-features; OpenAPI: /openapi.json)",
-    )
     uvicorn.run(
         "modelyard.server._features_main:app",
         host=host,

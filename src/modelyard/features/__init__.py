@@ -10,7 +10,8 @@ from modelyard.features._definitions import (
     FileSource,
 )
 from modelyard.features._on_demand import OnDemandFeatureView, RequestSource, on_demand_feature_view
-from modelyard.features._online import RedisOnlineStore, SqliteOnlineStore
+from modelyard.features._online_redis import RedisOnlineStore
+from modelyard.features._online_sqlite import SqliteOnlineStore
 from modelyard.features._quality import (
     AllowedValues,
     Failure,

@@ -14,6 +14,7 @@ from typing import Any
 
 from modelyard.core.errors import ValidationError
 from modelyard.core.signature import DType
+from modelyard.features._entity_keys import KEY_DTYPES
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
@@ -28,7 +29,11 @@ def _check_name(name: object, what: str) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Entity:
-    """What features describe (an applicant, a merchant), identified by its join keys."""
+    """What features describe (an applicant, a merchant), identified by its join keys.
+
+    ``dtype`` types every join key of the entity: ``Int64`` (the default), ``Int32`` or
+    ``String``. Source columns are checked against it at ``apply``, and online lookups refuse
+    values of another type (see ``_entity_keys``)."""
 
     name: str
     join_keys: tuple[str, ...]
@@ -48,7 +53,16 @@ class Entity:
         if not keys:
             raise ValidationError(f"entity {name!r} needs at least one join key")
         object.__setattr__(self, "join_keys", keys)
-        object.__setattr__(self, "dtype", DType(dtype))
+        try:
+            kind = DType(dtype)
+        except ValueError:
+            kind = None
+        if kind not in KEY_DTYPES:
+            raise ValidationError(
+                f"entity {name!r}: dtype {str(dtype)!r} cannot type a join key; use Int64 (the "
+                "default), Int32 or String"
+            )
+        object.__setattr__(self, "dtype", kind)
         object.__setattr__(self, "description", description)
 
     def to_spec(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ _DUCK_TYPES = {
     DType.BOOL: {"BOOLEAN"},
     DType.INT32: {"INTEGER", "SMALLINT", "TINYINT"},
     DType.INT64: {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"},
-    DType.FLOAT32: {"FLOAT", "REAL"},
+    # a DOUBLE column under a Float32 field is read as FLOAT (as Feast does), offline and online
+    DType.FLOAT32: {"FLOAT", "REAL", "DOUBLE", "DECIMAL"},
     DType.FLOAT64: {"DOUBLE", "FLOAT", "REAL", "DECIMAL"},
     DType.STRING: {"VARCHAR"},
     DType.DATETIME: {
@@ -89,8 +90,35 @@ def source_sql(view: FeatureView, repo: Path) -> str:
     return f"read_parquet({_lit(target)}, union_by_name = true)"
 
 
-def check_source(con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path) -> None:
-    """The source exists and its columns have the declared types."""
+_FEAST_NAMES = {
+    "BOOLEAN": "Bool",
+    "INTEGER": "Int32",
+    "SMALLINT": "Int32",
+    "TINYINT": "Int32",
+    "BIGINT": "Int64",
+    "FLOAT": "Float32",
+    "REAL": "Float32",
+    "DOUBLE": "Float64",
+    "DECIMAL": "Float64",
+    "VARCHAR": "String",
+}
+_INTEGERS = _DUCK_TYPES[DType.INT64] | _DUCK_TYPES[DType.INT32]
+
+
+def _matching(actual: str) -> str:
+    """The Feast-style type name that fits a DuckDB column type, for an error message."""
+    if actual.startswith(("TIMESTAMP", "DATE")):
+        return "UnixTimestamp"
+    return _FEAST_NAMES.get(actual, "")
+
+
+def check_source(
+    con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path, *, applying: bool = False
+) -> None:
+    """The source exists and its columns have the declared types (join keys: their entity's).
+
+    ``applying``: the view is being applied, so a mismatch is a wrong declaration, not a source
+    that changed since apply; the message says which."""
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {source_sql(view, repo)}").fetchall()
     except duckdb.Error as error:
@@ -108,6 +136,22 @@ def check_source(con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path) 
             raise ValidationError(
                 f"source of feature view {view.name!r} has no column {column!r}; it has {sorted(types)}"
             )
+    changed = "" if applying else " now (the source or the definition changed since apply)"
+    for entity in view.entities:
+        allowed = {"VARCHAR"} if entity.dtype is DType.STRING else _INTEGERS
+        for key in entity.join_keys:
+            actual = types[key].split("(")[0]
+            if actual not in allowed:
+                fits = "String" if actual == "VARCHAR" else "Int64" if actual in _INTEGERS else ""
+                fix = (
+                    f"declare Entity(name={entity.name!r}, ..., dtype={fits})"
+                    if fits
+                    else "join keys are integers or strings: cast the column in the source"
+                )
+                raise ValidationError(
+                    f"join key {key!r} of feature view {view.name!r} is {actual} in the source, but entity "
+                    f"{entity.name!r} declares {entity.dtype.value} keys{changed}: {fix}"
+                )
     for f in view.schema:
         if f.name not in types:
             raise ValidationError(
@@ -115,6 +159,13 @@ def check_source(con: duckdb.DuckDBPyConnection, view: FeatureView, repo: Path) 
             )
         actual = types[f.name].split("(")[0]
         if actual not in _DUCK_TYPES[f.dtype]:
+            if applying:
+                fits = _matching(actual)
+                fix = f"declare Field(name={f.name!r}, dtype={fits})" if fits else "change the Field's dtype"
+                raise ValidationError(
+                    f"source column {f.name!r} of feature view {view.name!r} is {actual}, but the view "
+                    f"declares {f.dtype.value}: {fix}, or cast the column in the source"
+                )
             raise ValidationError(
                 f"source column {f.name!r} of feature view {view.name!r} is {actual} now, but the view declares "
                 f"{f.dtype.value}; the source changed type since apply — update the Field or fix the data"
@@ -165,20 +216,31 @@ _SHIFT = 18446744073709551616  # 2**64
 _LOW = 9223372036854775808  # 2**63
 
 
+def hit_column(view: str) -> str:
+    """The hidden column saying whether a view found a source row for an entity row."""
+    return f"__hit__{view}"
+
+
 @dataclass
 class RetrievalQuery:
-    """``sql`` returns the entity rows (in no particular order) with their features and ``ROW``;
-    ``ordered_sql`` sorts by it and drops it (for streaming to a file)."""
+    """``sql`` returns the entity rows (in no particular order) with their features, ``ROW``
+    and the ``hidden`` hit columns (when asked for); ``ordered_sql`` sorts by ``ROW`` and drops
+    it (for streaming to a file), and drops ``hidden`` unless told to keep them."""
 
     sql: str
     con: duckdb.DuckDBPyConnection
     columns: list[str]
+    hidden: list[str] = field(default_factory=list)
+
+    def ordered(self, keep_hidden: bool = False) -> str:
+        drop = ", ".join([ROW, *([] if keep_hidden else [_q(h) for h in self.hidden])])
+        return f"SELECT * EXCLUDE ({drop}) FROM ({self.sql}) ORDER BY {ROW}"
 
     @property
     def ordered_sql(self) -> str:
-        return f"SELECT * EXCLUDE ({ROW}) FROM ({self.sql}) ORDER BY {ROW}"
+        return self.ordered()
 
-    def arrow(self) -> Any:
+    def arrow(self, keep_hidden: bool = False) -> Any:
         """The result as an Arrow table in the entity frame's order: the rows are put back by
         their row number (a permutation, inverted in O(n)) rather than by sorting in SQL."""
         import numpy as np
@@ -187,7 +249,7 @@ class RetrievalQuery:
         position = table.column(ROW).to_numpy()
         take = np.empty(len(position), dtype=np.int64)
         take[position] = np.arange(len(position), dtype=np.int64)
-        return table.drop_columns([ROW]).take(take)
+        return table.drop_columns([ROW, *([] if keep_hidden else self.hidden)]).take(take)
 
 
 # A range join enumerates, per join key, every (entity row, source row) pair before the TTL
@@ -229,6 +291,7 @@ def build_query(
     *,
     full_feature_names: bool,
     timestamp: str = ENTITY_TS,
+    hits: Sequence[str] = (),
 ) -> RetrievalQuery:
     """One statement; per feature view, the latest source row at or before each entity row's
     time (ties in event time: the latest created), null when older than the TTL.
@@ -239,6 +302,10 @@ def build_query(
     without a TTL, or whose keys have long histories (``_dense``), uses an ASOF join on a key
     that packs (event time, created time), so re-written rows need no separate
     de-duplication either. Both run out of core.
+
+    A Float32 feature is read as FLOAT whatever the source column is (so a DOUBLE source gives
+    what materialization serves). For each view named in ``hits``, a hidden column
+    (``hit_column``) says whether the entity row found a source row within the TTL.
     """
     keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
     entities = _entity_frame(entity_df, timestamp, keys)
@@ -250,16 +317,21 @@ def build_query(
     selects = [f"e.{_q(c)}" for c in entities.columns]
     ctes = []
     joins = []
+    hidden: list[str] = []
     for i, (view, features) in enumerate(requests):
         check_source(con, view, repo)
         src = view.source
         jk = [_q(k) for k in view.join_keys]
         created = [_q(src.created_timestamp_column)] if src.created_timestamp_column else []
+        dtypes = {f.name: f.dtype for f in view.schema}
         cols = [
             *jk,
             f"{_q(src.timestamp_field)}::TIMESTAMPTZ AS __ts",
             *created,
-            *(_q(f) for f in features),
+            *(
+                f"TRY_CAST({_q(f)} AS FLOAT) AS {_q(f)}" if dtypes[f] is DType.FLOAT32 else _q(f)
+                for f in features
+            ),
         ]
         scan = f"SELECT {', '.join(cols)} FROM {source_sql(view, repo)}"
         on = " AND ".join(f"e.{k} = v{i}.{k}" for k in jk)
@@ -275,6 +347,7 @@ def build_query(
             )
             joins.append(f"LEFT JOIN v{i} ON {on} AND e.{ts} = v{i}.{ts}")
             values = {f: f"struct_extract(v{i}.__v, {_lit(f)})" for f in features}
+            hit = f"v{i}.__v IS NOT NULL"
         else:
             ctes.append(f"v{i} AS (SELECT *, {_rank(view, 'f')} AS __rank FROM ({scan}) f)")
             entity_rank = (
@@ -284,16 +357,21 @@ def build_query(
             )
             joins.append(f"ASOF LEFT JOIN v{i} ON {on} AND {entity_rank} >= v{i}.__rank")
             values = {f: f"v{i}.{_q(f)}" for f in features}
+            hit = f"v{i}.__ts IS NOT NULL"
             if ttl:
                 fresh = f"e.{ts} - v{i}.__ts <= {ttl}"
                 values = {f: f"CASE WHEN {fresh} THEN v{i}.{_q(f)} END" for f in features}
+                hit = f"coalesce({fresh}, false)"
         for f in features:
             alias = f"{view.name}__{f}" if full_feature_names else f
             selects.append(f"{values[f]} AS {_q(alias)}")
+        if view.name in hits:
+            hidden.append(hit_column(view.name))
+            selects.append(f"{hit} AS {_q(hidden[-1])}")
     selects.append(selects.pop(len(entities.columns) - 1))  # the row number goes last
     sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM __entities e {' '.join(joins)}"
     columns = [c for c in entities.columns if c != ROW]
-    return RetrievalQuery(sql=sql, con=con, columns=columns)
+    return RetrievalQuery(sql=sql, con=con, columns=columns, hidden=hidden)
 
 
 class RetrievalJob:
@@ -308,10 +386,11 @@ class RetrievalJob:
         self._post = post  # on-demand transforms, applied to the DataFrame
 
     def to_df(self) -> pd.DataFrame:
-        table = self._query.arrow()
+        table = self._query.arrow(keep_hidden=self._check is not None)
         if self._check is not None:
             self._query.con.register("__result", table)
             self._check(self._query.con, "__result")
+            table = table.drop_columns(self._query.hidden)
         frame = table.to_pandas()
         if self._post is not None:
             frame = self._post(frame)
@@ -335,14 +414,23 @@ class RetrievalJob:
             self.to_df().to_parquet(tmp, index=False)
             os.replace(tmp, target)
             return target
+        hidden = self._query.hidden if self._check is not None else []
         self._query.con.execute(
-            f"COPY ({self._query.ordered_sql}) TO {_lit(str(tmp))} (FORMAT PARQUET)"
+            f"COPY ({self._query.ordered(keep_hidden=bool(hidden))}) TO {_lit(str(tmp))} (FORMAT PARQUET)"
         )
         try:
             if self._check is not None:
                 self._check(self._query.con, f"read_parquet({_lit(str(tmp))})")
+            if hidden:  # the hit columns served the check; the file is written without them
+                final = target.with_name(f".{target.name}.final.tmp")
+                drop = ", ".join(_q(h) for h in hidden)
+                self._query.con.execute(
+                    f"COPY (SELECT * EXCLUDE ({drop}) FROM read_parquet({_lit(str(tmp))})) "
+                    f"TO {_lit(str(final))} (FORMAT PARQUET)"
+                )
+                os.replace(final, tmp)
             os.replace(tmp, target)
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            for leftover in (tmp, target.with_name(f".{target.name}.final.tmp")):
+                leftover.unlink(missing_ok=True)
         return target

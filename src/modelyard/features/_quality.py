@@ -6,10 +6,16 @@
 
 A failure stops the write with a report naming the column, the rule and the failing share,
 unless the view says ``warn_only=True`` (then the report is a warning).
+
+Expectations describe source data. On a training set (``check_training_set``) they see the
+values the entity rows found; an entity row that found no source row within the TTL at its
+timestamp (a point-in-time miss) has nulls, which are reported as a miss rate, never as a
+failure of ``NotNull``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -160,8 +166,56 @@ def enforce(failures: list[Failure], where: str, warn_only: bool) -> None:
         + "; ".join(str(f) for f in failures)
     )
     if warn_only:
-        import warnings
-
         warnings.warn(message + " (warn_only: written anyway)", UserWarning, stacklevel=3)
         return
     raise DataQualityError(message + ". Nothing was written.", failures)
+
+
+def check_training_set(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    view: str,
+    expectations: Sequence[Expectation],
+    hit: str,
+    warn_only: bool,
+) -> None:
+    """A feature view's column expectations over a training set (``relation``), whose column
+    ``hit`` says whether each row found a source row of the view.
+
+    ``NotNull`` counts only the rows that found one: a null there is a null in the source. The
+    point-in-time misses are null by design; when the view expects one of their columns not
+    null, a warning gives the miss rate, so a training set is never refused for them.
+    """
+    nulls = [e for e in expectations if isinstance(e, NotNull)]
+    failures = evaluate(con, relation, [e for e in expectations if not isinstance(e, NotNull)], {})
+    if nulls:
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE {_q(hit)} AND {_q(e.column)} IS NULL)" for e in nulls
+        )
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {_q(hit)}), {counts} FROM {relation}"
+        ).fetchall()[0]
+        total, matched, found = int(row[0]), int(row[1]), [int(n) for n in row[2:]]
+        missed = total - matched
+        for expectation, n in zip(nulls, found, strict=True):
+            share = n / matched if matched else 0.0
+            if share > expectation.max_share:
+                failures.append(
+                    Failure(
+                        expectation.column,
+                        "not null",
+                        share,
+                        f"{n} of the {matched} rows that found a source row hold a null from the "
+                        f"source; the {missed} point-in-time/TTL misses are not counted",
+                    )
+                )
+        if missed:
+            columns = ", ".join(repr(e.column) for e in nulls)
+            warnings.warn(
+                f"training set: {missed} of {total} entity rows ({missed / total:.1%}) found no row of "
+                f"feature view {view!r} within its TTL at or before their timestamp (point-in-time "
+                f"misses); their {columns} {'is' if len(nulls) == 1 else 'are'} null",
+                UserWarning,
+                stacklevel=4,
+            )
+    enforce(failures, f"training set (feature view {view!r})", warn_only)

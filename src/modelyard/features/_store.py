@@ -6,14 +6,14 @@ Named after Feast's so that a Feast user moves over by changing imports.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.progress import Progress
 
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.settings import home_dir
@@ -26,30 +26,27 @@ from modelyard.features._definitions import (
     FeatureRef,
     FeatureService,
     FeatureView,
-    Field,
     suggest,
 )
+from modelyard.features._entity_keys import KeySpec, cap, check_request_value, encode_keys
+from modelyard.features._materialize import materialize_view
 from modelyard.features._offline import (
     RetrievalJob,
-    arrow_batches,
     build_query,
     check_source,
     connect,
-    source_sql,
+    hit_column,
 )
-from modelyard.features._on_demand import OnDemandFeatureView
-from modelyard.features._online import (
-    PAYLOAD,
-    OnlineStore,
-    encode_batch,
-    entity_key,
-    open_online_store,
-)
+from modelyard.features._on_demand import OnDemandFeatureView, RequestSource
+from modelyard.features._online import OnlineStore, open_online_store
 from modelyard.features._repo import load_definitions
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
 
-BATCH = 100_000  # rows per Arrow batch and per online-store transaction
+EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
+_MISSING = object()  # a key some entity rows give and this one does not
+# columns, count, how to name one value, how to name them all, every row complete
+_Entities = tuple[dict[str, Sequence[Any]], int, Callable[[str, int], str], str, bool]
 
 
 @dataclass
@@ -82,9 +79,66 @@ class OnlineResponse:
 @dataclass(frozen=True)
 class _ViewPlan:
     view: FeatureView
-    join_keys: tuple[str, ...]
+    keys: tuple[KeySpec, ...]  # the join keys, typed by their entities
     columns: tuple[tuple[str, str], ...]  # (feature, output column)
     ttl_ms: float | None
+
+
+def _key_specs(view: FeatureView) -> tuple[KeySpec, ...]:
+    return tuple(KeySpec(k, e.dtype, e.name) for e in view.entities for k in e.join_keys)
+
+
+def _in_rows(key: str, i: int) -> str:
+    return f"entity_rows[{i}][{key!r}]"
+
+
+def _in_columns(key: str, i: int) -> str:
+    return f"entities.{key}[{i}]"
+
+
+def _entity_columns(entity_rows: EntityRows) -> _Entities:
+    """Entity rows (dicts) or Feast's columnar form (one dict of lists) as columns, with their
+    count, how to name one value in an error, how to name the whole, and whether every row had
+    every key (else the gaps hold ``_MISSING``)."""
+    if type(entity_rows) is list and all(type(r) is dict for r in entity_rows):  # the usual
+        rows: Sequence[Mapping[str, Any]] = entity_rows
+        if len(rows) == 1:
+            return {k: [v] for k, v in rows[0].items()}, 1, _in_rows, "entity rows", True
+    elif isinstance(entity_rows, Mapping):
+        columns: dict[str, Sequence[Any]] = {}
+        for key, values in entity_rows.items():
+            if hasattr(values, "tolist"):  # a NumPy array or a pandas Series
+                values = values.tolist()
+            if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence):
+                raise ValidationError(f"entities[{cap(key)}] must be a list of values")
+            columns[key] = values
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise ValidationError("every list in 'entities' must have the same length")
+        return columns, lengths.pop() if lengths else 0, _in_columns, "entities", True
+    elif isinstance(entity_rows, str | bytes) or not isinstance(entity_rows, Sequence):
+        raise ValidationError(
+            "entity_rows must be a list of dicts (join key -> value) or a dict of join key -> list"
+        )
+    else:
+        rows = entity_rows
+    names: dict[str, None] = {}
+    complete = True
+    for i, row in enumerate(rows):
+        if type(row) is not dict and not isinstance(row, Mapping):
+            raise ValidationError(
+                f"entity_rows[{i}] must be a dict of join key -> value, got {type(row).__name__}"
+            )
+        if i == 0:
+            names = dict.fromkeys(row)
+        elif row.keys() != names.keys():
+            complete = False
+            names.update(dict.fromkeys(row))
+    if complete:
+        columns = {k: [r[k] for r in rows] for k in names}
+    else:
+        columns = {k: [r.get(k, _MISSING) for r in rows] for k in names}
+    return columns, len(rows), _in_rows, "entity rows", complete
 
 
 @dataclass(frozen=True)
@@ -96,14 +150,8 @@ class _OnlinePlan:
     odfvs: list[tuple[OnDemandFeatureView, list[str]]]
     helpers: list[str]
     views: tuple[_ViewPlan, ...]  # empty when on-demand views are involved
-
-
-def _json_value(feature: Field) -> str:
-    quoted = feature.name.replace("'", "''")
-    value = f"struct_extract(__v, '{quoted}')"
-    if feature.dtype in (DType.FLOAT32, DType.FLOAT64):
-        return f"CASE WHEN isfinite({value}::DOUBLE) THEN {value}::DOUBLE END"
-    return value
+    specs: dict[str, tuple[KeySpec, str]]  # each join key, and the first view that needs it
+    groups: tuple[tuple[KeySpec, ...], ...]  # the distinct join-key tuples of the views
 
 
 def _kind(definition: Definition | OnDemandFeatureView) -> str:
@@ -270,7 +318,7 @@ class FeatureStore:
         definitions = list(objects) if objects is not None else self._loaded()
         con = connect(self.threads, self.memory_limit, repo=self.repo_path)
         for view in (d for d in definitions if isinstance(d, FeatureView)):
-            check_source(con, view, self.repo_path)
+            check_source(con, view, self.repo_path, applying=True)
         plan = self.plan(objects)
         wanted = {(_kind(d), d.name): d.to_spec() for d in definitions}
         removed = [tuple(label.split(" ", 1)) for label in plan.removed]
@@ -348,6 +396,13 @@ class FeatureStore:
             requests = self._resolve([*plain, *helpers])
         use_full = full_feature_names or bool(helpers)
         self._check_ambiguity(requests, use_full)
+        column_rules = (quality.NotNull, quality.InRange, quality.AllowedValues)
+        checks: list[tuple[FeatureView, quality.Expectation]] = []
+        for view, names in requests:
+            for expectation in view.expectations:
+                if isinstance(expectation, column_rules) and expectation.column in names:
+                    alias = f"{view.name}__{expectation.column}" if use_full else expectation.column
+                    checks.append((view, replace(expectation, column=alias)))
         query = build_query(
             connect(self.threads, self.memory_limit, repo=self.repo_path),
             entity_df,
@@ -355,6 +410,7 @@ class FeatureStore:
             self.repo_path,
             full_feature_names=use_full,
             timestamp=timestamp_column,
+            hits=sorted({v.name for v, e in checks if isinstance(e, quality.NotNull)}),
         )
         name = dataset_name or (
             features.name if isinstance(features, FeatureService) else "training-set"
@@ -371,24 +427,12 @@ class FeatureStore:
                 if isinstance(features, FeatureService):  # the model's lineage names it
                     self._client.set_tag(run.info.run_id, "modelyard.feature_service", features.name)
 
-        column_rules = (quality.NotNull, quality.InRange, quality.AllowedValues)
-        checks = []
-        for view, names in requests:
-            for expectation in view.expectations:
-                if isinstance(expectation, column_rules) and expectation.column in names:
-                    alias = (
-                        f"{view.name}__{expectation.column}"
-                        if full_feature_names
-                        else expectation.column
-                    )
-                    checks.append((view, replace(expectation, column=alias)))
-
         def check(con: Any, relation: str) -> None:
+            """Expectations over the values found; point-in-time misses are nulls, not failures."""
             for view in {v.name: v for v, _ in checks}.values():
                 mine = [e for v, e in checks if v.name == view.name]
-                failures = quality.evaluate(con, relation, mine, {})
-                quality.enforce(
-                    failures, f"training set (feature view {view.name!r})", view.warn_only
+                quality.check_training_set(
+                    con, relation, view.name, mine, hit_column(view.name), view.warn_only
                 )
 
         def post(frame: pd.DataFrame) -> pd.DataFrame:
@@ -423,20 +467,24 @@ class FeatureStore:
         progress: bool = True,
     ) -> dict[str, int]:
         """Load each view's latest values per entity with event times in [start, end] into the
-        online store, in batches; safe to re-run (a value is only replaced by a newer one)."""
+        online store; safe to re-run (a value is only replaced by a newer one).
+
+        Each view is written as a new generation of its online rows, switched in atomically
+        when complete: readers see the previous values or the new ones, never a mix, and a
+        materialization that fails or is killed leaves the previous generation serving."""
         if end_date <= start_date:
             raise ValidationError(f"materialize: end {end_date} is not after start {start_date}")
         counts: dict[str, int] = {}
-        views = (
-            [self.get_feature_view(n) for n in feature_views]
-            if feature_views
-            else [v for v in self._views().values() if v.online]
-        )
-        for view in views:
+        for view in self._online_views(feature_views):
             counts[view.name] = self._materialize_view(
-                view, _ms(start_date), _ms(end_date), progress
+                view, _ms(start_date), _ms(end_date), progress, incremental=False
             )
         return counts
+
+    def _online_views(self, names: Sequence[str] | None) -> list[FeatureView]:
+        if names:
+            return [self.get_feature_view(n) for n in names]
+        return [v for v in self._views().values() if v.online]
 
     def materialize_incremental(
         self,
@@ -445,87 +493,44 @@ class FeatureStore:
         *,
         progress: bool = True,
     ) -> dict[str, int]:
-        """Materialize from where the last completed run stopped (or the TTL window) to ``end_date``."""
+        """Materialize from where the last completed run stopped (or the TTL window) to ``end_date``.
+
+        An increment is written into the view's current generation in one transaction (SQLite)
+        or one script (Redis, up to ``IN_PLACE`` rows; more build a new generation), so it is
+        as atomic for readers as ``materialize`` without copying the view. A view the online
+        store does not hold yet (or holds in an older format) starts from the TTL window."""
         counts: dict[str, int] = {}
-        views = (
-            [self.get_feature_view(n) for n in feature_views]
-            if feature_views
-            else [v for v in self._views().values() if v.online]
-        )
         end = _ms(end_date)
-        for view in views:
-            mark = self._client.store.features.watermark(
-                self.project, view.name, self.online_store.uri
-            )
+        for view in self._online_views(feature_views):
+            mark = None
+            if self.online_store.state(self.project, view.name) == "ready":
+                mark = self._client.store.features.watermark(
+                    self.project, view.name, self.online_store.uri
+                )
             if mark is None:
                 ttl = view.ttl or timedelta(days=3650)
                 mark = end - int(ttl.total_seconds() * 1000)
             if mark < end:
-                counts[view.name] = self._materialize_view(view, mark, end, progress)
+                counts[view.name] = self._materialize_view(
+                    view, mark, end, progress, incremental=True
+                )
             else:
                 counts[view.name] = 0
         return counts
 
-    def _materialize_view(self, view: FeatureView, start: int, end: int, progress: bool) -> int:
-        con = connect(self.threads, self.memory_limit, repo=self.repo_path)
-        check_source(con, view, self.repo_path)
-        src = view.source
-        keys = ", ".join(f'"{k}"' for k in view.join_keys)
-        stamp = f'"{src.timestamp_field}"::TIMESTAMPTZ'
-        # the latest row per entity: by event time, then (re-writes) by created time, NULL lowest
-        rank = stamp
-        if src.created_timestamp_column:
-            rank = (
-                f"epoch_us({stamp})::HUGEINT * 18446744073709551616 + coalesce(epoch_us("
-                f'"{src.created_timestamp_column}"::TIMESTAMPTZ)::HUGEINT + 9223372036854775808, 0)'
-            )
-        packed = ", ".join(
-            [f"__ms := epoch_ms({stamp})", *(f'"{f}" := "{f}"' for f in view.feature_names)]
+    def _materialize_view(
+        self, view: FeatureView, start: int, end: int, progress: bool, *, incremental: bool
+    ) -> int:
+        written = materialize_view(
+            connect(self.threads, self.memory_limit, repo=self.repo_path),
+            self.online_store,
+            self.project,
+            view,
+            self.repo_path,
+            (start, end),
+            progress=progress,
+            incremental=incremental,
         )
-        window = (
-            f"(SELECT * FROM {source_sql(view, self.repo_path)} WHERE {stamp} >= make_timestamptz({start} * 1000) "
-            f"AND {stamp} <= make_timestamptz({end} * 1000))"
-        )
-        # one hash aggregate, no window function over the source rows
-        latest = f"SELECT {keys}, arg_max(struct_pack({packed}), {rank}) AS __v FROM {window} GROUP BY ALL"
-        sql = f"SELECT {keys}, __v.* FROM ({latest})"
-        if all(f.dtype is not DType.DATETIME for f in view.schema):
-            # the payloads written by DuckDB: the JSON orjson would write for the same values
-            # (floats as doubles in shortest round-trip form, NaN and infinities as null)
-            sql = (
-                f"SELECT {keys}, __v.__ms AS __ms, to_json(struct_pack("
-                + ", ".join(f'"{f.name}" := {_json_value(f)}' for f in view.schema)
-                + f"))::BLOB AS {PAYLOAD} FROM ({latest})"
-            )
-        context = {
-            "keys": view.join_keys,
-            "timestamp": src.timestamp_field,
-            "created": src.created_timestamp_column,
-            "now": f"make_timestamptz({end} * 1000)",
-        }
-        quality.enforce(
-            quality.evaluate(con, window, view.expectations, context),
-            f"feature view {view.name!r} ({src.path})",
-            view.warn_only,
-        )
-        total = None
-        if progress:  # a cheap count (keys only) for the bar; never the whole query twice
-            total = int(
-                con.execute(
-                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {window})"
-                ).fetchall()[0][0]
-            )
-        reader = arrow_batches(con, sql, BATCH)
-        n_keys = len(view.join_keys)
-        names = view.feature_names
-        written = 0
-        with Progress(transient=True, disable=not progress) as bar:
-            task = bar.add_task(f"materialize {view.name}", total=total)
-            for batch in reader:
-                encoded = encode_batch(batch, n_keys, names)
-                self.online_store.write_encoded(self.project, view.name, encoded)
-                written += batch.num_rows
-                bar.advance(task, batch.num_rows)
         self._client.store.features.record_materialization(
             self.project, view.name, self.online_store.uri, start, end, written
         )
@@ -555,7 +560,7 @@ class FeatureStore:
             views = tuple(
                 _ViewPlan(
                     view=view,
-                    join_keys=tuple(view.join_keys),
+                    keys=_key_specs(view),
                     columns=tuple(
                         (n, f"{view.name}__{n}" if full_feature_names else n) for n in names
                     ),
@@ -563,7 +568,12 @@ class FeatureStore:
                 )
                 for view, names in requests
             )
-        plan = _OnlinePlan(service, plain, odfvs, helpers, views)
+        specs: dict[str, tuple[KeySpec, str]] = {}
+        for vp in views:
+            for spec in vp.keys:
+                specs.setdefault(spec.name, (spec, vp.view.name))
+        groups = tuple(dict.fromkeys(vp.keys for vp in views))
+        plan = _OnlinePlan(service, plain, odfvs, helpers, views, specs, groups)
         if self._plans_for is not self._definitions:  # resolving loaded the definitions
             self._plans, self._plans_for = {}, self._definitions
         self._plans[cache_key] = plan
@@ -572,56 +582,116 @@ class FeatureStore:
     def get_online_features(
         self,
         features: Sequence[str] | FeatureService,
-        entity_rows: Sequence[dict[str, Any]],
+        entity_rows: EntityRows,
         *,
         full_feature_names: bool = False,
     ) -> OnlineResponse:
-        """Latest values for each entity row; missing or stale (beyond TTL) values are None,
-        flagged in ``statuses``. An entity never materialized is missing, not an error."""
+        """Latest values for each entity; missing or stale (beyond TTL) values are None,
+        flagged in ``statuses``. An entity never materialized is missing, not an error.
+
+        ``entity_rows`` is a list of dicts of join key -> value, or (as in Feast) one dict of
+        join key -> list of values. Each join key of the requested views is needed, with a
+        value of its entity's type (``Int64``: an integer, never ``"1"``, ``1.0``, ``true`` or
+        null; ``String``: a string); any other key is refused, except the request values of
+        the on-demand views asked for."""
         plan = self._online_plan(features, full_feature_names)
-        plain, odfvs, helpers = plan.plain, plan.odfvs, plan.helpers
-        if odfvs and not isinstance(plain, FeatureService):
-            base = self.get_online_features(
-                [*plain, *helpers], entity_rows, full_feature_names=True
-            )
-            frame = pd.DataFrame(base.rows)
-            renames = {}
-            if not full_feature_names:
-                renames = {
-                    c: c.split("__", 1)[1]
-                    for c in frame.columns
-                    if "__" in c and c.replace("__", ":", 1) not in helpers
+        entities = _entity_columns(entity_rows)
+        if entities[1] == 0:
+            return OnlineResponse(rows=[], statuses=[])
+        if plan.odfvs and not isinstance(plan.plain, FeatureService):
+            return self._online_on_demand(plan, entities, full_feature_names)
+        return self._lookup(plan, entities, {})
+
+    def _online_on_demand(
+        self, plan: _OnlinePlan, entities: _Entities, full_feature_names: bool
+    ) -> OnlineResponse:
+        """Stored features (and those the on-demand views need), then the transforms."""
+        assert not isinstance(plan.plain, FeatureService)
+        request = {
+            f.name: f.dtype
+            for odfv, _ in plan.odfvs
+            for source in odfv.sources
+            if isinstance(source, RequestSource)
+            for f in source.schema
+        }
+        stored = self._online_plan([*plan.plain, *plan.helpers], True)
+        base = self._lookup(stored, entities, request)
+        columns = entities[0]
+        frame = pd.DataFrame(base.rows)
+        renames = {}
+        if not full_feature_names:
+            renames = {
+                c: c.split("__", 1)[1]
+                for c in frame.columns
+                if "__" in c and c.replace("__", ":", 1) not in plan.helpers
+            }
+            frame = frame.rename(columns=renames)
+        frame = self._apply_on_demand(frame, plan.odfvs, plan.helpers, full_feature_names)
+        rows_out = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        flags = []
+        for i, row in enumerate(rows_out):
+            known = {renames.get(k, k): v for k, v in base.statuses[i].items()}
+            flags.append(
+                {
+                    k: known.get(k, "PRESENT" if row[k] is not None else "NOT_FOUND")
+                    for k in row
+                    if k not in columns
                 }
-                frame = frame.rename(columns=renames)
-            frame = self._apply_on_demand(frame, odfvs, helpers, full_feature_names)
-            rows_out = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-            flags = []
-            for i, row in enumerate(rows_out):
-                known = {renames.get(k, k): v for k, v in base.statuses[i].items()}
-                flags.append(
-                    {
-                        k: known.get(k, "PRESENT" if row[k] is not None else "NOT_FOUND")
-                        for k in row
-                        if k not in entity_rows[i]
-                    }
+            )
+        return OnlineResponse(rows=rows_out, statuses=flags)
+
+    def _check_entities(
+        self, plan: _OnlinePlan, entities: _Entities, request: dict[str, DType]
+    ) -> None:
+        """Every join key given (in every row), and nothing but join keys and request values."""
+        columns, _, where, label, _ = entities
+        specs = plan.specs
+        extra = [name for name in columns if name not in specs and name not in request]
+        for name, (_, needed_by) in specs.items():
+            given = columns.get(name)
+            lacking = None if given is None else next(
+                (i for i, v in enumerate(given) if v is _MISSING), -1
+            )
+            if lacking is None or lacking >= 0:
+                at = "" if lacking is None else f" (entity_rows[{lacking}])"
+                other = f"; {cap(extra[0])} is not a join key" if extra else ""
+                raise ValidationError(
+                    f"{label} lack the join key {name!r} of feature view {needed_by!r}{at}{other}"
                 )
-            return OnlineResponse(rows=rows_out, statuses=flags)
-        now = datetime.now(tz=UTC).timestamp() * 1000
-        rows: list[dict[str, Any]] = [dict(r) for r in entity_rows]
-        statuses: list[dict[str, str]] = [{} for _ in entity_rows]
+        if extra:
+            takes = f" and the request values {sorted(request)}" if request else ""
+            raise ValidationError(
+                f"{cap(extra[0])} in {label} is not a join key of the requested features; they "
+                f"need {sorted(specs)}{takes}, and nothing else"
+            )
+        for name, dtype in request.items():
+            for i, value in enumerate(columns.get(name, ())):
+                check_request_value(None if value is _MISSING else value, dtype, where(name, i))
+
+    def _lookup(
+        self, plan: _OnlinePlan, entities: _Entities, request: dict[str, DType]
+    ) -> OnlineResponse:
+        """Check the entities against the plan's typed join keys (and ``request`` values), then
+        read each view's rows."""
+        columns, count, where, _, complete = entities
+        if request or not complete or columns.keys() != plan.specs.keys():
+            self._check_entities(plan, entities, request)
+        now = time.time() * 1000
+        if count == 1:
+            rows: list[dict[str, Any]] = [{n: v[0] for n, v in columns.items() if v[0] is not _MISSING}]
+        else:
+            rows = [
+                {n: v[i] for n, v in columns.items() if v[i] is not _MISSING} for i in range(count)
+            ]
+        statuses: list[dict[str, str]] = [{} for _ in range(count)]
         store = self.online_store
+        encoded = {
+            group: encode_keys([columns[s.name] for s in group], group, where)
+            for group in plan.groups
+        }
         for vp in plan.views:
-            for k in vp.join_keys:
-                if any(k not in r for r in entity_rows):
-                    raise ValidationError(
-                        f"entity rows lack the join key {k!r} of feature view {vp.view.name!r}"
-                    )
-            if len(vp.join_keys) == 1:
-                only = vp.join_keys[0]
-                keys = [str(r[only]) for r in entity_rows]
-            else:
-                keys = [entity_key([r[k] for k in vp.join_keys]) for r in entity_rows]
-            found = store.read(self.project, vp.view.name, list(dict.fromkeys(keys)))
+            keys = encoded[vp.keys]
+            found = store.read(self.project, vp.view.name, keys if count == 1 else list(dict.fromkeys(keys)))
             for i, key in enumerate(keys):
                 hit = found.get(key)
                 row, marks = rows[i], statuses[i]

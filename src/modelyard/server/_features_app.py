@@ -3,20 +3,27 @@
 POST /get-online-features
 {"features": ["finances:income"] | "feature_service": "credit_v1",
  "entities": {"applicant_id": [1, 2]}, "full_feature_names": false}
+
+Entity values are checked against their entity's type (an ``Int64`` key takes integers, never
+``"1"``, ``1.0``, ``true`` or null), and a key that is not a join key of the requested
+features (or a request value of an on-demand view among them) is refused.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from modelyard import __version__
 from modelyard.core.errors import ValidationError
-from modelyard.features import FeatureStore
+from modelyard.features import FeatureStore, OnlineResponse
 from modelyard.http import error_response, json_response, parse_json, read_body
 
 MAX_BODY = 1 << 20  # 1 MiB
@@ -57,14 +64,27 @@ OPENAPI = {
                     "200": {
                         "description": "values and statuses (PRESENT, NOT_FOUND, OUTSIDE_TTL) per feature"
                     },
-                    "400": {"description": "malformed request; the message names the field"},
+                    "400": {
+                        "description": "malformed request, an entity value of the wrong type, or a key "
+                        "that is not a join key; the message names the field"
+                    },
                     "404": {"description": "unknown feature, view or service"},
                     "413": {"description": "body over 1 MiB"},
+                    "500": {"description": "the server failed; the answer carries a request id"},
                 },
             }
         },
     },
 }
+
+
+_SAFE = re.compile(r"[A-Za-z0-9_-]{1,40}")
+ROUTES = "POST /get-online-features, GET /health and GET /openapi.json"
+
+
+def _field(name: str) -> str:
+    """``entities.<name>`` for an error when the name is short and plain; else it is not quoted."""
+    return f"entities.{name}" if _SAFE.fullmatch(name) else "an entry of 'entities'"
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -76,7 +96,9 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _entity_rows(entities: object) -> list[dict[str, Any]]:
+def _entities(entities: object) -> dict[str, list[Any]]:
+    """The shape of 'entities' (join key -> equally long, non-empty lists); the values are
+    checked against the join keys' types by the store."""
     if not isinstance(entities, dict) or not entities:
         raise ValidationError(
             "'entities' must be an object of join key -> list of values, e.g. {\"applicant_id\": [1, 2]}"
@@ -84,7 +106,9 @@ def _entity_rows(entities: object) -> list[dict[str, Any]]:
     lengths = set()
     for key, values in entities.items():
         if not isinstance(values, list):
-            raise ValidationError(f"entities.{key} must be a list of values")
+            raise ValidationError(f"{_field(key)} must be a list of values")
+        if not values:
+            raise ValidationError(f"{_field(key)} is empty; give at least one entity")
         lengths.add(len(values))
     if len(lengths) != 1:
         raise ValidationError("every list in 'entities' must have the same length")
@@ -93,11 +117,44 @@ def _entity_rows(entities: object) -> list[dict[str, Any]]:
         raise ValidationError(
             f"'entities' lists {count} rows; the limit is {MAX_ENTITIES} per request"
         )
-    return [{k: v[i] for k, v in entities.items()} for i in range(count)]
+    return entities
+
+
+def _features(store: FeatureStore, body: dict[str, Any]) -> Any:
+    if "feature_service" in body:
+        if not isinstance(body["feature_service"], str):
+            raise ValidationError("'feature_service' must be a name")
+        return store.get_feature_service(body["feature_service"])
+    features = body.get("features")
+    if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
+        raise ValidationError(
+            "give 'features' (a list of 'view:feature' strings) or 'feature_service'"
+        )
+    return features
+
+
+def _answer(entities: dict[str, list[Any]], response: OnlineResponse) -> Response:
+    keys = list(entities)
+    rows = response.rows
+    names = [c for c in rows[0] if c not in entities] if rows else []
+    results = [{"values": list(entities[k]), "statuses": ["PRESENT"] * len(rows)} for k in keys]
+    results += [
+        {"values": [r[n] for r in rows], "statuses": [s[n] for s in response.statuses]}
+        for n in names
+    ]
+    return json_response({"metadata": {"feature_names": keys + names}, "results": results})
+
+
+def _error(status: int, kind: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    response = json_response({"error": {"type": kind, "message": message}}, status)
+    response.headers.update(headers or {})
+    return response
 
 
 def feature_server(store: FeatureStore) -> Starlette:
-    """The ASGI app serving ``store``'s online features."""
+    """The ASGI app serving ``store``'s online features. Every answer is JSON: a client's
+    mistake is a 4xx naming the field (never echoing its value), and anything unforeseen a
+    500 with a request id."""
 
     async def health(request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -108,49 +165,28 @@ def feature_server(store: FeatureStore) -> Starlette:
     async def get_online_features(request: Request) -> Response:
         try:
             body = await _body(request)
-            rows = _entity_rows(body.get("entities"))
+            entities = _entities(body.get("entities"))
             full = body.get("full_feature_names", False)
             if not isinstance(full, bool):
                 raise ValidationError("'full_feature_names' must be true or false")
-            if "feature_service" in body:
-                if not isinstance(body["feature_service"], str):
-                    raise ValidationError("'feature_service' must be a name")
-                features: Any = store.get_feature_service(body["feature_service"])
-            else:
-                features = body.get("features")
-                if (
-                    not isinstance(features, list)
-                    or not features
-                    or not all(isinstance(f, str) for f in features)
-                ):
-                    raise ValidationError(
-                        "give 'features' (a list of 'view:feature' strings) or 'feature_service'"
-                    )
-            response = store.get_online_features(features, rows, full_feature_names=full)
+            features = _features(store, body)
+            response = store.get_online_features(features, entities, full_feature_names=full)
+            return _answer(entities, response)
         except Exception as error:
             return error_response(request, error)
-        keys = list(rows[0])
-        names = [c for c in response.rows[0] if c not in keys] if response.rows else []
-        results = [
-            {"values": [r[k] for r in response.rows], "statuses": ["PRESENT"] * len(rows)}
-            for k in keys
-        ]
-        results += [
-            {"values": [r[n] for r in response.rows], "statuses": [s[n] for s in response.statuses]}
-            for n in names
-        ]
-        return json_response({"metadata": {"feature_names": keys + names}, "results": results})
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return json_response(
-            {
-                "error": {
-                    "type": "NotFound",
-                    "message": f"no route {request.url.path}; see /openapi.json",
-                }
-            },
-            404,
-        )
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return _error(404, "NotFound", f"no such route; this server answers {ROUTES}")
+        if exc.status_code == 405:
+            return _error(
+                405, "MethodNotAllowed", f"method not allowed here; this server answers {ROUTES}", exc.headers
+            )
+        return _error(exc.status_code, "HTTPError", str(exc.detail)[:200], exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(request, exc)
 
     return Starlette(
         routes=[
@@ -158,5 +194,5 @@ def feature_server(store: FeatureStore) -> Starlette:
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/get-online-features", get_online_features, methods=["POST"]),
         ],
-        exception_handlers={404: not_found},
+        exception_handlers={HTTPException: http_error, Exception: unexpected},
     )
