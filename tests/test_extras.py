@@ -164,7 +164,7 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[Path], Any], str]] = [
     ("sklearn flavor", ("sklearn",), _flavor("sklearn"), "sklearn"),
     ("onnx flavor", ("onnxruntime",), _flavor("onnx"), "onnx"),
     ("onnx conversion", ("skl2onnx",), _onnx_conversion, "onnx"),
-    ("autolog", ("sklearn",), lambda _: my.autolog(), "sklearn"),
+    ("autolog", ("sklearn",), lambda _: __import__("modelyard.sklearn").sklearn.autolog(), "sklearn"),
     ("evaluation", ("sklearn",), _evaluate, "sklearn"),
     ("explanations", ("shap",), _explain, "explain"),
     ("mlflow import", ("skops",), _mlflow_skops, "mlflow"),

@@ -42,6 +42,16 @@ def test_mlflow_names_are_there() -> None:
         "search_runs",
         "get_run",
         "set_tracking_uri",
+        "log_table",
+        "log_image",
+        "get_parent_run",
+        "set_experiment_tags",
+        "search_registered_models",
+        "search_model_versions",
+        "set_registry_uri",
+        "get_registry_uri",
+        "evaluate",
+        "autolog",
     ]
     client = [
         "create_experiment",
@@ -58,6 +68,10 @@ def test_mlflow_names_are_there() -> None:
         "list_artifacts",
         "download_artifacts",
         "log_input",
+        "get_latest_versions",
+        "transition_model_version_stage",
+        "set_registered_model_alias",
+        "get_model_version_by_alias",
     ]
     assert all(callable(getattr(modelyard, n)) for n in fluent)
     assert all(callable(getattr(modelyard.Client, n)) for n in client)

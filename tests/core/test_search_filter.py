@@ -54,6 +54,21 @@ def test_singular_prefixes_and_attribute_aliases() -> None:
     )
 
 
+def test_mlflow_system_tags_name_the_attributes() -> None:
+    """MLflow filters nested runs with tags.mlflow.parentRunId; a renamed script says
+    tags.modelyard.parentRunId. Both are the parent_run_id attribute (review §3)."""
+    for prefix in ("mlflow", "modelyard"):
+        assert parse_filter(f"tags.{prefix}.parentRunId = 'p'") == Comparison(
+            Entity.ATTRIBUTE, "parent_run_id", "=", "p"
+        )
+        assert parse_filter(f"tags.`{prefix}.runName` LIKE 'lr%'") == Comparison(
+            Entity.ATTRIBUTE, "run_name", "LIKE", "lr%"
+        )
+    assert parse_filter("tags.mlflow.source = 'x'") == Comparison(
+        Entity.TAG, "mlflow.source", "=", "x"
+    )
+
+
 def test_blank_filter_is_no_filter() -> None:
     assert parse_filter("  ") is None
     assert parse_filter(None) is None

@@ -154,8 +154,8 @@ def test_registering_or_logging_a_fitted_model_keeps_its_schema(
     assert version.signature is not None
     assert [c["name"] for c in version.signature["inputs"]] == ["income", "age"]
     with my.start_run():
-        uri = my.log_model(model)
-    assert isinstance(uri, str)
+        uri = my.log_model(model).model_uri
+    assert uri.startswith("runs:/")
     loaded = my.load_model(uri)
     assert loaded.signature is not None and loaded.signature.input_names == ["income", "age"]
     with pytest.raises(my.SchemaError, match="missing column 'age'"):

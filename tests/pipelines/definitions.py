@@ -35,7 +35,7 @@ def train(data: pd.DataFrame, C: float = 1.0) -> str:
         model = LogisticRegression(C=C).fit(data[["x1", "x2"]], data["y"])
         modelyard.log_metric("accuracy", float(model.score(data[["x1", "x2"]], data["y"])))
         version = modelyard.registry.log_model(model, "model", registered_model_name="toy", input_example=data[["x1", "x2"]].head(3))
-    return version.uri
+    return version.model_version.uri
 
 
 @step(cache=False)

@@ -72,10 +72,12 @@ def test_run_to_champion_and_back(kind: str, fluent: str, tmp_path: Path) -> Non
         my.log_input(my.data.from_pandas(frame, name="applications", targets="target"))
         model = build(kind, X, y)
         my.log_metric("auc", 0.9)
-        version = my.log_model(
+        info = my.log_model(
             model, "model", input_example=X.head(5), registered_model_name=f"m-{kind}"
         )
+    version = info.model_version
     assert isinstance(version, my.ModelVersion) and version.version == 1
+    assert info.registered_model_version == 1 and info.model_uri == f"runs:/{run.info.run_id}/model"
     assert (
         version.run_id == run.info.run_id
         and version.lineage["datasets"][0]["name"] == "applications"
@@ -105,8 +107,10 @@ def test_register_from_each_kind_of_source(fluent: str, tmp_path: Path) -> None:
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     client = my.get_client()
     with my.start_run():
-        uri = my.log_model(model, "model", input_example=X.head(2))
-    assert isinstance(uri, str) and uri.startswith("runs:/")
+        info = my.log_model(model, "model", input_example=X.head(2))
+    uri = info.model_uri
+    assert uri.startswith("runs:/") and info.registered_model_version is None
+    assert info.flavor == "sklearn" and info.signature is not None
     v1 = my.register_model(uri, "multi")
     my.save_model(model, tmp_path / "bundle", input_example=X.head(2))
     v2 = client.register_model("multi", tmp_path / "bundle")

@@ -59,14 +59,14 @@ def test_name_is_mlflow_3s_spelling_of_artifact_path(
 ) -> None:
     _, model = credit
     with my.start_run() as run:
-        assert my.log_model(model, name="clf") == f"runs:/{run.info.run_id}/clf"
-        assert my.log_model(model, artifact_path="other") == f"runs:/{run.info.run_id}/other"
-        assert my.log_model(model) == f"runs:/{run.info.run_id}/model"
+        assert my.log_model(model, name="clf").model_uri == f"runs:/{run.info.run_id}/clf"
+        assert my.log_model(model, artifact_path="other").model_uri == f"runs:/{run.info.run_id}/other"
+        assert my.log_model(model).model_uri == f"runs:/{run.info.run_id}/model"
         with pytest.raises(TypeError, match="both artifact_path= and name="):
             my.log_model(model, "a", name="b")
         version = my.log_model(
             model, name="registered", registered_model_name="credit", description="first"
-        )
+        ).model_version
     assert isinstance(version, my.ModelVersion)
     assert version.description == "first" and version.source.endswith("/registered")
 

@@ -19,7 +19,7 @@ def test_client_follows_set_tracking_uri(tmp_path: Path) -> None:
     assert client.tracking_uri == my.get_tracking_uri()
     assert client.get_run(run.info.run_id).data.metrics == {"auc": 0.9}
     assert client.get_experiment_by_name("credit") is not None
-    assert client.artifact_uri == my.get_artifact_uri() == str(tmp_path / "mine" / "artifacts")
+    assert client.artifact_uri == my.get_client().artifact_uri == str(tmp_path / "mine" / "artifacts")
     assert not (tmp_path / "home").exists()  # the home folder's store was never opened
 
 
@@ -44,4 +44,4 @@ def test_the_artifact_uri_from_the_environment_is_shared(
 ) -> None:
     monkeypatch.setenv("MODELYARD_ARTIFACT_URI", str(tmp_path / "blobs"))
     my.set_tracking_uri(tmp_path / "store")
-    assert my.Client().artifact_uri == my.get_artifact_uri() == str(tmp_path / "blobs")
+    assert my.Client().artifact_uri == my.get_client().artifact_uri == str(tmp_path / "blobs")

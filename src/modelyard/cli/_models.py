@@ -1,4 +1,5 @@
-"""``modelyard models``: list, show, versions, register, promote, alias, archive, card, diff."""
+"""``modelyard models``: list, show, versions, register, export, promote, alias, archive, card,
+diff."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from modelyard.cli._output import (
 from modelyard.core.errors import GateFailedError, ValidationError
 from modelyard.core.formatting import number
 from modelyard.core.models import ModelVersion, RegisteredModel
-from modelyard.registry import CheckResult, Client, parse_gate
+from modelyard.registry import CheckResult, Client, export_model, parse_gate
 from modelyard.registry._gate import CardCheck, ChampionCheck, LatencyCheck, MetricCheck
 
 app = typer.Typer(
@@ -306,6 +307,33 @@ def register(
         emit_json(version_json(v))
     else:
         say("Registered ", (v.uri, "bold"), f" ({v.flavor}, {len(v.files)} files, sha256-verified)")
+
+
+@app.command()
+def export(
+    model_uri: Annotated[
+        str, typer.Argument(help="models:/name/3, models:/name@alias or runs:/<run-id>/<path>.")
+    ],
+    path: Annotated[str, typer.Argument(metavar="DIR", help="New (or empty) folder to write.")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="mlflow: an MLmodel folder that mlflow.pyfunc.load_model and `mlflow models "
+            "serve` load; bundle: the modelyard bundle itself.",
+        ),
+    ] = "mlflow",
+    tracking_uri: TrackingUri = None,
+    json: Json = False,
+) -> None:
+    """Export a model version as an MLflow model folder (or its modelyard bundle)."""
+    with friendly_errors():
+        folder = export_model(client(tracking_uri), model_uri, path, format)
+    if json:
+        emit_json({"model_uri": model_uri, "format": format, "path": str(folder)})
+    else:
+        say("Exported ", (model_uri, "bold"), f" as {format} to {folder}")
 
 
 class _Refused(Exception):

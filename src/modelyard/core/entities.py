@@ -91,6 +91,13 @@ class RunInfo:
         return self.run_id
 
     @property
+    def artifact_uri(self) -> str:
+        """Where the run's artifacts are, as a URI ``download_artifacts`` and ``load_model``
+        take: ``runs:/<run-id>`` (append ``/model`` for a logged model). Artifacts are stored
+        by content hash, so there is no per-run folder to point at."""
+        return f"runs:/{self.run_id}"
+
+    @property
     def duration_ms(self) -> int | None:
         return None if self.end_time is None else self.end_time - self.start_time
 

@@ -23,6 +23,7 @@ matching builtin also subclasses it, so ``except ValueError`` keeps working.
     ├── PermissionDeniedError (PermissionError) a token whose role does not allow the call (403)
     ├── ServerUnavailableError (ConnectionError) the team server cannot be reached, even after retries
     ├── GateFailedError                        a promotion gate refused a version (see .checks)
+    ├── NotSupportedError (NotImplementedError)  an MLflow feature modelyard does not offer
     └── ConfigurationError                     a setting, URI or optional dependency is wrong
         └── MissingDependencyError (ImportError)  an extra is not installed
 
@@ -133,6 +134,11 @@ class GateFailedError(ModelyardError):
     def __init__(self, message: str, checks: Sequence[object]) -> None:
         super().__init__(message)
         self.checks = list(checks)
+
+
+class NotSupportedError(ModelyardError, NotImplementedError):
+    """An MLflow feature (a function, an argument, a value) that modelyard does not offer;
+    the message names the feature and what to use instead."""
 
 
 class DataQualityError(ValidationError):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from modelyard.core.errors import ValidationError
+from modelyard.core.signature import Signature
 
 
 class RiskCategory(StrEnum):
@@ -43,6 +44,10 @@ CARD_FIELDS = (
     "limitations",
     "ethical_considerations",
 )
+
+
+# MLflow's deprecated stages, as the aliases that stand for them (see registry/_stages.py)
+STAGE_ALIASES = {"Staging": "staging", "Production": "production"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,36 @@ class ModelVersion:
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    @property
+    def current_stage(self) -> str:
+        """MLflow's deprecated stage, read from the aliases: ``Production`` (alias
+        ``production``), ``Staging`` (``staging``), ``Archived`` or ``None``."""
+        if self.state is VersionState.ARCHIVED:
+            return "Archived"
+        for stage in ("Production", "Staging"):
+            if STAGE_ALIASES[stage] in self.aliases:
+                return stage
+        return "None"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What ``log_model`` returns (MLflow's ``ModelInfo``): where the bundle was logged and,
+    when a ``registered_model_name`` was given, the version it became."""
+
+    run_id: str
+    artifact_path: str
+    model_uri: str  # runs:/<run-id>/<artifact_path>, what load_model and register_model take
+    flavor: str
+    signature: Signature | None
+    registered_model_version: int | None = None
+    model_version: ModelVersion | None = None  # the registered version, when there is one
+
+    @property
+    def name(self) -> str:
+        """MLflow 3's name for the artifact path."""
+        return self.artifact_path
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,17 @@ REGISTERED_MODEL_FIELDS = Fields(
 
 # The run attributes and their kinds ("str" or "num"), as before Fields existed.
 ATTRIBUTES: dict[str, str] = {k: v.value for k, v in RUN_FIELDS.attributes.items()}
+# MLflow keeps these attributes in system tags and its filters name them as tags; a script
+# ported by renaming mlflow to modelyard names them modelyard.parentRunId ...
+_MLFLOW_TAGS = {
+    f"{prefix}.{tag}": attribute
+    for prefix in ("mlflow", "modelyard")
+    for tag, attribute in (
+        ("parentRunId", "parent_run_id"),
+        ("runName", "run_name"),
+        ("user", "user"),
+    )
+}
 
 _PREFIXES = {
     "metrics": Entity.METRIC,
@@ -230,6 +241,8 @@ def _identifier(word: str, text: str, fields: Fields) -> tuple[Entity, str]:
         entity, key = Entity.ATTRIBUTE, _unquote(word)
     if not key:
         raise FilterSyntaxError(f"filter {_echo(text)}: {word!r} has no name after the dot")
+    if entity is Entity.TAG and key in _MLFLOW_TAGS and fields is RUN_FIELDS:
+        entity, key = Entity.ATTRIBUTE, _MLFLOW_TAGS[key]
     if entity is Entity.ATTRIBUTE:
         key = fields.aliases.get(key, key)
         if key not in fields.attributes:

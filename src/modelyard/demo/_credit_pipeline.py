@@ -96,12 +96,12 @@ def train(data: tuple[pd.DataFrame, pd.DataFrame], kind: str, store_uri: str) ->
                 "train_default_rate": float(train_set[TARGET].mean()),
             }
         )
-        version = registry.log_model(
+        info = registry.log_model(
             model, "model", registered_model_name=MODEL, input_example=train_set[FEATURES].head(5), card=CARD,
             risk_category="limited", description=f"{kind} trained on {len(train_set)} labelled applications",
         )
-    assert not isinstance(version, str)
-    return version.uri
+    assert info.model_version is not None
+    return info.model_version.uri
 
 
 @step(cache=False)

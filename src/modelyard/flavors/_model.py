@@ -41,6 +41,25 @@ class Model:
     def feature_importance(self) -> dict[str, float] | None:
         return self.manifest.feature_importance
 
+    @property
+    def metadata(self) -> Manifest:
+        """What MLflow's ``PyFuncModel.metadata`` gives: the bundle's manifest (flavor,
+        framework and version, ``signature``, requirements, input example)."""
+        return self.manifest
+
+    def get_raw_model(self) -> Any:
+        """The framework's own object: the estimator, the Booster, the PythonModel instance."""
+        return self.raw
+
+    def unwrap_python_model(self) -> Any:
+        """The ``PythonModel`` instance of a custom model (MLflow's name)."""
+        if self.flavor.name != "python":
+            raise AttributeError(
+                f"the {self.manifest.flavor} model {self.uri or ''} is not a PythonModel; use "
+                "get_raw_model()"
+            )
+        return self.raw
+
     def _input(self, data: Any) -> Any:
         signature = self.manifest.signature
         if signature is None:

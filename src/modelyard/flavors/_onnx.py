@@ -9,7 +9,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from modelyard.core.signature import Signature
 from modelyard.flavors._base import Saved, requirement, version_of
+from modelyard.flavors._fitted import signature_from
 from modelyard.flavors._manifest import BundleFolder
 
 MODEL_FILE = "model.onnx"
@@ -58,6 +60,16 @@ class ONNXFlavor:
 
     def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
         return None
+
+    def signature_of(self, raw: Any) -> Signature | None:
+        """From the graph's inputs: one ``[N, k]`` tensor is k positional columns; several
+        ``[N, 1]`` tensors are columns by their names (what ``_feed`` sends them)."""
+        inputs = list(raw.graph.input)
+        if len(inputs) == 1:
+            dims = inputs[0].type.tensor_type.shape.dim
+            width = dims[1].dim_value if len(dims) == 2 else 0
+            return signature_from(None, width or None)
+        return signature_from([i.name for i in inputs], None)
 
 
 FLAVOR = ONNXFlavor()

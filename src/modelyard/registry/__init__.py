@@ -1,6 +1,6 @@
 """The model registry: versions, aliases, gates, evaluation and model cards."""
 
-from modelyard.registry._autolog import autolog
+from modelyard.registry._autolog_all import autolog
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
@@ -15,6 +15,7 @@ from modelyard.registry._fluent import (
 )
 from modelyard.registry._gate import CheckResult, Gate, parse_gate
 from modelyard.registry._loader import fetch_bundle
+from modelyard.registry._mlflow_export import export_model
 
 __all__ = [
     "Card",
@@ -24,6 +25,7 @@ __all__ = [
     "Gate",
     "autolog",
     "evaluate",
+    "export_model",
     "fetch_bundle",
     "get_client",
     "load_model",

@@ -22,6 +22,7 @@ from modelyard.core.ids import now_ms
 from modelyard.core.models import (
     CARD_FIELDS,
     AuditEntry,
+    ModelInfo,
     ModelVersion,
     RegisteredModel,
     RiskCategory,
@@ -42,7 +43,7 @@ from modelyard.flavors import (
 )
 from modelyard.flavors._manifest import verify_folder
 from modelyard.flavors._signature import warn_no_signature
-from modelyard.registry import _mlflow_import
+from modelyard.registry import _mlflow_import, _stages
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._evaluate import EvaluationResult, evaluate
 from modelyard.registry._gate import (
@@ -345,7 +346,7 @@ class Client(TrackingClient):
         model: Any,
         artifact_path: str | None = None,
         **options: Unpack[LogModelOptions],
-    ) -> ModelVersion | str:
+    ) -> ModelInfo:
         """Save ``model`` as a bundle among the run's artifacts, at ``artifact_path`` (or
         ``name=``, MLflow 3's spelling; default ``model``); register it as a new version of
         ``registered_model_name`` when that is given.
@@ -355,8 +356,8 @@ class Client(TrackingClient):
         needs), and, with ``registered_model_name``, the version's ``description``, ``tags``,
         ``metrics``, ``params``, ``risk_category``, ``card``, ``owner``, ``lineage``. Without a
         signature or an example, the signature is read from the fitted model itself; a model
-        with none warns. Returns the new ModelVersion, or the ``runs:/`` URI when not
-        registering."""
+        with none warns. Returns a ModelInfo: ``model_uri`` (``runs:/...``), and the registered
+        version (``registered_model_version``, ``model_version``) when a name was given."""
         check_options("log_model", options, LogModelOptions)
         registered_model_name = options.get("registered_model_name")
         version_options = for_the_version(options, registered_model_name)
@@ -373,11 +374,21 @@ class Client(TrackingClient):
             )
             self.log_artifacts(run_id, folder, path)
         uri = f"runs:/{run_id}/{path}"
+        version = None
         if registered_model_name is None:
             if manifest.signature is None:
                 warn_no_signature(uri, model)
-            return uri
-        return self.register_model(registered_model_name, uri, **version_options)
+        else:
+            version = self.register_model(registered_model_name, uri, **version_options)
+        return ModelInfo(
+            run_id=run_id,
+            artifact_path=path,
+            model_uri=uri,
+            flavor=manifest.flavor,
+            signature=manifest.signature,
+            registered_model_version=None if version is None else version.version,
+            model_version=version,
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -445,6 +456,18 @@ class Client(TrackingClient):
     ) -> None:
         """Delete a tag of a model version (audited); NotFoundError if it has no such tag."""
         self._registry.delete_tag(name, _version_number(version), key, current_user(), reason)
+
+    def get_latest_versions(
+        self, name: str, stages: list[str] | None = None
+    ) -> list[ModelVersion]:
+        """MLflow's deprecated stages, read from aliases (FutureWarning; see ``_stages``)."""
+        return _stages.latest_versions(self, name, stages)
+
+    def transition_model_version_stage(
+        self, name: str, version: int | str, stage: str, archive_existing_versions: bool = False
+    ) -> ModelVersion:
+        """MLflow's deprecated stages, as aliases (FutureWarning; see ``_stages``)."""
+        return _stages.transition(self, name, version, stage, archive_existing_versions)
 
     def get_audit_log(self, name: str | None = None, limit: int = 1000) -> list[AuditEntry]:
         return self._registry.audit_log(name, limit)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 from modelyard.core.entities import PagedList
-from modelyard.core.models import ModelVersion, RegisteredModel
+from modelyard.core.errors import NotSupportedError, ValidationError
+from modelyard.core.models import ModelInfo, ModelVersion, RegisteredModel
 from modelyard.flavors import Model
 from modelyard.registry._client import Client
 from modelyard.registry._evaluate import EvaluationResult
@@ -28,12 +29,12 @@ def get_client() -> Client:
 
 def log_model(
     model: Any, artifact_path: str | None = None, **options: Unpack[LogModelOptions]
-) -> ModelVersion | str:
+) -> ModelInfo:
     """Save ``model`` as a bundle in the active run (started when none is), at
     ``artifact_path`` (or ``name=``, MLflow 3's spelling; default ``model``); register it when
     ``registered_model_name`` is given. The keywords of ``Client.log_model``; any other is a
     TypeError. ``onnx=True`` also keeps a numerically checked ONNX graph (load with
-    engine="onnx"). Returns the new ModelVersion, or the ``runs:/`` URI when not registering."""
+    engine="onnx"). Returns a ModelInfo (``model_uri``, and ``model_version`` when registered)."""
     check_options("log_model", options, LogModelOptions)  # before a run is started for it
     return get_client().log_model(tracking._run_id(), model, artifact_path, **options)
 
@@ -96,29 +97,85 @@ def load_model(
     return get_client().load_model(model_uri, trusted=trusted, engine=engine)
 
 
+# MLflow's default evaluator's metric names, for results of an MLflow-shaped call (targets=)
+_MLFLOW_METRICS = {
+    "accuracy": "accuracy_score",
+    "f1": "f1_score",
+    "count": "example_count",
+    "mae": "mean_absolute_error",
+    "rmse": "root_mean_squared_error",
+    "r2": "r2_score",
+}
+_NOT_OFFERED = {
+    "predictions": "evaluate a model, not a column of static predictions",
+    "extra_metrics": "compute extra metrics from result.metrics or the model's predictions and "
+    "log them with log_metric",
+    "custom_artifacts": "log extra artifacts with log_artifact",
+    "evaluator_config": "slices= and plots_dir= are modelyard's evaluation options",
+    "model_config": "configure a PythonModel through its constructor",
+    "inference_params": "predict takes no parameters in modelyard",
+}
+
+
 def evaluate(
     model: Model | str,
     data: Any,
-    target: str,
+    target: str | None = None,
     *,
-    slices: Mapping[str, Any] | None = None,
+    targets: str | None = None,
     model_type: Any = None,
+    slices: Mapping[str, Any] | None = None,
     plots_dir: str | os.PathLike[str] | None = None,
     log: bool = True,
+    feature_names: list[str] | None = None,
+    evaluators: str | list[str] | None = None,
+    **mlflow_options: Any,
 ) -> EvaluationResult:
     """Evaluate a model (or a model URI) on labelled data: metrics, per-slice metrics and
     plots (ROC, PR, confusion matrix, calibration or residuals, written to ``plots_dir``,
     default ``./evaluation``). With an active run (and ``log``), metrics go to the run and
-    plots to its ``evaluation/`` artifacts."""
+    plots to its ``evaluation/`` artifacts.
+
+    MLflow's call shape works too: ``evaluate(model_uri, data, targets="label",
+    model_type="classifier")``; its result also carries MLflow's metric names
+    (``accuracy_score``, ``f1_score``, ``example_count`` ...)."""
+    for key, value in mlflow_options.items():
+        if key not in _NOT_OFFERED:
+            raise TypeError(f"evaluate() got an unexpected keyword argument {key!r}")
+        if value is not None:
+            raise NotSupportedError(f"evaluate({key}=...) is not supported: {_NOT_OFFERED[key]}")
+    if target is not None and targets is not None and target != targets:
+        raise ValidationError(f"evaluate got target={target!r} and targets={targets!r}; give one")
+    label = target if target is not None else targets
+    if label is None:
+        raise ValidationError("evaluate needs the label column: targets='label' (or target=)")
+    if evaluators not in (None, "default", ["default"]):
+        raise NotSupportedError(
+            f"evaluate(evaluators={evaluators!r}) is not supported: modelyard has one evaluator, "
+            "'default'"
+        )
+    if model_type not in (None, "classifier", "regressor"):
+        raise NotSupportedError(
+            f"evaluate(model_type={str(model_type)[:40]!r}) is not supported: modelyard "
+            "evaluates 'classifier' and 'regressor' models"
+        )
+    if feature_names is not None:
+        keep = [*feature_names, label, *(c for c in (slices or {}).values() if isinstance(c, str))]
+        data = data[list(dict.fromkeys(keep))]
     loaded = load_model(model) if isinstance(model, str) else model
     result = _evaluate(
         loaded,
         data,
-        target,
+        label,
         slices=slices,
         model_type=model_type,
         plots_dir=plots_dir or "evaluation",
     )
+    if targets is not None:
+        aliases = {_MLFLOW_METRICS[k]: v for k, v in result.metrics.items() if k in _MLFLOW_METRICS}
+        if "root_mean_squared_error" in aliases:
+            aliases["mean_squared_error"] = aliases["root_mean_squared_error"] ** 2
+        result.metrics.update(aliases)
     run = tracking.active_run()
     if log and run is not None:
         tracking.log_metrics({k: v for k, v in result.metrics.items() if k != "count"})

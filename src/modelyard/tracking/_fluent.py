@@ -380,8 +380,13 @@ def get_run(run_id: str) -> Run:
     return get_client().get_run(run_id)
 
 
-def get_artifact_uri() -> str:
-    return get_client().artifact_uri
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    """The active run's artifacts as a URI, as in MLflow: ``runs:/<run-id>`` (or
+    ``runs:/<run-id>/<artifact_path>``), which ``download_artifacts`` and ``load_model`` take.
+    Starts a run when none is active."""
+    run_id = _run_id()
+    path = v.check_artifact_path(artifact_path)
+    return f"runs:/{run_id}/{path}" if path else f"runs:/{run_id}"
 
 
 # -- search ----------------------------------------------------------------------------
