@@ -77,7 +77,12 @@ def test_alias_archive_approve_card_diff(uri: str, tmp_path: Path) -> None:
     run("models", "archive", "diabetes", "2", "-t", uri)
     bad = runner.invoke(app, ["models", "alias", "diabetes", "champion", "2", "-t", uri])
     assert bad.exit_code == 1 and "archived" in bad.stderr
-    run("models", "approve", "diabetes", "1", "--approver", "Grace", "-t", uri)
+    run(
+        "models", "approve", "diabetes", "1", "--approver", "Grace",
+        "--reason", "fairness review passed", "-t", uri,
+    )  # fmt: skip
+    approvals = my.Client(uri).get_model_version("diabetes", 1).approvals
+    assert [(a["approver"], a["note"]) for a in approvals] == [("Grace", "fairness review passed")]
     paths = json.loads(
         run(
             "models", "card", "diabetes", "1", "--out", str(tmp_path / "cards"), "-t", uri, "--json"

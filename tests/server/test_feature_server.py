@@ -224,7 +224,9 @@ def test_client_mistakes_are_4xx_naming_the_field(
 
 def test_oversized_bodies_and_unknown_routes(server: str) -> None:
     big = b'{"entities": {"applicant_id": [' + b"1," * 600_000 + b"1]}}"
-    reply = httpx.post(f"{server}/get-online-features", content=big)
+    reply = httpx.post(
+        f"{server}/get-online-features", content=big, headers={"content-type": "application/json"}
+    )
     assert reply.status_code == 413 and "limit" in reply.json()["error"]["message"]
     assert "1,1,1" not in reply.text  # input is never echoed back
     missing = httpx.get(f"{server}/nowhere/<b>")
@@ -233,6 +235,24 @@ def test_oversized_bodies_and_unknown_routes(server: str) -> None:
     wrong = httpx.get(f"{server}/get-online-features")
     assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/json"
     assert wrong.json()["error"]["type"] == "MethodNotAllowed" and wrong.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_json_is_refused_before_it_is_read(
+    server: str, content_type: str | None
+) -> None:
+    """A browser form (text/plain, urlencoded) posts without a CORS preflight: refused, 415."""
+    body = b'{"features": ["finances:income"], "entities": {"applicant_id": [1]}}'
+    headers = {"content-type": content_type} if content_type else {}
+    reply = httpx.post(f"{server}/get-online-features", content=body, headers=headers)
+    assert reply.status_code == 415
+    assert reply.json()["error"]["type"] == "UnsupportedMediaType"
+    ok = httpx.post(
+        f"{server}/get-online-features",
+        content=body,
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 200
 
 
 def test_the_server_says_which_online_store_it_reads(started: tuple[str, list[str]]) -> None:

@@ -437,12 +437,13 @@ def approve(
     name: Name,
     version: Version,
     approver: Annotated[str, typer.Option(help="Who approves.")],
-    note: Annotated[str, typer.Option(help="Remarks.")] = "",
+    reason: Annotated[str, typer.Option(help="Why; written to the audit log and the card.")] = "",
+    note: Annotated[str, typer.Option(hidden=True, help="Former name of --reason.")] = "",
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Record a named approval (required to promote high-risk versions)."""
+    """Record a named approval and its reason (required to promote high-risk versions)."""
     with friendly_errors():
-        client(tracking_uri).approve_model_version(name, version, approver, note)
+        client(tracking_uri).approve_model_version(name, version, approver, reason or note)
     typer.echo(f"{approver} approved {name} v{version}")
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,6 +71,7 @@ OPENAPI = {
                     },
                     "404": {"description": "unknown feature, view or service"},
                     "413": {"description": "body over 1 MiB"},
+                    "415": {"description": "the body is not sent as application/json"},
                     "500": {"description": "the server failed; the answer carries a request id"},
                 },
             }
@@ -85,6 +87,13 @@ ROUTES = "POST /get-online-features, GET /health and GET /openapi.json"
 def _field(name: str) -> str:
     """``entities.<name>`` for an error when the name is short and plain; else it is not quoted."""
     return f"entities.{name}" if _SAFE.fullmatch(name) else "an entry of 'entities'"
+
+
+def _is_json(request: Request) -> bool:
+    """A JSON content type (``application/json`` or ``+json``): a browser form cannot send
+    one without a CORS preflight, so a cross-site page cannot post here."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -163,6 +172,12 @@ def feature_server(store: FeatureStore) -> Starlette:
         return json_response(OPENAPI)
 
     async def get_online_features(request: Request) -> Response:
+        if not _is_json(request):
+            return _error(
+                415,
+                "UnsupportedMediaType",
+                "send the body as JSON with the header 'content-type: application/json'",
+            )
         try:
             body = await _body(request)
             entities = _entities(body.get("entities"))
@@ -170,7 +185,11 @@ def feature_server(store: FeatureStore) -> Starlette:
             if not isinstance(full, bool):
                 raise ValidationError("'full_feature_names' must be true or false")
             features = _features(store, body)
-            response = store.get_online_features(features, entities, full_feature_names=full)
+            # the lookup reads the online store (SQLite or Redis): off the event loop, so a large
+            # request never holds up /health or the other connections
+            response = await run_in_threadpool(
+                store.get_online_features, features, entities, full_feature_names=full
+            )
             return _answer(entities, response)
         except Exception as error:
             return error_response(request, error)
