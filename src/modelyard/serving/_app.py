@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,10 +19,11 @@ from starlette.routing import Route as HttpRoute
 
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
-from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
-from modelyard.http import STATUS, PayloadTooLarge, parse_json, read_body
+from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
+from modelyard.http import STATUS, PayloadTooLarge, cap_message, parse_json, read_body, shown
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
+from modelyard.serving._feedback import REQUEST_ID, parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
@@ -31,8 +31,8 @@ from modelyard.serving._runtime import Endpoint, Route, Runtime
 from modelyard.serving._scorer import Output, Scorer
 
 log = logging.getLogger("modelyard.serving")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON = "application/json"
+_CSV = ("text/csv", "application/csv")
 
 
 class ClientError(Exception):
@@ -57,7 +57,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None, b
 
 def _error(status: int, kind: str, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
     return _json(
-        {"error": {"type": kind, "message": message, "request_id": request_id}},
+        {"error": {"type": kind, "message": cap_message(message), "request_id": request_id}},
         status,
         {"x-request-id": request_id, **(headers or {})},
     )
@@ -86,12 +86,18 @@ class ScoringServer:
         self.max_body = config.max_body_bytes
         log_config = config.prediction_log
         self.writer: PredictionLogWriter | None = (
-            PredictionLogWriter(log_config.path, queue_size=log_config.queue_size, flush_seconds=log_config.flush_seconds)
+            PredictionLogWriter(
+                log_config.path,
+                queue_size=log_config.queue_size,
+                queue_bytes=log_config.queue_bytes,
+                flush_seconds=log_config.flush_seconds,
+            )
             if log_config.enabled
             else None
         )
         self.watch = watch
         self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._dropped_seen = dict.fromkeys(REASONS, 0)
 
     # -- hooks ----------------------------------------------------------------------------
 
@@ -125,7 +131,8 @@ class ScoringServer:
 
     # -- request plumbing ----------------------------------------------------------------
 
-    def _check_auth(self, request: Request, scope: str) -> None:
+    def _check_auth(self, request: Request, scope: str | None) -> None:
+        """401 without a valid token, 403 when it lacks ``scope`` (None: any valid token)."""
         if not self.auth.enabled:
             return
         scopes = self.auth.scopes(request.headers.get("authorization"))
@@ -134,7 +141,7 @@ class ScoringServer:
                 401, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)",
                 {"www-authenticate": 'Bearer realm="modelyard"'},
             )
-        if scope not in scopes:
+        if scope is not None and scope not in scopes:
             raise ClientError(403, "Forbidden", f"this token lacks the '{scope}' scope")
 
     async def _body(self, request: Request) -> bytes:
@@ -144,19 +151,42 @@ class ScoringServer:
         endpoint = self.runtime.endpoints.get(name)
         if endpoint is None:
             known = sorted(self.runtime.endpoints)
-            raise ClientError(404, "NotFound", f"endpoint {name!r} does not exist; this server has {known}")
+            raise ClientError(
+                404, "NotFound", f"endpoint {shown(name)} does not exist; this server has {known}"
+            )
         return endpoint
 
     def _request_id(self, request: Request) -> str:
-        given = request.headers.get("x-request-id")
-        if given and _REQUEST_ID.match(given):
-            return given
+        """The server chooses every request id (feedback is matched by it, so a client must not
+        be able to take another's); a client's own ``x-request-id`` comes back as
+        ``x-client-request-id`` for its tracing."""
         return uuid.uuid4().hex
+
+    @staticmethod
+    def _client_id(request: Request) -> dict[str, str]:
+        given = request.headers.get("x-request-id")
+        return {"x-client-request-id": given} if given and REQUEST_ID.match(given) else {}
+
+    @staticmethod
+    def _require(request: Request, *allowed: str, missing_ok: bool = False) -> str:
+        """The media type of the body, which must be one of ``allowed`` (a 415 otherwise): a
+        browser form or a ``text/plain`` fetch cannot reach a JSON route without a preflight."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if (
+            media in allowed
+            or (media.endswith("+json") and _JSON in allowed)
+            or (not media and missing_ok)
+        ):
+            return media
+        got = f"got {shown(media)}" if media else "the request has no content-type"
+        raise ClientError(
+            415, "UnsupportedMediaType", f"send the body as {' or '.join(allowed)}; {got}"
+        )
 
     async def _handle(
         self,
         request: Request,
-        scope: str,
+        scope: str | None,
         work: Callable[[str, float], Awaitable[Response]],
     ) -> Response:
         request_id = self._request_id(request)
@@ -166,7 +196,13 @@ class ScoringServer:
             return await work(request_id, started)
         except ClientError as error:
             self._failed(request, error.status, request_id, started, counted=error.status == 500)
-            return _error(error.status, error.kind, str(error), request_id, error.headers)
+            return _error(
+                error.status,
+                error.kind,
+                str(error),
+                request_id,
+                {**error.headers, **self._client_id(request)},
+            )
         except Exception as error:
             status = _status_of(error)
             if status is not None:
@@ -252,7 +288,7 @@ class ScoringServer:
         writer = self.writer
         if writer is None:
             return
-        ok = writer.log(
+        writer.log(  # a full queue is counted by the writer and reported at /metrics
             LoggedRequest(
                 request_id=request_id,
                 timestamp=time.time(),
@@ -272,8 +308,6 @@ class ScoringServer:
                 entity_keys=keys,
             )
         )
-        if not ok:
-            self.metrics.log_dropped.inc()
 
     def _shadow_task(
         self, endpoint: Endpoint, build: Callable[[Scorer], Batch], request_id: str, keys: list[Any] | None
@@ -302,6 +336,7 @@ class ScoringServer:
     async def predict(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
+            self._require(request, _JSON)
             body = parse_json(await self._body(request))
             layout, payload = proto.native_rows(body)
             keys, payload = self._take_keys(endpoint, layout, payload)
@@ -333,7 +368,11 @@ class ScoringServer:
             if explain:
                 frame = scorer.explain(batch)
                 answer["explanations"] = frame.to_dict(orient="records")
-            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, keys))
+            return _json(
+                answer,
+                headers={"x-request-id": request_id, **self._client_id(request)},
+                background=self._shadow_task(endpoint, build, request_id, keys),
+            )
 
         return await self._handle(request, "predict", work)
 
@@ -379,8 +418,9 @@ class ScoringServer:
     async def invocations(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = next(iter(self.runtime.endpoints.values()))
+            media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
-            key, payload = proto.mlflow_payload(body, request.headers.get("content-type", _JSON))
+            key, payload = proto.mlflow_payload(body, media)
             route = endpoint.choose()
 
             def build(scorer: Scorer) -> Batch:
@@ -389,7 +429,7 @@ class ScoringServer:
             _, _, out = self._score(endpoint, route, build, request_id, started, None)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
-                headers={"x-request-id": request_id},
+                headers={"x-request-id": request_id, **self._client_id(request)},
                 background=self._shadow_task(endpoint, build, request_id, None),
             )
 
@@ -401,13 +441,19 @@ class ScoringServer:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
             wanted_version = request.path_params.get("version")
+            # Triton's and KServe's clients send no content type; binary tensors come as octet-stream
+            self._require(request, _JSON, "application/octet-stream", missing_ok=True)
             body = await self._body(request)
             data, tensors = proto.v2_request(body, request.headers.get("inference-header-content-length"))
             if wanted_version is not None:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
                     served = [r.scorer.label for r in endpoint.routes]
-                    raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {wanted_version!r} being served; served: {served}")
+                    raise ClientError(
+                        404,
+                        "NotFound",
+                        f"model {endpoint.name!r} has no version {shown(wanted_version)} being served; served: {served}",
+                    )
             else:
                 route = endpoint.choose()
             wanted = None
@@ -427,7 +473,11 @@ class ScoringServer:
             }
             if "id" in data:
                 answer["id"] = data["id"]
-            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, None))
+            return _json(
+                answer,
+                headers={"x-request-id": request_id, **self._client_id(request)},
+                background=self._shadow_task(endpoint, build, request_id, None),
+            )
 
         return await self._handle(request, "predict", work)
 
@@ -456,13 +506,24 @@ class ScoringServer:
         return await self._handle(request, "read", work)
 
     async def v2_model_ready(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in self.runtime.endpoints:
-            return _error(404, "NotFound", f"model {name!r} is not served here", self._request_id(request))
-        version = request.path_params.get("version")
-        if version is not None and self.runtime.endpoints[name].route_for_version(version) is None:
-            return _error(404, "NotFound", f"model {name!r} version {version!r} is not served here", self._request_id(request))
-        return _json({"name": name, "ready": True})
+        """Whether a model (version) is served: with auth on, any valid token, since the answer
+        names what this server serves."""
+
+        async def work(request_id: str, started: float) -> Response:
+            name = request.path_params["name"]
+            if name not in self.runtime.endpoints:
+                raise ClientError(404, "NotFound", f"model {shown(name)} is not served here")
+            version = request.path_params.get("version")
+            if (
+                version is not None
+                and self.runtime.endpoints[name].route_for_version(version) is None
+            ):
+                raise ClientError(
+                    404, "NotFound", f"model {name!r} version {shown(version)} is not served here"
+                )
+            return _json({"name": name, "ready": True})
+
+        return await self._handle(request, None, work)
 
     async def v2_server(self, request: Request) -> Response:
         return _json({"name": "modelyard", "version": __version__, "extensions": ["binary_tensor_data"]})
@@ -471,33 +532,10 @@ class ScoringServer:
 
     async def feedback(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
-            data = parse_json(await self._body(request))
-            items = data.get("feedback") if isinstance(data, dict) and "feedback" in data else [data]
-            if not isinstance(items, list) or not items:
-                raise ValidationError("'feedback' must be a non-empty list")
-            now = time.time()
-            parsed = []
-            for i, item in enumerate(items):
-                where = f"feedback[{i}]" if len(items) > 1 or "feedback" in data else "body"
-                if not isinstance(item, dict):
-                    raise ValidationError(f"{where} must be an object with 'label' and 'request_id' or 'entity_key'")
-                if "label" not in item:
-                    raise ValidationError(f"{where} has no 'label'")
-                label = item["label"]
-                if not isinstance(label, int | float | str | bool) or label is None:
-                    raise ValidationError(f"{where}.label must be a number, a string or a boolean")
-                rid, key = item.get("request_id"), item.get("entity_key")
-                if rid is None and key is None:
-                    raise ValidationError(f"{where} needs 'request_id' or 'entity_key' to match a prediction")
-                if rid is not None and not (isinstance(rid, str) and _REQUEST_ID.match(rid)):
-                    raise ValidationError(f"{where}.request_id must be a request id as returned by the server")
-                row = item.get("row")
-                if row is not None and not (isinstance(row, int) and not isinstance(row, bool) and row >= 0):
-                    raise ValidationError(f"{where}.row must be a non-negative integer")
-                endpoint = item.get("endpoint")
-                if endpoint is not None and endpoint not in self.runtime.endpoints:
-                    raise ValidationError(f"{where}.endpoint {endpoint!r} is not served here")
-                parsed.append(Feedback(now, label, rid, row, None if key is None else str(key), endpoint))
+            self._require(request, _JSON)
+            parsed = parse_feedback(
+                parse_json(await self._body(request)), self.runtime.endpoints, time.time()
+            )
             if self.writer is None:
                 raise ClientError(409, "Conflict", "the prediction log is off on this server; feedback has nowhere to go")
             accepted = sum(1 for f in parsed if self.writer.feedback(f))
@@ -509,12 +547,23 @@ class ScoringServer:
         async def work(request_id: str, started: float) -> Response:
             if self.writer is not None:
                 self.metrics.log_depth.set(self.writer.depth)
+                for reason, count in self.writer.dropped_by.items():
+                    if count > self._dropped_seen[reason]:
+                        self.metrics.log_dropped.labels(reason).inc(
+                            count - self._dropped_seen[reason]
+                        )
+                        self._dropped_seen[reason] = count
             return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
         return await self._handle(request, "metrics", work)
 
     async def openapi(self, request: Request) -> Response:
-        return _json(openapi_document(sorted(self.runtime.endpoints)))
+        """The OpenAPI document; with auth on, for any valid token (it names the endpoints)."""
+
+        async def work(request_id: str, started: float) -> Response:
+            return _json(openapi_document(sorted(self.runtime.endpoints)))
+
+        return await self._handle(request, None, work)
 
     async def endpoints(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
@@ -549,8 +598,18 @@ class ScoringServer:
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if status == 405:
-            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}", self._request_id(request))
-        return _error(404, "NotFound", f"no route {request.url.path}; see /openapi.json", self._request_id(request))
+            return _error(
+                405,
+                "MethodNotAllowed",
+                f"{shown(request.method)} is not allowed on {shown(request.url.path)}",
+                self._request_id(request),
+            )
+        return _error(
+            404,
+            "NotFound",
+            f"no route {shown(request.url.path)}; see /openapi.json",
+            self._request_id(request),
+        )
 
     def app(self) -> Starlette:
         routes = [

@@ -108,8 +108,15 @@ class AuthConfig(_Strict):
 class PredictionLogConfig(_Strict):
     enabled: bool = True
     path: str | None = None  # default: <home>/predictions
-    queue_size: int = Field(default=100_000, gt=0)
-    flush_seconds: float = Field(default=1.0, gt=0)
+    queue_size: int = Field(
+        default=100_000, gt=0, description="requests and feedback items waiting to be written"
+    )
+    queue_bytes: int = Field(
+        default=256 << 20, gt=0, description="memory the waiting items may hold"
+    )
+    flush_seconds: float = Field(
+        default=1.0, gt=0, description="how often the queue is written: what a kill -9 can lose"
+    )
 
 
 class DeploymentConfig(_Strict):
