@@ -8,12 +8,15 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
@@ -31,6 +34,7 @@ from modelyard.serving._runtime import Endpoint, Route, Runtime
 from modelyard.serving._scorer import Output, Scorer
 
 log = logging.getLogger("modelyard.serving")
+_T = TypeVar("_T")
 _JSON = "application/json"
 _CSV = ("text/csv", "application/csv")
 
@@ -84,6 +88,8 @@ class ScoringServer:
         self.config = config
         self.auth = Authenticator(config.auth)
         self.max_body = config.max_body_bytes
+        self.offload_bytes = config.offload_bytes
+        self._limiter = anyio.CapacityLimiter(config.score_threads)
         log_config = config.prediction_log
         self.writer: PredictionLogWriter | None = (
             PredictionLogWriter(
@@ -147,6 +153,23 @@ class ScoringServer:
     async def _body(self, request: Request) -> bytes:
         return await read_body(request, self.max_body)
 
+    # -- work off the event loop -----------------------------------------------------------
+
+    async def _off(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn`` in the scoring thread pool (at most ``score_threads`` at once; the rest
+        wait without holding the event loop), so health checks and small requests go on."""
+        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._limiter)
+
+    @staticmethod
+    async def _inline(fn: Callable[..., _T], *args: Any) -> _T:
+        return fn(*args)
+
+    def _offload(self, body: bytes) -> Callable[..., Awaitable[Any]]:
+        """Where to decode and score a request: in the pool when its body is over
+        ``offload_bytes`` (big batches), else on the loop (a thread hop would cost a small
+        request more than its scoring)."""
+        return self._off if len(body) > self.offload_bytes else self._inline
+
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = self.runtime.endpoints.get(name)
         if endpoint is None:
@@ -194,6 +217,9 @@ class ScoringServer:
         try:
             self._check_auth(request, scope)
             return await work(request_id, started)
+        except ClientDisconnect:  # gone mid-body (or closed by the read timeout): nobody to answer
+            self._failed(request, 408, request_id, started)
+            return _error(408, "RequestTimeout", "the client went away before its body arrived", request_id)
         except ClientError as error:
             self._failed(request, error.status, request_id, started, counted=error.status == 500)
             return _error(
@@ -337,11 +363,13 @@ class ScoringServer:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
             self._require(request, _JSON)
-            body = parse_json(await self._body(request))
+            raw = await self._body(request)
+            off = self._offload(raw)
+            body = await off(parse_json, raw)
             layout, payload = proto.native_rows(body)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
-                layout, payload = "records", self._enrich(endpoint, layout, payload, keys)
+                layout, payload = "records", await self._off(self._enrich, endpoint, layout, payload, keys)
             route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             explain = bool(body.get("explain"))
             if explain and not endpoint.config.explain:
@@ -356,7 +384,7 @@ class ScoringServer:
                     data = {k: v for k, v in payload.items() if k not in drop}
                 return proto.native_batch(scorer.spec, layout, data)
 
-            scorer, batch, out = self._score(endpoint, route, build, request_id, started, keys)
+            scorer, batch, out = await off(self._score, endpoint, route, build, request_id, started, keys)
             answer = {
                 "request_id": request_id,
                 "endpoint": endpoint.name,
@@ -366,7 +394,7 @@ class ScoringServer:
                 **proto.native_answer(out),
             }
             if explain:
-                frame = scorer.explain(batch)
+                frame = await self._off(scorer.explain, batch)
                 answer["explanations"] = frame.to_dict(orient="records")
             return _json(
                 answer,
@@ -420,13 +448,14 @@ class ScoringServer:
             endpoint = next(iter(self.runtime.endpoints.values()))
             media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
-            key, payload = proto.mlflow_payload(body, media)
+            off = self._offload(body)
+            key, payload = await off(proto.mlflow_payload, body, media)
             route = endpoint.choose()
 
             def build(scorer: Scorer) -> Batch:
                 return proto.mlflow_batch(scorer.spec, key, payload)
 
-            _, _, out = self._score(endpoint, route, build, request_id, started, None)
+            _, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
                 headers={"x-request-id": request_id, **self._client_id(request)},
@@ -444,7 +473,8 @@ class ScoringServer:
             # Triton's and KServe's clients send no content type; binary tensors come as octet-stream
             self._require(request, _JSON, "application/octet-stream", missing_ok=True)
             body = await self._body(request)
-            data, tensors = proto.v2_request(body, request.headers.get("inference-header-content-length"))
+            off = self._offload(body)
+            data, tensors = await off(proto.v2_request, body, request.headers.get("inference-header-content-length"))
             if wanted_version is not None:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
@@ -465,7 +495,7 @@ class ScoringServer:
             def build(scorer: Scorer) -> Batch:
                 return proto.v2_batch(scorer.spec, data, tensors)
 
-            scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+            scorer, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
             answer: dict[str, Any] = {
                 "model_name": endpoint.name,
                 "model_version": scorer.label,
