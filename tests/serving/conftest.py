@@ -72,10 +72,12 @@ def serve(registered: Registered) -> Iterator[Callable[..., Running]]:
     """Start a scoring server for a target on a free loopback port, in this process."""
     started: list[Running] = []
 
-    def start(target: str, **kwargs: Any) -> Running:
+    def start(target: str, uvicorn_options: dict[str, Any] | None = None, **kwargs: Any) -> Running:
         server = ScoringServer(target, tracking_uri=registered.uri, **kwargs)
         port = free_port()
-        config = uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on", **(uvicorn_options or {})
+        )
         uv = uvicorn.Server(config)
         thread = threading.Thread(target=uv.run, daemon=True)
         thread.start()

@@ -22,13 +22,18 @@ def _error(answer: Any, status: int) -> str:
     return str(error["message"])
 
 
-def test_client_mistakes_are_4xx_naming_the_field(registered: Registered, serve: Callable[..., Running]) -> None:
+JSON = {"content-type": "application/json"}
+
+
+def test_client_mistakes_are_4xx_naming_the_field(
+    registered: Registered, serve: Callable[..., Running]
+) -> None:
     running = serve("models:/cancer@champion")
     http = running.http
     url = "/v1/endpoints/cancer/predict"
     row = registered.rows(1)[0]
 
-    assert "not valid JSON" in _error(http.post(url, content=b'{"records": [1,'), 400)
+    assert "not valid JSON" in _error(http.post(url, content=b'{"records": [1,', headers=JSON), 400)
     assert "records" in _error(http.post(url, json={"rows": [row]}), 400)
     missing = {k: v for k, v in row.items() if k != "mean radius"}
     assert "missing column 'mean radius'" in _error(http.post(url, json={"records": [missing]}), 422)
@@ -42,10 +47,12 @@ def test_client_mistakes_are_4xx_naming_the_field(registered: Registered, serve:
     assert "no route" in _error(http.get("/v1/nothing"), 404)
     assert "not allowed" in _error(http.get(url), 405)
     big = b'{"records": [' + b" " * (5 << 20) + b"]}"
-    assert "limit" in _error(http.post(url, content=big), 413)
+    assert "limit" in _error(http.post(url, content=big, headers=JSON), 413)
     # MLflow and OIP mistakes
     assert "exactly one of" in _error(http.post("/invocations", json={"data": [[1]]}), 400)
-    assert "application/json or text/csv" in _error(http.post("/invocations", content=b"x", headers={"content-type": "text/plain"}), 400)
+    assert "application/json or text/csv" in _error(
+        http.post("/invocations", content=b"x", headers={"content-type": "text/plain"}), 415
+    )
     assert "30 values" in _error(http.post("/invocations", json={"instances": [[1.0, 2.0]]}), 422)
     v2 = "/v2/models/cancer/infer"
     assert "'inputs'" in _error(http.post(v2, json={"outputs": []}), 400)

@@ -30,11 +30,14 @@ def test_native_records_and_columns(registered: Registered, serve: Callable[...,
     columns = registered.X.head(3).to_dict(orient="list")
     by_columns = running.http.post("/v1/endpoints/cancer/predict", json={"columns": columns})
     assert by_columns.json()["predictions"] == labels.tolist()
-    # a request id given by the client is kept
+    # the server chooses request ids (feedback matches on them); the client's comes back for tracing
     tagged = running.http.post(
         "/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}, headers={"x-request-id": "req-42"}
     )
-    assert tagged.json()["request_id"] == "req-42"
+    assert (
+        tagged.json()["request_id"] != "req-42"
+        and tagged.headers["x-client-request-id"] == "req-42"
+    )
 
 
 def test_mlflow_scoring_formats(registered: Registered, serve: Callable[..., Running]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -45,6 +46,54 @@ def test_serve_with_two_workers(registered: Registered, tmp_path: Path) -> None:
         found = re.search(r'modelyard_requests_total\{endpoint="cancer",route="champion",status="200",version="1"\} (\S+)', metrics)
         assert found is not None and float(found.group(1)) == 40.0, metrics[:2000]
         assert "modelyard_model_load_seconds" in metrics
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def test_serve_applies_the_read_timeouts_of_the_deployment(registered: Registered, tmp_path: Path) -> None:
+    """`modelyard serve` runs its workers with the deployment's header timeout: a client that
+    never finishes its headers gets a 408 and is closed; others are served."""
+    target = tmp_path / "deployment.yaml"
+    target.write_text(
+        json.dumps(
+            {
+                "endpoints": [{"name": "cancer", "routes": [{"model": "models:/cancer@champion"}]}],
+                "header_timeout_seconds": 0.5,
+                "body_timeout_seconds": 0.5,
+                "max_connections": 50,
+            }
+        )
+    )
+    port = free_port()
+    env = {**os.environ, "MODELYARD_TRACKING_URI": registered.uri}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard", "serve", str(target), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"POST /v1/endpoints/cancer/predict HTTP/1.1\r\nhost: x\r\nx-slow: ")
+            slow.settimeout(30)
+            received = b""
+            while chunk := slow.recv(4096):  # ends when the server closes the connection
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 408")
+        answer = httpx.post(f"{base}/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}, timeout=10)
+        assert answer.status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -41,6 +41,10 @@ def serve(
     if tracking_uri:
         os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
     os.environ["MODELYARD_SERVE_TARGET"] = target
+    from modelyard.http._timeouts import BODY_TIMEOUT_ENV, HEADER_TIMEOUT_ENV
+
+    os.environ[HEADER_TIMEOUT_ENV] = str(config.header_timeout_seconds)
+    os.environ[BODY_TIMEOUT_ENV] = str(config.body_timeout_seconds)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelyard-metrics-")
     names = ", ".join(e.name for e in config.endpoints)
@@ -51,7 +55,8 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="modelyard.http._timeouts:ReadTimeoutProtocol",  # httptools with read timeouts
+        limit_concurrency=config.max_connections,
         log_level=log_level,
         timeout_graceful_shutdown=10,
     )

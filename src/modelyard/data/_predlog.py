@@ -11,19 +11,27 @@ One row per scored record: ``request_id``, ``row``, ``timestamp`` (UTC), ``endpo
 probability) and the inputs as ``input_<column>``. Files are written whole (temporary name,
 then rename), so a reader never sees half a file.
 
-Writes happen on a background thread in batches; the queue in front of it is bounded and
-requests that find it full are counted as dropped, never silently lost.
+Writes happen on a background thread in batches, every ``flush_seconds``; the queue in front
+of it is bounded in count and in bytes, and requests that find it full are counted as dropped,
+never silently lost. A batch that cannot be written (a full disk, a value Arrow refuses) is
+counted as dropped by reason and logged once per reason; the thread carries on. Closing the
+writer flushes what is queued. An unclean kill (``kill -9``) loses what was queued since the
+last flush: at most one flush interval. Temporary files such a kill leaves behind are removed
+when a writer starts.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import logging
 import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,15 @@ from modelyard.core.settings import home_dir
 
 INPUT_PREFIX = "input_"
 _seq = itertools.count()
+log = logging.getLogger("modelyard.predictions")
+
+# why an item was not logged: the labels of modelyard_prediction_log_dropped_total
+QUEUE_FULL = "queue_full"
+QUEUE_BYTES = "queue_bytes"
+WRITE_FAILED = "write_failed"  # OSError: disk full, permissions
+BAD_BATCH = "bad_batch"  # anything else: a value Arrow refuses, a bug
+REASONS = (QUEUE_FULL, QUEUE_BYTES, WRITE_FAILED, BAD_BATCH)
+_STALE_SECONDS = 3600.0  # no write takes an hour: an older temporary file is a leftover
 
 
 def default_log_root() -> Path:
@@ -75,6 +92,66 @@ class Feedback:
     row: int | None = None
     entity_key: str | None = None
     endpoint: str | None = None
+
+
+def _array_bytes(values: Any) -> int:
+    if not isinstance(values, np.ndarray):
+        return 0 if values is None else 64 * len(values)
+    # object arrays hold pointers; count a modest string behind each
+    return int(values.nbytes) + (56 * values.size if values.dtype.kind == "O" else 0)
+
+
+def request_bytes(item: LoggedRequest) -> int:
+    """About how much memory a queued request holds (its arrays, and a fixed overhead)."""
+    size = (
+        256 + _array_bytes(item.matrix) + _array_bytes(item.predictions) + _array_bytes(item.scores)
+    )
+    for values in item.inputs.values():
+        size += _array_bytes(values)
+    if item.entity_keys is not None:
+        size += 64 * len(item.entity_keys)
+    return size
+
+
+def feedback_bytes(item: Feedback) -> int:
+    return (
+        256 + (len(item.label) if isinstance(item.label, str) else 0) + len(item.entity_key or "")
+    )
+
+
+def clean_stale_temps(root: Path) -> int:
+    """Remove ``.part-*.tmp`` files a killed writer left under ``root``: those of this process,
+    of a process that no longer runs, or older than an hour. Returns how many went."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    now = time.time()
+    for temp in root.rglob(".part-*.tmp"):
+        parts = temp.name.split("-")
+        pid = int(parts[2]) if len(parts) > 3 and parts[2].isdigit() else None
+        try:
+            stale = (
+                pid is None
+                or pid == os.getpid()
+                or not _alive(pid)
+                or now - temp.stat().st_mtime > _STALE_SECONDS
+            )
+            if stale:
+                temp.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _part_name() -> str:
@@ -201,81 +278,140 @@ def feedback_table(items: list[Feedback]) -> pa.Table:
 
 
 class PredictionLogWriter:
-    """Appends requests and feedback to the log from a background thread, in batches."""
+    """Appends requests and feedback to the log from a background thread, in batches.
+
+    The queue is bounded by ``queue_size`` items and ``queue_bytes`` bytes (an estimate of the
+    arrays a request holds); an item that does not fit is dropped and counted. A batch that
+    fails to write is dropped, counted under its reason in ``dropped_by`` and logged once per
+    reason; the thread never dies of it."""
 
     def __init__(
         self,
         root: str | os.PathLike[str] | None = None,
         *,
         queue_size: int = 100_000,
+        queue_bytes: int = 256 << 20,
         flush_seconds: float = 1.0,
         max_batch: int = 50_000,
     ) -> None:
         self.root = Path(root) if root is not None else default_log_root()
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.flush_seconds = flush_seconds
         self.max_batch = max_batch
-        self.dropped = 0
+        self.dropped_by: dict[str, int] = dict.fromkeys(REASONS, 0)
         self.written_rows = 0
         self.failed_writes = 0
-        self._requests: deque[LoggedRequest] = deque()
-        self._feedback: deque[Feedback] = deque()
+        self._requests: deque[tuple[LoggedRequest, int]] = deque()
+        self._feedback: deque[tuple[Feedback, int]] = deque()
+        self._bytes = 0
+        self._count = (
+            threading.Lock()
+        )  # held for a few instructions: the byte total and drop counts
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._reported: set[str] = set()
 
-    # -- the response path: O(1), never blocks ------------------------------------------
+    @property
+    def dropped(self) -> int:
+        return sum(self.dropped_by.values())
+
+    # -- the response path: O(1), never blocks for long -----------------------------------
+
+    def _admit(self, queue: deque[Any], size: int) -> bool:
+        with self._count:
+            if len(queue) >= self.queue_size:
+                self.dropped_by[QUEUE_FULL] += 1
+                return False
+            if self._bytes + size > self.queue_bytes:
+                self.dropped_by[QUEUE_BYTES] += 1
+                return False
+            self._bytes += size
+            return True
 
     def log(self, item: LoggedRequest) -> bool:
         """Queue a request; False (and counted as dropped) when the queue is full."""
-        if len(self._requests) >= self.queue_size:
-            self.dropped += 1
+        size = request_bytes(item)
+        if not self._admit(self._requests, size):
             return False
-        self._requests.append(item)
+        self._requests.append((item, size))
         return True
 
     def feedback(self, item: Feedback) -> bool:
-        if len(self._feedback) >= self.queue_size:
-            self.dropped += 1
+        size = feedback_bytes(item)
+        if not self._admit(self._feedback, size):
             return False
-        self._feedback.append(item)
+        self._feedback.append((item, size))
         return True
 
     @property
     def depth(self) -> int:
         return len(self._requests) + len(self._feedback)
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._bytes
+
     # -- the background side -------------------------------------------------------------
 
     def start(self) -> PredictionLogWriter:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="modelyard-prediction-log", daemon=True)
+            try:
+                clean_stale_temps(self.root)
+            except OSError as error:  # an unreadable folder: the writes will say more
+                log.warning(
+                    "prediction log: could not clean temporary files under %s: %s", self.root, error
+                )
+            self._thread = threading.Thread(
+                target=self._loop, name="modelyard-prediction-log", daemon=True
+            )
             self._thread.start()
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
+            self._flush_safely()
+        self._flush_safely()
+
+    def _flush_safely(self) -> None:
+        try:
             self.flush()
-        self.flush()
+        except Exception as error:  # flush drops failed batches itself; this is a last guard
+            self._report(BAD_BATCH, error)
+
+    def _take(self, queue: deque[tuple[Any, int]]) -> list[Any]:
+        count = min(self.max_batch, len(queue))
+        taken = [queue.popleft() for _ in range(count)]
+        with self._count:
+            self._bytes -= sum(size for _, size in taken)
+        return [item for item, _ in taken]
 
     def flush(self) -> int:
         """Write everything queued so far; returns the number of rows written."""
         with self._lock:
             written = 0
             while self._requests:
-                batch = [self._requests.popleft() for _ in range(min(self.max_batch, len(self._requests)))]
-                written += self._write_requests(batch)
+                written += self._write_requests(self._take(self._requests))
             while self._feedback:
-                items = [self._feedback.popleft() for _ in range(min(self.max_batch, len(self._feedback)))]
+                items: list[Feedback] = self._take(self._feedback)
                 groups: dict[str, list[Feedback]] = {}
                 for item in items:
                     groups.setdefault(_date(item.timestamp), []).append(item)
                 for date, group in groups.items():
-                    self._safe_write(feedback_table(group), self.root / "feedback" / f"date={date}")
-                    written += len(group)
+                    if self._safe_write(
+                        partial(feedback_table, group),
+                        self.root / "feedback" / f"date={date}",
+                        len(group),
+                    ):
+                        written += len(group)
             self.written_rows += written
             return written
 
@@ -291,26 +427,52 @@ class PredictionLogWriter:
             groups.setdefault(key, []).append(item)
         rows = 0
         for (endpoint, date, _), items in groups.items():
-            table = requests_table(items)
-            self._safe_write(table, self.root / "requests" / f"endpoint={endpoint}" / f"date={date}")
-            rows += table.num_rows
+            folder = self.root / "requests" / f"endpoint={endpoint}" / f"date={date}"
+            if self._safe_write(partial(requests_table, items), folder, len(items)):
+                rows += sum(r.rows for r in items)
         return rows
 
-    def _safe_write(self, table: pa.Table, folder: Path) -> None:
+    def _safe_write(self, make: Callable[[], pa.Table], folder: Path, count: int) -> bool:
+        """Build and write one table; on any failure the ``count`` items are dropped, counted
+        and the reason logged (once per reason), and the caller goes on with the next batch."""
         try:
-            _write_atomic(table, folder)
-        except OSError:
+            _write_atomic(make(), folder)
+        except OSError as error:
             self.failed_writes += 1
-            self.dropped += table.num_rows
+            self._drop(WRITE_FAILED, count, error)
+            return False
+        except Exception as error:
+            self.failed_writes += 1
+            self._drop(BAD_BATCH, count, error)
+            return False
+        return True
+
+    def _drop(self, reason: str, count: int, error: BaseException) -> None:
+        with self._count:
+            self.dropped_by[reason] += count
+        self._report(reason, error)
+
+    def _report(self, reason: str, error: BaseException) -> None:
+        kind = f"{reason}:{type(error).__name__}"
+        if kind in self._reported:
+            return
+        self._reported.add(kind)
+        log.error(
+            "prediction log: a batch was dropped (%s, %s); counted in modelyard_prediction_log_dropped_total, "
+            "reported once per kind",
+            reason,
+            type(error).__name__,
+            exc_info=error,
+        )
 
     def close(self) -> None:
+        """Stop the thread and write what is still queued."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        else:
-            self.flush()
+        self._flush_safely()
 
 
 def write_requests(root: str | os.PathLike[str], items: list[LoggedRequest]) -> Path:

@@ -4,6 +4,7 @@ naming the field, never a 5xx, and input is never echoed back."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -56,6 +57,37 @@ STATUS: list[tuple[type[BaseException], int]] = [
 ]
 
 
+NAME_LIMIT = 64
+MESSAGE_LIMIT = 600
+# a quoted name as repr() writes it: after a space or bracket, not inside a word like "don't"
+_QUOTED = re.compile(
+    r"""(?<![A-Za-z0-9])('(?:[^'\\\n]|\\.){N,}'|"(?:[^"\\\n]|\\.){N,}")""".replace("N", str(NAME_LIMIT + 1))
+)
+
+
+def shown(name: object, limit: int = NAME_LIMIT) -> str:
+    """A client-given name for an error message: quoted, and cut to ``limit`` characters
+    (marked "truncated") so that a message never carries much of what the client sent."""
+    text = str(name)
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... (truncated, {len(text)} characters)"
+
+
+def cap_message(message: str) -> str:
+    """Cut every quoted name in a message to NAME_LIMIT characters, and the message to
+    MESSAGE_LIMIT: the last guard before an error goes back to a client."""
+
+    def cut(match: re.Match[str]) -> str:
+        text = match.group(0)
+        return text[: NAME_LIMIT + 1] + text[0] + f"... (truncated, {len(text) - 2} characters)"
+
+    capped = _QUOTED.sub(cut, message)
+    if len(capped) > MESSAGE_LIMIT:
+        capped = capped[:MESSAGE_LIMIT] + "... (truncated)"
+    return capped
+
+
 class PayloadTooLarge(ValidationError):
     """A body over the configured limit."""
 
@@ -94,7 +126,9 @@ def json_response(data: object, status: int = 200) -> Response:
 
 def error_response(request: Request, error: Exception) -> Response:
     if isinstance(error, PayloadTooLarge):
-        return json_response({"error": {"type": "PayloadTooLarge", "message": str(error)}}, 413)
+        return json_response(
+            {"error": {"type": "PayloadTooLarge", "message": cap_message(str(error))}}, 413
+        )
     for cls, status in STATUS:
         if isinstance(error, cls):
             if status >= 500:
@@ -104,14 +138,15 @@ def error_response(request: Request, error: Exception) -> Response:
                     {
                         "error": {
                             "type": type(error).__name__,
-                            "message": str(error),
+                            "message": cap_message(str(error)),
                             "request_id": request_id,
                         }
                     },
                     status,
                 )
             return json_response(
-                {"error": {"type": type(error).__name__, "message": str(error)}}, status
+                {"error": {"type": type(error).__name__, "message": cap_message(str(error))}},
+                status,
             )
     request_id = uuid.uuid4().hex
     log.error("request %s failed", request_id, exc_info=error)

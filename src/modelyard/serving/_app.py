@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
-from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
-from modelyard.http import STATUS, PayloadTooLarge, parse_json, read_body
+from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
+from modelyard.http import STATUS, PayloadTooLarge, cap_message, parse_json, read_body, shown
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
+from modelyard.serving._feedback import REQUEST_ID, parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
@@ -31,8 +34,9 @@ from modelyard.serving._runtime import Endpoint, Route, Runtime
 from modelyard.serving._scorer import Output, Scorer
 
 log = logging.getLogger("modelyard.serving")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_T = TypeVar("_T")
 _JSON = "application/json"
+_CSV = ("text/csv", "application/csv")
 
 
 class ClientError(Exception):
@@ -57,7 +61,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None, b
 
 def _error(status: int, kind: str, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
     return _json(
-        {"error": {"type": kind, "message": message, "request_id": request_id}},
+        {"error": {"type": kind, "message": cap_message(message), "request_id": request_id}},
         status,
         {"x-request-id": request_id, **(headers or {})},
     )
@@ -84,14 +88,22 @@ class ScoringServer:
         self.config = config
         self.auth = Authenticator(config.auth)
         self.max_body = config.max_body_bytes
+        self.offload_bytes = config.offload_bytes
+        self._limiter = anyio.CapacityLimiter(config.score_threads)
         log_config = config.prediction_log
         self.writer: PredictionLogWriter | None = (
-            PredictionLogWriter(log_config.path, queue_size=log_config.queue_size, flush_seconds=log_config.flush_seconds)
+            PredictionLogWriter(
+                log_config.path,
+                queue_size=log_config.queue_size,
+                queue_bytes=log_config.queue_bytes,
+                flush_seconds=log_config.flush_seconds,
+            )
             if log_config.enabled
             else None
         )
         self.watch = watch
         self._series: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
+        self._dropped_seen = dict.fromkeys(REASONS, 0)
 
     # -- hooks ----------------------------------------------------------------------------
 
@@ -125,7 +137,8 @@ class ScoringServer:
 
     # -- request plumbing ----------------------------------------------------------------
 
-    def _check_auth(self, request: Request, scope: str) -> None:
+    def _check_auth(self, request: Request, scope: str | None) -> None:
+        """401 without a valid token, 403 when it lacks ``scope`` (None: any valid token)."""
         if not self.auth.enabled:
             return
         scopes = self.auth.scopes(request.headers.get("authorization"))
@@ -134,29 +147,69 @@ class ScoringServer:
                 401, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)",
                 {"www-authenticate": 'Bearer realm="modelyard"'},
             )
-        if scope not in scopes:
+        if scope is not None and scope not in scopes:
             raise ClientError(403, "Forbidden", f"this token lacks the '{scope}' scope")
 
     async def _body(self, request: Request) -> bytes:
         return await read_body(request, self.max_body)
 
+    # -- work off the event loop -----------------------------------------------------------
+
+    async def _off(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn`` in the scoring thread pool (at most ``score_threads`` at once; the rest
+        wait without holding the event loop), so health checks and small requests go on."""
+        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._limiter)
+
+    @staticmethod
+    async def _inline(fn: Callable[..., _T], *args: Any) -> _T:
+        return fn(*args)
+
+    def _offload(self, body: bytes) -> Callable[..., Awaitable[Any]]:
+        """Where to decode and score a request: in the pool when its body is over
+        ``offload_bytes`` (big batches), else on the loop (a thread hop would cost a small
+        request more than its scoring)."""
+        return self._off if len(body) > self.offload_bytes else self._inline
+
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = self.runtime.endpoints.get(name)
         if endpoint is None:
             known = sorted(self.runtime.endpoints)
-            raise ClientError(404, "NotFound", f"endpoint {name!r} does not exist; this server has {known}")
+            raise ClientError(
+                404, "NotFound", f"endpoint {shown(name)} does not exist; this server has {known}"
+            )
         return endpoint
 
     def _request_id(self, request: Request) -> str:
-        given = request.headers.get("x-request-id")
-        if given and _REQUEST_ID.match(given):
-            return given
+        """The server chooses every request id (feedback is matched by it, so a client must not
+        be able to take another's); a client's own ``x-request-id`` comes back as
+        ``x-client-request-id`` for its tracing."""
         return uuid.uuid4().hex
+
+    @staticmethod
+    def _client_id(request: Request) -> dict[str, str]:
+        given = request.headers.get("x-request-id")
+        return {"x-client-request-id": given} if given and REQUEST_ID.match(given) else {}
+
+    @staticmethod
+    def _require(request: Request, *allowed: str, missing_ok: bool = False) -> str:
+        """The media type of the body, which must be one of ``allowed`` (a 415 otherwise): a
+        browser form or a ``text/plain`` fetch cannot reach a JSON route without a preflight."""
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if (
+            media in allowed
+            or (media.endswith("+json") and _JSON in allowed)
+            or (not media and missing_ok)
+        ):
+            return media
+        got = f"got {shown(media)}" if media else "the request has no content-type"
+        raise ClientError(
+            415, "UnsupportedMediaType", f"send the body as {' or '.join(allowed)}; {got}"
+        )
 
     async def _handle(
         self,
         request: Request,
-        scope: str,
+        scope: str | None,
         work: Callable[[str, float], Awaitable[Response]],
     ) -> Response:
         request_id = self._request_id(request)
@@ -164,9 +217,18 @@ class ScoringServer:
         try:
             self._check_auth(request, scope)
             return await work(request_id, started)
+        except ClientDisconnect:  # gone mid-body (or closed by the read timeout): nobody to answer
+            self._failed(request, 408, request_id, started)
+            return _error(408, "RequestTimeout", "the client went away before its body arrived", request_id)
         except ClientError as error:
             self._failed(request, error.status, request_id, started, counted=error.status == 500)
-            return _error(error.status, error.kind, str(error), request_id, error.headers)
+            return _error(
+                error.status,
+                error.kind,
+                str(error),
+                request_id,
+                {**error.headers, **self._client_id(request)},
+            )
         except Exception as error:
             status = _status_of(error)
             if status is not None:
@@ -252,7 +314,7 @@ class ScoringServer:
         writer = self.writer
         if writer is None:
             return
-        ok = writer.log(
+        writer.log(  # a full queue is counted by the writer and reported at /metrics
             LoggedRequest(
                 request_id=request_id,
                 timestamp=time.time(),
@@ -272,8 +334,6 @@ class ScoringServer:
                 entity_keys=keys,
             )
         )
-        if not ok:
-            self.metrics.log_dropped.inc()
 
     def _shadow_task(
         self, endpoint: Endpoint, build: Callable[[Scorer], Batch], request_id: str, keys: list[Any] | None
@@ -302,11 +362,14 @@ class ScoringServer:
     async def predict(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
-            body = parse_json(await self._body(request))
+            self._require(request, _JSON)
+            raw = await self._body(request)
+            off = self._offload(raw)
+            body = await off(parse_json, raw)
             layout, payload = proto.native_rows(body)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
-                layout, payload = "records", self._enrich(endpoint, layout, payload, keys)
+                layout, payload = "records", await self._off(self._enrich, endpoint, layout, payload, keys)
             route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             explain = bool(body.get("explain"))
             if explain and not endpoint.config.explain:
@@ -321,7 +384,7 @@ class ScoringServer:
                     data = {k: v for k, v in payload.items() if k not in drop}
                 return proto.native_batch(scorer.spec, layout, data)
 
-            scorer, batch, out = self._score(endpoint, route, build, request_id, started, keys)
+            scorer, batch, out = await off(self._score, endpoint, route, build, request_id, started, keys)
             answer = {
                 "request_id": request_id,
                 "endpoint": endpoint.name,
@@ -331,9 +394,13 @@ class ScoringServer:
                 **proto.native_answer(out),
             }
             if explain:
-                frame = scorer.explain(batch)
+                frame = await self._off(scorer.explain, batch)
                 answer["explanations"] = frame.to_dict(orient="records")
-            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, keys))
+            return _json(
+                answer,
+                headers={"x-request-id": request_id, **self._client_id(request)},
+                background=self._shadow_task(endpoint, build, request_id, keys),
+            )
 
         return await self._handle(request, "predict", work)
 
@@ -379,17 +446,19 @@ class ScoringServer:
     async def invocations(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = next(iter(self.runtime.endpoints.values()))
+            media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
-            key, payload = proto.mlflow_payload(body, request.headers.get("content-type", _JSON))
+            off = self._offload(body)
+            key, payload = await off(proto.mlflow_payload, body, media)
             route = endpoint.choose()
 
             def build(scorer: Scorer) -> Batch:
                 return proto.mlflow_batch(scorer.spec, key, payload)
 
-            _, _, out = self._score(endpoint, route, build, request_id, started, None)
+            _, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
-                headers={"x-request-id": request_id},
+                headers={"x-request-id": request_id, **self._client_id(request)},
                 background=self._shadow_task(endpoint, build, request_id, None),
             )
 
@@ -401,13 +470,20 @@ class ScoringServer:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
             wanted_version = request.path_params.get("version")
+            # Triton's and KServe's clients send no content type; binary tensors come as octet-stream
+            self._require(request, _JSON, "application/octet-stream", missing_ok=True)
             body = await self._body(request)
-            data, tensors = proto.v2_request(body, request.headers.get("inference-header-content-length"))
+            off = self._offload(body)
+            data, tensors = await off(proto.v2_request, body, request.headers.get("inference-header-content-length"))
             if wanted_version is not None:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
                     served = [r.scorer.label for r in endpoint.routes]
-                    raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {wanted_version!r} being served; served: {served}")
+                    raise ClientError(
+                        404,
+                        "NotFound",
+                        f"model {endpoint.name!r} has no version {shown(wanted_version)} being served; served: {served}",
+                    )
             else:
                 route = endpoint.choose()
             wanted = None
@@ -419,7 +495,7 @@ class ScoringServer:
             def build(scorer: Scorer) -> Batch:
                 return proto.v2_batch(scorer.spec, data, tensors)
 
-            scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+            scorer, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
             answer: dict[str, Any] = {
                 "model_name": endpoint.name,
                 "model_version": scorer.label,
@@ -427,7 +503,11 @@ class ScoringServer:
             }
             if "id" in data:
                 answer["id"] = data["id"]
-            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, None))
+            return _json(
+                answer,
+                headers={"x-request-id": request_id, **self._client_id(request)},
+                background=self._shadow_task(endpoint, build, request_id, None),
+            )
 
         return await self._handle(request, "predict", work)
 
@@ -456,13 +536,24 @@ class ScoringServer:
         return await self._handle(request, "read", work)
 
     async def v2_model_ready(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in self.runtime.endpoints:
-            return _error(404, "NotFound", f"model {name!r} is not served here", self._request_id(request))
-        version = request.path_params.get("version")
-        if version is not None and self.runtime.endpoints[name].route_for_version(version) is None:
-            return _error(404, "NotFound", f"model {name!r} version {version!r} is not served here", self._request_id(request))
-        return _json({"name": name, "ready": True})
+        """Whether a model (version) is served: with auth on, any valid token, since the answer
+        names what this server serves."""
+
+        async def work(request_id: str, started: float) -> Response:
+            name = request.path_params["name"]
+            if name not in self.runtime.endpoints:
+                raise ClientError(404, "NotFound", f"model {shown(name)} is not served here")
+            version = request.path_params.get("version")
+            if (
+                version is not None
+                and self.runtime.endpoints[name].route_for_version(version) is None
+            ):
+                raise ClientError(
+                    404, "NotFound", f"model {name!r} version {shown(version)} is not served here"
+                )
+            return _json({"name": name, "ready": True})
+
+        return await self._handle(request, None, work)
 
     async def v2_server(self, request: Request) -> Response:
         return _json({"name": "modelyard", "version": __version__, "extensions": ["binary_tensor_data"]})
@@ -471,33 +562,10 @@ class ScoringServer:
 
     async def feedback(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
-            data = parse_json(await self._body(request))
-            items = data.get("feedback") if isinstance(data, dict) and "feedback" in data else [data]
-            if not isinstance(items, list) or not items:
-                raise ValidationError("'feedback' must be a non-empty list")
-            now = time.time()
-            parsed = []
-            for i, item in enumerate(items):
-                where = f"feedback[{i}]" if len(items) > 1 or "feedback" in data else "body"
-                if not isinstance(item, dict):
-                    raise ValidationError(f"{where} must be an object with 'label' and 'request_id' or 'entity_key'")
-                if "label" not in item:
-                    raise ValidationError(f"{where} has no 'label'")
-                label = item["label"]
-                if not isinstance(label, int | float | str | bool) or label is None:
-                    raise ValidationError(f"{where}.label must be a number, a string or a boolean")
-                rid, key = item.get("request_id"), item.get("entity_key")
-                if rid is None and key is None:
-                    raise ValidationError(f"{where} needs 'request_id' or 'entity_key' to match a prediction")
-                if rid is not None and not (isinstance(rid, str) and _REQUEST_ID.match(rid)):
-                    raise ValidationError(f"{where}.request_id must be a request id as returned by the server")
-                row = item.get("row")
-                if row is not None and not (isinstance(row, int) and not isinstance(row, bool) and row >= 0):
-                    raise ValidationError(f"{where}.row must be a non-negative integer")
-                endpoint = item.get("endpoint")
-                if endpoint is not None and endpoint not in self.runtime.endpoints:
-                    raise ValidationError(f"{where}.endpoint {endpoint!r} is not served here")
-                parsed.append(Feedback(now, label, rid, row, None if key is None else str(key), endpoint))
+            self._require(request, _JSON)
+            parsed = parse_feedback(
+                parse_json(await self._body(request)), self.runtime.endpoints, time.time()
+            )
             if self.writer is None:
                 raise ClientError(409, "Conflict", "the prediction log is off on this server; feedback has nowhere to go")
             accepted = sum(1 for f in parsed if self.writer.feedback(f))
@@ -509,12 +577,23 @@ class ScoringServer:
         async def work(request_id: str, started: float) -> Response:
             if self.writer is not None:
                 self.metrics.log_depth.set(self.writer.depth)
+                for reason, count in self.writer.dropped_by.items():
+                    if count > self._dropped_seen[reason]:
+                        self.metrics.log_dropped.labels(reason).inc(
+                            count - self._dropped_seen[reason]
+                        )
+                        self._dropped_seen[reason] = count
             return Response(self.metrics.render(), media_type=self.metrics.content_type)
 
         return await self._handle(request, "metrics", work)
 
     async def openapi(self, request: Request) -> Response:
-        return _json(openapi_document(sorted(self.runtime.endpoints)))
+        """The OpenAPI document; with auth on, for any valid token (it names the endpoints)."""
+
+        async def work(request_id: str, started: float) -> Response:
+            return _json(openapi_document(sorted(self.runtime.endpoints)))
+
+        return await self._handle(request, None, work)
 
     async def endpoints(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
@@ -549,8 +628,18 @@ class ScoringServer:
     async def not_found(self, request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if status == 405:
-            return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}", self._request_id(request))
-        return _error(404, "NotFound", f"no route {request.url.path}; see /openapi.json", self._request_id(request))
+            return _error(
+                405,
+                "MethodNotAllowed",
+                f"{shown(request.method)} is not allowed on {shown(request.url.path)}",
+                self._request_id(request),
+            )
+        return _error(
+            404,
+            "NotFound",
+            f"no route {shown(request.url.path)}; see /openapi.json",
+            self._request_id(request),
+        )
 
     def app(self) -> Starlette:
         routes = [

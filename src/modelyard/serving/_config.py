@@ -108,8 +108,15 @@ class AuthConfig(_Strict):
 class PredictionLogConfig(_Strict):
     enabled: bool = True
     path: str | None = None  # default: <home>/predictions
-    queue_size: int = Field(default=100_000, gt=0)
-    flush_seconds: float = Field(default=1.0, gt=0)
+    queue_size: int = Field(
+        default=100_000, gt=0, description="requests and feedback items waiting to be written"
+    )
+    queue_bytes: int = Field(
+        default=256 << 20, gt=0, description="memory the waiting items may hold"
+    )
+    flush_seconds: float = Field(
+        default=1.0, gt=0, description="how often the queue is written: what a kill -9 can lose"
+    )
 
 
 class DeploymentConfig(_Strict):
@@ -118,6 +125,17 @@ class DeploymentConfig(_Strict):
     cors_origins: list[str] = Field(default_factory=list)
     prediction_log: PredictionLogConfig = PredictionLogConfig()
     max_body_bytes: int = Field(default=4 << 20, gt=0)
+    score_threads: int = Field(default=4, gt=0, description="model calls running at once, off the event loop")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="from a connection's first byte to the end of its headers; then 408 and closed"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="from the end of the headers to the end of the body; then 408 and closed"
+    )
+    max_connections: int = Field(default=1000, gt=0, description="per worker; past it new requests get 503")
+    offload_bytes: int = Field(
+        default=16 << 10, ge=0, description="bodies larger than this are decoded and scored in the thread pool"
+    )
     poll_seconds: float = Field(default=2.0, gt=0)
 
     @pydantic.model_validator(mode="after")

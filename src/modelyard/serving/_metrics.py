@@ -77,7 +77,8 @@ class Metrics:
         )
         self.log_dropped = Counter(
             "modelyard_prediction_log_dropped",
-            "Requests not logged because the prediction-log queue was full or a write failed.",
+            "Requests and feedback not logged, by reason: queue_full, queue_bytes, write_failed, bad_batch.",
+            ["reason"],
             registry=reg,
         )
         self.errors = Counter(

@@ -14,13 +14,14 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "the token lacks the scope this route needs",
         404: "unknown endpoint, model or version",
         413: "body or row count over the limit",
+        415: "the body is not sent as application/json (or another type the route takes)",
         422: "input does not match the model signature; the message names the column and row",
         500: "the model raised; the answer carries the request id found in the server log",
     }
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}} for c in codes}
 
 
-_SCORING = (400, 401, 403, 404, 413, 422, 500)
+_SCORING = (400, 401, 403, 404, 413, 415, 422, 500)
 
 
 def json_body(ref: str) -> dict[str, Any]:
@@ -32,9 +33,24 @@ def ok(ref: str, text: str) -> dict[str, Any]:
 
 
 def openapi_document(endpoints: list[str]) -> dict[str, Any]:
-    name_param = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": endpoints}}]
-    version_param = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}]
-    health = {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}}
+    name_param = [
+        {
+            "name": "name",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "enum": endpoints},
+        }
+    ]
+    version_param = [
+        {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    health = {
+        "get": {
+            "summary": "Health (open: needs no token)",
+            "security": [],
+            "responses": {"200": {"description": "ok"}},
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "modelyard scoring server", "version": __version__},
@@ -144,7 +160,10 @@ def openapi_document(endpoints: list[str]) -> dict[str, Any]:
                 "post": {
                     "summary": "Record ground truth against a request id or entity key",
                     "requestBody": json_body("Feedback"),
-                    "responses": {"202": {"description": "accepted"}, **_errors(400, 401, 403, 413)},
+                    "responses": {
+                        "202": {"description": "accepted"},
+                        **_errors(400, 401, 403, 413, 415),
+                    },
                 }
             },
             "/invocations": {
@@ -156,12 +175,36 @@ def openapi_document(endpoints: list[str]) -> dict[str, Any]:
             },
             "/ping": health,
             "/health": health,
-            "/v2": {"get": {"summary": "Server metadata (OIP v2)", "responses": {"200": {"description": "metadata"}}}},
+            "/v2": {
+                "get": {
+                    "summary": "Server metadata (OIP v2)",
+                    "security": [],
+                    "responses": {"200": {"description": "metadata"}},
+                }
+            },
             "/v2/health/live": health,
             "/v2/health/ready": health,
-            "/v2/models/{name}": {"get": {"summary": "Model metadata (OIP v2)", "parameters": name_param, "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)}}},
-            "/v2/models/{name}/ready": {"get": {"summary": "Model readiness", "parameters": name_param, "responses": {"200": {"description": "ready"}, **_errors(404)}}},
-            "/v2/models/{name}/versions/{version}/ready": {"get": {"summary": "Model version readiness", "parameters": name_param + version_param, "responses": {"200": {"description": "ready"}, **_errors(404)}}},
+            "/v2/models/{name}": {
+                "get": {
+                    "summary": "Model metadata (OIP v2)",
+                    "parameters": name_param,
+                    "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)},
+                }
+            },
+            "/v2/models/{name}/ready": {
+                "get": {
+                    "summary": "Model readiness",
+                    "parameters": name_param,
+                    "responses": {"200": {"description": "ready"}, **_errors(401, 404)},
+                }
+            },
+            "/v2/models/{name}/versions/{version}/ready": {
+                "get": {
+                    "summary": "Model version readiness",
+                    "parameters": name_param + version_param,
+                    "responses": {"200": {"description": "ready"}, **_errors(401, 404)},
+                }
+            },
             "/v2/models/{name}/infer": {
                 "post": {
                     "summary": "Inference (OIP v2; JSON or binary tensors)",
@@ -178,7 +221,17 @@ def openapi_document(endpoints: list[str]) -> dict[str, Any]:
                     "responses": {**ok("InferResponse", "outputs"), **_errors(*_SCORING)},
                 }
             },
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}, **_errors(401, 403)}}},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text format"}, **_errors(401, 403)},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": {"description": "OpenAPI 3.1"}, **_errors(401)},
+                }
+            },
         },
     }
