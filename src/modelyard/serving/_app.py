@@ -211,6 +211,8 @@ class ScoringServer:
             )
         try:
             out = scorer.score(batch, want_proba=want_proba)
+        except SchemaError:
+            raise  # the model refused the input (ModelRejectedInput): a 422, not a model failure
         except Exception as error:
             self.metrics.errors.labels(endpoint.name, route.label).inc()
             self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
@@ -304,6 +306,7 @@ class ScoringServer:
             endpoint = self._endpoint(request.path_params["name"])
             body = parse_json(await self._body(request))
             layout, payload = proto.native_rows(body)
+            proto.check_rows(proto.payload_rows(layout, payload), endpoint.config.max_rows)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
                 layout, payload = "records", self._enrich(endpoint, layout, payload, keys)
@@ -374,23 +377,44 @@ class ScoringServer:
             enriched.append(merged)
         return enriched
 
+    def _looked_up(
+        self, endpoint: Endpoint, records: list[Any]
+    ) -> tuple[list[Any] | None, Callable[[Scorer], Batch]]:
+        """Entity keys out of rows, features in (as the native route does), for /invocations
+        and v2 on an endpoint that looks features up."""
+        keys, records = self._take_keys(endpoint, "records", records)
+        enriched = self._enrich(endpoint, "records", records, keys)
+
+        def build(scorer: Scorer) -> Batch:
+            drop = [k for k in endpoint.entity_keys if k not in scorer.spec.name_set]
+            data = [{k: v for k, v in r.items() if k not in drop} for r in enriched] if drop else enriched
+            return proto.native_batch(scorer.spec, "records", data)
+
+        return keys, build
+
     # -- MLflow ------------------------------------------------------------------------------
 
     async def invocations(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = next(iter(self.runtime.endpoints.values()))
             body = await self._body(request)
-            key, payload = proto.mlflow_payload(body, request.headers.get("content-type", _JSON))
-            route = endpoint.choose()
+            key, payload = proto.mlflow_payload(
+                body, request.headers.get("content-type", _JSON), endpoint.config.max_rows
+            )
+            keys: list[Any] | None = None
+            if endpoint.features is not None:
+                keys, build = self._looked_up(endpoint, proto.mlflow_records(key, payload))
+            else:
 
-            def build(scorer: Scorer) -> Batch:
-                return proto.mlflow_batch(scorer.spec, key, payload)
+                def build(scorer: Scorer) -> Batch:
+                    return proto.mlflow_batch(scorer.spec, key, payload)
 
-            _, _, out = self._score(endpoint, route, build, request_id, started, None)
+            route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
+            _, _, out = self._score(endpoint, route, build, request_id, started, keys)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
                 headers={"x-request-id": request_id},
-                background=self._shadow_task(endpoint, build, request_id, None),
+                background=self._shadow_task(endpoint, build, request_id, keys),
             )
 
         return await self._handle(request, "predict", work)
@@ -402,24 +426,33 @@ class ScoringServer:
             endpoint = self._endpoint(request.path_params["name"])
             wanted_version = request.path_params.get("version")
             body = await self._body(request)
-            data, tensors = proto.v2_request(body, request.headers.get("inference-header-content-length"))
+            data, tensors = proto.v2_request(
+                body, request.headers.get("inference-header-content-length"), endpoint.config.max_rows
+            )
+            keys: list[Any] | None = None
+            if endpoint.features is not None:
+                names = [str(t["name"]) for t in data["inputs"]]
+                columns = proto.v2_columns(names, tensors)
+                keys, build = self._looked_up(endpoint, proto.columns_to_records(columns, "inputs"))
+            else:
+
+                def build(scorer: Scorer) -> Batch:
+                    return proto.v2_batch(scorer.spec, data, tensors)
+
             if wanted_version is not None:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
                     served = [r.scorer.label for r in endpoint.routes]
                     raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {wanted_version!r} being served; served: {served}")
             else:
-                route = endpoint.choose()
+                route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             wanted = None
             if "outputs" in data:
                 if not isinstance(data["outputs"], list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in data["outputs"]):
                     raise ValidationError("'outputs' must be a list of objects with a 'name'")
                 wanted = [o["name"] for o in data["outputs"]]
 
-            def build(scorer: Scorer) -> Batch:
-                return proto.v2_batch(scorer.spec, data, tensors)
-
-            scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+            scorer, _, out = self._score(endpoint, route, build, request_id, started, keys)
             answer: dict[str, Any] = {
                 "model_name": endpoint.name,
                 "model_version": scorer.label,
@@ -427,15 +460,26 @@ class ScoringServer:
             }
             if "id" in data:
                 answer["id"] = data["id"]
-            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, None))
+            return _json(answer, headers={"x-request-id": request_id}, background=self._shadow_task(endpoint, build, request_id, keys))
 
-        return await self._handle(request, "predict", work)
+        return proto.v2_errors(await self._handle(request, "predict", work))
 
     async def v2_model(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
             scorer = endpoint.routes[0].scorer
-            signature = scorer.model.signature
+            version = request.path_params.get("version")
+            if version is not None:
+                route = endpoint.route_for_version(version)
+                if route is None:
+                    served = [r.scorer.label for r in endpoint.routes]
+                    raise ClientError(
+                        404,
+                        "NotFound",
+                        f"model {endpoint.name!r} has no version {proto.short(version)} being served; served: {served}",
+                    )
+                scorer = route.scorer
+            signature = scorer.signature
             inputs = []
             if signature is not None:
                 dtypes = {"float64": "FP64", "float32": "FP32", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
@@ -453,9 +497,12 @@ class ScoringServer:
                 }
             )
 
-        return await self._handle(request, "read", work)
+        return proto.v2_errors(await self._handle(request, "read", work))
 
     async def v2_model_ready(self, request: Request) -> Response:
+        return proto.v2_errors(await self._v2_model_ready(request))
+
+    async def _v2_model_ready(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in self.runtime.endpoints:
             return _error(404, "NotFound", f"model {name!r} is not served here", self._request_id(request))
@@ -547,6 +594,11 @@ class ScoringServer:
         return Response(b"\n", media_type="text/plain")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/v2"):
+            return proto.v2_errors(await self._not_found(request, exc))
+        return await self._not_found(request, exc)
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if status == 405:
             return _error(405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}", self._request_id(request))
@@ -564,6 +616,7 @@ class ScoringServer:
             HttpRoute("/v2/health/live", self.live, methods=["GET"]),
             HttpRoute("/v2/health/ready", self.ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}", self.v2_model, methods=["GET"]),
+            HttpRoute("/v2/models/{name}/versions/{version}", self.v2_model, methods=["GET"]),
             HttpRoute("/v2/models/{name}/ready", self.v2_model_ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}/versions/{version}/ready", self.v2_model_ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}/infer", self.v2_infer, methods=["POST"]),
