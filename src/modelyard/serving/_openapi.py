@@ -160,6 +160,7 @@ def openapi_document(endpoints: list[str]) -> dict[str, Any]:
             "/v2/health/live": health,
             "/v2/health/ready": health,
             "/v2/models/{name}": {"get": {"summary": "Model metadata (OIP v2)", "parameters": name_param, "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)}}},
+            "/v2/models/{name}/versions/{version}": {"get": {"summary": "Model version metadata (OIP v2)", "parameters": name_param + version_param, "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)}}},
             "/v2/models/{name}/ready": {"get": {"summary": "Model readiness", "parameters": name_param, "responses": {"200": {"description": "ready"}, **_errors(404)}}},
             "/v2/models/{name}/versions/{version}/ready": {"get": {"summary": "Model version readiness", "parameters": name_param + version_param, "responses": {"200": {"description": "ready"}, **_errors(404)}}},
             "/v2/models/{name}/infer": {
