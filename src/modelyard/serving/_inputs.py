@@ -73,6 +73,15 @@ def _kind_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _maybe_bools(array: np.ndarray, rows: list[Any]) -> bool:
+    """Whether JSON true/false hide in ``rows`` (NumPy folded them into ``array`` as 1 and 0).
+    Only arrays holding a 0 or 1 can; in a larger batch only those pay for the look at each
+    value's type (about 25 ns a value)."""
+    if array.size > 64 and not ((array == 0) | (array == 1)).any():
+        return False
+    return bool in set(map(type, chain.from_iterable(rows)))
+
+
 class InputSpec:
     """How to read requests for one model: its columns, their dtypes, whether it takes NaN."""
 
@@ -248,7 +257,7 @@ class InputSpec:
             return None
         if array.ndim != 2 or array.dtype.kind not in "fiub":
             return None
-        if array.dtype.kind != "b" and self.has_bool_free and bool in set(map(type, chain.from_iterable(rows))):
+        if array.dtype.kind != "b" and self.has_bool_free and _maybe_bools(array, rows):
             return None  # true/false folded into numbers: the slow path refuses them by column
         return self._numeric_array(array, "")
 
