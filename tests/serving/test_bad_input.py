@@ -25,6 +25,13 @@ def _error(answer: Any, status: int) -> str:
 JSON = {"content-type": "application/json"}
 
 
+def _v2_error(answer: Any, status: int) -> str:
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert list(body) == ["error"] and isinstance(body["error"], str), body
+    return str(body["error"])
+
+
 def test_client_mistakes_are_4xx_naming_the_field(
     registered: Registered, serve: Callable[..., Running]
 ) -> None:
@@ -54,11 +61,12 @@ def test_client_mistakes_are_4xx_naming_the_field(
         http.post("/invocations", content=b"x", headers={"content-type": "text/plain"}), 415
     )
     assert "30 values" in _error(http.post("/invocations", json={"instances": [[1.0, 2.0]]}), 422)
+    # v2 answers in the protocol's shape: {"error": "<string>"}, 400 for input mistakes
     v2 = "/v2/models/cancer/infer"
-    assert "'inputs'" in _error(http.post(v2, json={"outputs": []}), 400)
-    assert "datatype" in _error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP99", "data": [0.0] * 30}]}), 400)
-    assert "needs 30 values" in _error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [0.0] * 29}]}), 422)
-    assert "unknown" in _error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [0.0] * 30}], "outputs": [{"name": "logits"}]}), 400)
+    assert "'inputs'" in _v2_error(http.post(v2, json={"outputs": []}), 400)
+    assert "datatype" in _v2_error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP99", "data": [0.0] * 30}]}), 400)
+    assert "needs 30" in _v2_error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [0.0] * 29}]}), 400)
+    assert "unknown" in _v2_error(http.post(v2, json={"inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": [0.0] * 30}], "outputs": [{"name": "logits"}]}), 400)
     # nothing above was echoed back, and nothing was a 5xx
     metrics = http.get("/metrics").text
     assert 'status="500"' not in metrics

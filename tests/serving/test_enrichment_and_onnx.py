@@ -77,6 +77,27 @@ def test_entity_keys_in_features_out(registered: Registered, serve: Callable[...
     assert unknown.status_code == 422 and "missing values" in unknown.json()["error"]["message"]
     no_key = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"income": 1.0}]})
     assert no_key.status_code == 422 and "applicant_id" in no_key.json()["error"]["message"]
+    # /invocations and Open Inference Protocol v2 take the entity key too, and look features up
+    labels = model.predict(pd.DataFrame({"income": [5000.0, 200.0], "debt_ratio": [0.1, 0.9], "open_loans": [0, 6]}))
+    for body in (
+        {"dataframe_split": {"columns": ["applicant_id"], "data": [[1], [2]]}},
+        {"dataframe_records": [{"applicant_id": 1}, {"applicant_id": 2}]},
+        {"inputs": {"applicant_id": [1, 2]}},
+    ):
+        mlflow = running.http.post("/invocations", json=body)
+        assert mlflow.status_code == 200, mlflow.text
+        assert mlflow.json()["predictions"] == labels.tolist()
+    assert running.http.post("/invocations", json={"instances": [[1], [2]]}).status_code == 422
+    v2 = running.http.post(
+        "/v2/models/credit/infer",
+        json={"inputs": [{"name": "applicant_id", "shape": [2], "datatype": "INT64", "data": [1, 2]}], "outputs": [{"name": "predict_proba"}]},
+    )
+    assert v2.status_code == 200, v2.text
+    assert np.allclose(np.reshape(v2.json()["outputs"][0]["data"], (2, 2)), expected)
+    v2_no_key = running.http.post(
+        "/v2/models/credit/infer", json={"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
+    )
+    assert v2_no_key.status_code == 400 and "applicant_id" in v2_no_key.json()["error"]
 
 
 def test_onnx_route(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:

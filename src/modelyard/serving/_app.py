@@ -273,6 +273,8 @@ class ScoringServer:
             )
         try:
             out = scorer.score(batch, want_proba=want_proba)
+        except SchemaError:
+            raise  # the model refused the input (ModelRejectedInput): a 422, not a model failure
         except Exception as error:
             self.metrics.errors.labels(endpoint.name, route.label).inc()
             self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
@@ -367,6 +369,7 @@ class ScoringServer:
             off = self._offload(raw)
             body = await off(parse_json, raw)
             layout, payload = proto.native_rows(body)
+            proto.check_rows(proto.payload_rows(layout, payload), endpoint.config.max_rows)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
                 layout, payload = "records", await self._off(self._enrich, endpoint, layout, payload, keys)
@@ -441,6 +444,21 @@ class ScoringServer:
             enriched.append(merged)
         return enriched
 
+    def _looked_up(
+        self, endpoint: Endpoint, records: list[Any]
+    ) -> tuple[list[Any] | None, Callable[[Scorer], Batch]]:
+        """Entity keys out of rows, features in (as the native route does), for /invocations
+        and v2 on an endpoint that looks features up."""
+        keys, records = self._take_keys(endpoint, "records", records)
+        enriched = self._enrich(endpoint, "records", records, keys)
+
+        def build(scorer: Scorer) -> Batch:
+            drop = [k for k in endpoint.entity_keys if k not in scorer.spec.name_set]
+            data = [{k: v for k, v in r.items() if k not in drop} for r in enriched] if drop else enriched
+            return proto.native_batch(scorer.spec, "records", data)
+
+        return keys, build
+
     # -- MLflow ------------------------------------------------------------------------------
 
     async def invocations(self, request: Request) -> Response:
@@ -449,17 +467,23 @@ class ScoringServer:
             media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
             off = self._offload(body)
-            key, payload = await off(proto.mlflow_payload, body, media)
-            route = endpoint.choose()
+            key, payload = await off(proto.mlflow_payload, body, media, endpoint.config.max_rows)
+            keys: list[Any] | None = None
+            if endpoint.features is not None:
+                keys, build = await self._off(
+                    self._looked_up, endpoint, proto.mlflow_records(key, payload)
+                )
+            else:
 
-            def build(scorer: Scorer) -> Batch:
-                return proto.mlflow_batch(scorer.spec, key, payload)
+                def build(scorer: Scorer) -> Batch:
+                    return proto.mlflow_batch(scorer.spec, key, payload)
 
-            _, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
+            route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
+            _, _, out = await off(self._score, endpoint, route, build, request_id, started, keys)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
                 headers={"x-request-id": request_id, **self._client_id(request)},
-                background=self._shadow_task(endpoint, build, request_id, None),
+                background=self._shadow_task(endpoint, build, request_id, keys),
             )
 
         return await self._handle(request, "predict", work)
@@ -474,7 +498,24 @@ class ScoringServer:
             self._require(request, _JSON, "application/octet-stream", missing_ok=True)
             body = await self._body(request)
             off = self._offload(body)
-            data, tensors = await off(proto.v2_request, body, request.headers.get("inference-header-content-length"))
+            data, tensors = await off(
+                proto.v2_request,
+                body,
+                request.headers.get("inference-header-content-length"),
+                endpoint.config.max_rows,
+            )
+            keys: list[Any] | None = None
+            if endpoint.features is not None:
+                names = [str(t["name"]) for t in data["inputs"]]
+                columns = proto.v2_columns(names, tensors)
+                keys, build = await self._off(
+                    self._looked_up, endpoint, proto.columns_to_records(columns, "inputs")
+                )
+            else:
+
+                def build(scorer: Scorer) -> Batch:
+                    return proto.v2_batch(scorer.spec, data, tensors)
+
             if wanted_version is not None:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
@@ -485,17 +526,14 @@ class ScoringServer:
                         f"model {endpoint.name!r} has no version {shown(wanted_version)} being served; served: {served}",
                     )
             else:
-                route = endpoint.choose()
+                route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             wanted = None
             if "outputs" in data:
                 if not isinstance(data["outputs"], list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in data["outputs"]):
                     raise ValidationError("'outputs' must be a list of objects with a 'name'")
                 wanted = [o["name"] for o in data["outputs"]]
 
-            def build(scorer: Scorer) -> Batch:
-                return proto.v2_batch(scorer.spec, data, tensors)
-
-            scorer, _, out = await off(self._score, endpoint, route, build, request_id, started, None)
+            scorer, _, out = await off(self._score, endpoint, route, build, request_id, started, keys)
             answer: dict[str, Any] = {
                 "model_name": endpoint.name,
                 "model_version": scorer.label,
@@ -506,16 +544,27 @@ class ScoringServer:
             return _json(
                 answer,
                 headers={"x-request-id": request_id, **self._client_id(request)},
-                background=self._shadow_task(endpoint, build, request_id, None),
+                background=self._shadow_task(endpoint, build, request_id, keys),
             )
 
-        return await self._handle(request, "predict", work)
+        return proto.v2_errors(await self._handle(request, "predict", work))
 
     async def v2_model(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
             scorer = endpoint.routes[0].scorer
-            signature = scorer.model.signature
+            version = request.path_params.get("version")
+            if version is not None:
+                route = endpoint.route_for_version(version)
+                if route is None:
+                    served = [r.scorer.label for r in endpoint.routes]
+                    raise ClientError(
+                        404,
+                        "NotFound",
+                        f"model {endpoint.name!r} has no version {shown(version)} being served; served: {served}",
+                    )
+                scorer = route.scorer
+            signature = scorer.signature
             inputs = []
             if signature is not None:
                 dtypes = {"float64": "FP64", "float32": "FP32", "int64": "INT64", "int32": "INT32", "bool": "BOOL"}
@@ -533,7 +582,7 @@ class ScoringServer:
                 }
             )
 
-        return await self._handle(request, "read", work)
+        return proto.v2_errors(await self._handle(request, "read", work))
 
     async def v2_model_ready(self, request: Request) -> Response:
         """Whether a model (version) is served: with auth on, any valid token, since the answer
@@ -553,7 +602,7 @@ class ScoringServer:
                 )
             return _json({"name": name, "ready": True})
 
-        return await self._handle(request, None, work)
+        return proto.v2_errors(await self._handle(request, None, work))
 
     async def v2_server(self, request: Request) -> Response:
         return _json({"name": "modelyard", "version": __version__, "extensions": ["binary_tensor_data"]})
@@ -626,6 +675,11 @@ class ScoringServer:
         return Response(b"\n", media_type="text/plain")
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/v2"):
+            return proto.v2_errors(await self._not_found(request, exc))
+        return await self._not_found(request, exc)
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
         if status == 405:
             return _error(
@@ -653,6 +707,7 @@ class ScoringServer:
             HttpRoute("/v2/health/live", self.live, methods=["GET"]),
             HttpRoute("/v2/health/ready", self.ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}", self.v2_model, methods=["GET"]),
+            HttpRoute("/v2/models/{name}/versions/{version}", self.v2_model, methods=["GET"]),
             HttpRoute("/v2/models/{name}/ready", self.v2_model_ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}/versions/{version}/ready", self.v2_model_ready, methods=["GET"]),
             HttpRoute("/v2/models/{name}/infer", self.v2_infer, methods=["POST"]),

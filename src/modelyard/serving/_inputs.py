@@ -9,6 +9,7 @@ falls back to a column-by-column check whose error names the field, the row and 
 from __future__ import annotations
 
 import math
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -32,7 +33,7 @@ class Batch:
     same data as one 2-D float array when every column is numeric (columns then made on
     first use)."""
 
-    __slots__ = ("_columns", "matrix", "names", "rows")
+    __slots__ = ("_columns", "matrix", "names", "rows", "tensor")
 
     def __init__(
         self,
@@ -40,11 +41,13 @@ class Batch:
         rows: int,
         matrix: np.ndarray | None = None,
         names: list[str] | None = None,
+        tensor: np.ndarray | None = None,
     ) -> None:
         self._columns = columns
         self.rows = rows
         self.matrix = matrix
         self.names = names
+        self.tensor = tensor  # a model without a known schema: the array as the client sent it
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -70,6 +73,15 @@ def _kind_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _maybe_bools(array: np.ndarray, rows: list[Any]) -> bool:
+    """Whether JSON true/false hide in ``rows`` (NumPy folded them into ``array`` as 1 and 0).
+    Only arrays holding a 0 or 1 can; in a larger batch only those pay for the look at each
+    value's type (about 25 ns a value)."""
+    if array.size > 64 and not ((array == 0) | (array == 1)).any():
+        return False
+    return bool in set(map(type, chain.from_iterable(rows)))
+
+
 class InputSpec:
     """How to read requests for one model: its columns, their dtypes, whether it takes NaN."""
 
@@ -83,6 +95,8 @@ class InputSpec:
         self.optional = frozenset(c.name for c in signature.inputs if c.optional) if signature else frozenset()
         self.numeric = bool(self.names) and all(d.is_numeric or d is DType.BOOL for d in self.dtypes)
         self.all_float64 = bool(self.names) and all(d is DType.FLOAT64 for d in self.dtypes)
+        # columns that are not BOOL: JSON true/false is refused there
+        self.has_bool_free = any(d is not DType.BOOL for d in self.dtypes)
         self.ndarray = signature is not None and signature.input_kind is InputKind.NDARRAY
         self._getter = itemgetter(*self.names) if len(self.names) > 1 else None
 
@@ -179,7 +193,12 @@ class InputSpec:
     def from_array(self, array: np.ndarray, field: str) -> Batch:
         """A 2-D array whose columns are the signature's columns, in order."""
         if self.signature is None:
-            return self._unsigned(pd.DataFrame(array))
+            if array.ndim == 1:
+                array = array.reshape(1, -1)
+            if array.ndim != 2 or array.shape[0] == 0:
+                raise SchemaError(f"{field} has shape {list(array.shape)}; this model takes [rows, columns]")
+            # no names known: the model gets the array as sent, never a frame named 0..k-1
+            return Batch({f"f{j}": array[:, j] for j in range(array.shape[1])}, array.shape[0], tensor=array)
         if array.ndim == 1:
             array = array.reshape(-1, 1) if len(self.names) == 1 else array.reshape(1, -1)
         if array.ndim != 2 or array.shape[1] != len(self.names):
@@ -199,7 +218,7 @@ class InputSpec:
 
     def model_input(self, batch: Batch) -> Any:
         if self.signature is None:
-            return pd.DataFrame(batch.columns)
+            return batch.tensor if batch.tensor is not None else pd.DataFrame(batch.columns)
         if self.ndarray:
             if batch.matrix is not None:
                 return batch.matrix
@@ -238,9 +257,13 @@ class InputSpec:
             return None
         if array.ndim != 2 or array.dtype.kind not in "fiub":
             return None
+        if array.dtype.kind != "b" and self.has_bool_free and _maybe_bools(array, rows):
+            return None  # true/false folded into numbers: the slow path refuses them by column
         return self._numeric_array(array, "")
 
     def _numeric_array(self, array: np.ndarray, field: str) -> Batch | None:
+        if array.dtype.kind == "b" and self.has_bool_free:
+            return None  # booleans for number columns: refused by column on the slow path
         if array.dtype.kind == "f" and not self.allow_nan and not np.isfinite(array).all():
             return None  # the slow path names the column and row
         if self.all_float64:
@@ -281,7 +304,7 @@ class InputSpec:
                 if dtype is DType.BOOL:
                     if not isinstance(value, bool):
                         raise SchemaError(f"{where} must be a boolean, got {_kind_name(value)} at row {i}")
-                elif not isinstance(value, int | float) or (isinstance(value, bool) and dtype.is_integer):
+                elif not isinstance(value, int | float) or isinstance(value, bool):
                     raise SchemaError(f"{where} must be {dtype.value}, got {_kind_name(value)} at row {i}")
                 elif isinstance(value, float) and math.isinf(value) and not self.allow_nan:
                     raise SchemaError(f"{where} is infinite at row {i}")

@@ -191,6 +191,13 @@ def openapi_document(endpoints: list[str]) -> dict[str, Any]:
                     "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)},
                 }
             },
+            "/v2/models/{name}/versions/{version}": {
+                "get": {
+                    "summary": "Model version metadata (OIP v2)",
+                    "parameters": name_param + version_param,
+                    "responses": {"200": {"description": "metadata"}, **_errors(401, 403, 404)},
+                }
+            },
             "/v2/models/{name}/ready": {
                 "get": {
                     "summary": "Model readiness",

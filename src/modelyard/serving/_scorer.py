@@ -1,9 +1,19 @@
 """A loaded model version ready to serve: its input spec, and one call that gives labels and,
-for classifiers, probabilities (computed once: labels are the arg-max of the probabilities)."""
+for classifiers, probabilities (computed once: labels are the arg-max of the probabilities).
+
+A model registered without a signature is served with the one its fitted self declares
+(``Flavor.signature_of``: scikit-learn's ``feature_names_in_``, LightGBM's and XGBoost's
+feature names), so requests are checked, and tensors mapped, by its own column names. When
+the model itself refuses an input (scikit-learn's, LightGBM's or XGBoost's validation of
+columns, shapes or dtypes), that is ``ModelRejectedInput``, a 422 quoting the model, not a
+server failure.
+"""
 
 from __future__ import annotations
 
+import re
 import time
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,11 +21,61 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelyard.core.errors import SchemaError
+from modelyard.core.signature import Signature
 from modelyard.flavors import Model
 from modelyard.serving._inputs import Batch, InputSpec
 
 # Classifiers whose labels are not the arg-max of their probabilities.
 _THRESHOLDED = {"TunedThresholdClassifierCV", "FixedThresholdClassifier"}
+
+
+class ModelRejectedInput(SchemaError):
+    """The model's own input validation refused a request the signature let through."""
+
+
+# Where scikit-learn, LightGBM and XGBoost check their input: (file suffix, function or None
+# for any function in that file). An error raised through one of these is about the input.
+_VALIDATORS: tuple[tuple[str, str | None], ...] = (
+    ("sklearn/utils/validation.py", None),
+    ("sklearn/compose/_column_transformer.py", "_check_n_features"),
+    ("sklearn/compose/_column_transformer.py", "_check_feature_names"),
+    ("sklearn/utils/_indexing.py", "_get_column_indices"),
+    ("lightgbm/basic.py", "_data_from_pandas"),
+    ("lightgbm/basic.py", "_check_for_bad_pandas_dtypes"),
+    ("xgboost/core.py", "_validate_features"),
+    ("xgboost/data.py", None),
+)
+_REJECTION_WORDS = re.compile(
+    r"number of features|feature shape mismatch|feature_names mismatch|feature names"
+    r"|expecting \d+ features",
+    re.IGNORECASE,
+)
+_MESSAGE_CAP = 300
+
+
+def model_rejection(error: BaseException) -> str | None:
+    """What the model said, when ``error`` is the model refusing its input (columns, shape,
+    dtypes) rather than failing; None otherwise. Capped, on one line."""
+    kind = type(error).__name__
+    if not isinstance(error, ValueError | TypeError | KeyError) and kind not in (
+        "LightGBMError",
+        "XGBoostError",
+    ):
+        return None
+    frames = traceback.extract_tb(error.__traceback__)
+    validated = any(
+        frame.filename.replace("\\", "/").endswith(suffix)
+        and (function is None or frame.name == function)
+        for frame in frames
+        for suffix, function in _VALIDATORS
+    )
+    message = " ".join(str(error).split())
+    if not validated and not _REJECTION_WORDS.search(message):
+        return None
+    if len(message) > _MESSAGE_CAP:
+        message = message[: _MESSAGE_CAP - 3] + "..."
+    return message or kind
 
 
 @dataclass(slots=True)
@@ -73,7 +133,8 @@ class Scorer:
     classes: list[Any] | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.spec = InputSpec(self.model.signature, allows_missing(self.model))
+        signature = self.model.signature or _fitted_signature(self.model)
+        self.spec = InputSpec(signature, allows_missing(self.model))
         self.classes = model_classes(self.model)
         self._classes_array = np.asarray(self.classes) if self.classes is not None else None
         # Set by warm(): the model, though fitted on a DataFrame, gives the same answer for
@@ -84,8 +145,23 @@ class Scorer:
     def label(self) -> str:
         return str(self.version) if self.version is not None else self.digest[:12]
 
+    @property
+    def signature(self) -> Signature | None:
+        """The registered signature, else the one the fitted model declares."""
+        return self.spec.signature
+
     def score(self, batch: Batch, *, want_proba: bool = True) -> Output:
-        """Labels (and probabilities when the model gives them) for a checked batch."""
+        """Labels (and probabilities when the model gives them) for a checked batch; raises
+        ``ModelRejectedInput`` when the model's own validation refuses the batch."""
+        try:
+            return self._score(batch, want_proba)
+        except Exception as error:
+            said = model_rejection(error)
+            if said is None:
+                raise
+            raise ModelRejectedInput(f"the model rejected the input: {said}") from None
+
+    def _score(self, batch: Batch, want_proba: bool) -> Output:
         flavor, raw = self.model.flavor, self.model.raw
         x = batch.matrix if self.array_ok and batch.matrix is not None else self.spec.model_input(batch)
         if want_proba and self._classes_array is not None:
@@ -140,6 +216,14 @@ class Scorer:
             )
         )
         self.array_ok = bool(same)
+
+
+def _fitted_signature(model: Model) -> Signature | None:
+    """The signature a model registered without one declares by itself, if any."""
+    try:
+        return model.flavor.signature_of(model.raw)
+    except Exception:  # an odd estimator: serve it unchecked, as before
+        return None
 
 
 def _quiet_feature_names() -> None:
