@@ -156,3 +156,27 @@ def test_slow_clients_are_closed_and_do_not_stop_others(
         trickler.join()
         for sock in slow:
             sock.close()
+
+
+def test_an_idle_connection_is_closed_without_an_answer(
+    registered: Registered, serve: Callable[..., Running]
+) -> None:
+    running = serve(
+        "models:/cancer@champion",
+        uvicorn_options={"http": with_timeouts(header_timeout=0.5, body_timeout=0.5)},
+    )
+    port = int(running.base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as idle:
+        idle.settimeout(30)
+        assert idle.recv(4096) == b""  # closed, and nothing was sent: no request, no 408
+    with socket.create_connection(
+        ("127.0.0.1", port)
+    ) as kept:  # a second request on a kept-alive connection
+        kept.settimeout(30)
+        kept.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        kept.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        received = b""
+        while chunk := kept.recv(4096):
+            received += chunk
+        assert received.startswith(b"HTTP/1.1 408")

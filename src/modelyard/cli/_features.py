@@ -289,6 +289,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="modelyard.http._timeouts:ReadTimeoutProtocol",  # httptools; slow clients get 408
+        limit_concurrency=1000,
         log_level="warning",
     )

@@ -47,6 +47,8 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_timer: asyncio.TimerHandle | None = None
+        self._reading = False  # a request has begun and has not been read whole
+        self._previous: Any = None  # the cycle of the request before it (keep-alive)
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -67,6 +69,8 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._reading = True
+        self._previous = self.cycle
         self._arm(self.header_timeout)
 
     def on_headers_complete(self) -> None:
@@ -75,14 +79,16 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._reading = False
         self._disarm()
 
     def _read_timed_out(self) -> None:
         self._read_timer = None
         if self.transport.is_closing():
             return
-        cycle = self.cycle
-        if cycle is None or not cycle.response_started:
+        # a request begun and not yet answered gets a 408; a connection that sent nothing is closed
+        cycle = None if self.cycle is self._previous else self.cycle
+        if self._reading and (cycle is None or not cycle.response_started):
             self.transport.write(_408)
         self.transport.close()
 

@@ -590,16 +590,12 @@ class ScoringServer:
 
         async def work(request_id: str, started: float) -> Response:
             name = request.path_params["name"]
+            # a probe's 404 is answered, not counted or logged as a failed request
             if name not in self.runtime.endpoints:
-                raise ClientError(404, "NotFound", f"model {shown(name)} is not served here")
+                return _error(404, "NotFound", f"model {shown(name)} is not served here", request_id)
             version = request.path_params.get("version")
-            if (
-                version is not None
-                and self.runtime.endpoints[name].route_for_version(version) is None
-            ):
-                raise ClientError(
-                    404, "NotFound", f"model {name!r} version {shown(version)} is not served here"
-                )
+            if version is not None and self.runtime.endpoints[name].route_for_version(version) is None:
+                return _error(404, "NotFound", f"model {name!r} version {shown(version)} is not served here", request_id)
             return _json({"name": name, "ready": True})
 
         return proto.v2_errors(await self._handle(request, None, work))
