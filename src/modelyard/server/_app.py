@@ -53,9 +53,7 @@ def routes_for(operations: Sequence[Operation], state: ServerState) -> list[Base
     ]
 
 
-def create_app(
-    config: ServerConfig | None = None, *, state: ServerState | None = None
-) -> Starlette:
+def create_app(config: ServerConfig | None = None, *, state: ServerState | None = None) -> Starlette:
     """The team server for ``config`` (or an already built ``state``)."""
     state = state or build_state(config or ServerConfig())
     operations = list(OPERATIONS)
