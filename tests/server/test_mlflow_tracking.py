@@ -22,6 +22,7 @@ with mlflow.start_run(run_name="first") as run:
     mlflow.log_param("alpha", 0.5)
     mlflow.log_params({"l1_ratio": 0.1, "solver": "saga"})
     mlflow.log_metric("rmse", 0.7)
+    mlflow.log_metric("diverged", float("nan"))
     for step in range(3):
         mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
     mlflow.set_tag("team", "risk")
@@ -70,7 +71,8 @@ print(json.dumps({
     "status": got.info.status,
     "name": got.info.run_name,
     "params": got.data.params,
-    "metrics": got.data.metrics,
+    "metrics": {k: v for k, v in got.data.metrics.items() if k != "diverged"},
+    "nan": [str(m.value) for m in client.get_metric_history(run.info.run_id, "diverged")],
     "tags": {k: v for k, v in got.data.tags.items() if not k.startswith("mlflow.")},
     "found": [r.info.run_id for r in found],
     "ordered": [r.info.run_name for r in ordered],
@@ -101,6 +103,7 @@ def test_quickstart_with_the_stock_mlflow_client(open_server: Live, tmp_path: Pa
     assert out["status"] == "FINISHED" and out["name"] == "first"
     assert out["params"] == {"alpha": "0.5", "l1_ratio": "0.1", "solver": "saga"}
     assert out["metrics"] == {"rmse": 0.7, "loss": 1.0 / 3}
+    assert out["nan"] == ["nan"]
     assert out["tags"] == {"team": "risk", "stage": "dev"}
     assert out["found"] == [out["run_id"]]
     assert out["ordered"] == ["second", "first"]

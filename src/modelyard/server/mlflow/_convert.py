@@ -6,6 +6,7 @@ run's artifacts live at ``mlflow-artifacts:/<experiment>/<run>/artifacts``, whic
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from modelyard.core.entities import Experiment, Metric, Run
@@ -36,8 +37,15 @@ def experiment(e: Experiment) -> dict[str, Any]:
     }
 
 
+def number(value: float) -> float | str:
+    """A metric value as protobuf's JSON writes it: NaN and infinities as strings."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def metric(m: Metric) -> dict[str, Any]:
-    return {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
+    return {"key": m.key, "value": number(m.value), "timestamp": m.timestamp, "step": m.step}
 
 
 def run_info(r: Run) -> dict[str, Any]:
@@ -67,7 +75,7 @@ def run(r: Run) -> dict[str, Any]:
         "info": run_info(r),
         "data": {
             "metrics": [
-                {"key": k, "value": v, "timestamp": r.info.start_time, "step": 0}
+                {"key": k, "value": number(v), "timestamp": r.info.start_time, "step": 0}
                 for k, v in r.data.metrics.items()
             ],
             "params": kv(r.data.params),
