@@ -69,9 +69,11 @@ def test_tokens_and_roles_in_mlflow_error_shape(live_server: Live, tmp_path: Pat
 def test_unsupported_endpoints_answer_501_naming_them(open_server: Live) -> None:
     with open_server.http() as http:
         document = http.get(f"{API}/openapi.json").json()
+        ajax = http.get("/ajax-api/2.0/mlflow/experiments/search")
         traces = http.post(f"{API}/traces", json={})
         v3 = http.get("/api/3.0/mlflow/traces/abc")
         rename = http.post(f"{API}/registered-models/rename", json={"name": "a", "new_name": "b"})
+    assert ajax.status_code == 200 and "experiments" in ajax.json()
     batch = document["paths"][f"{API}/runs/log-batch"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/MLflowLogBatch"

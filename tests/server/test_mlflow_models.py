@@ -21,11 +21,12 @@ from sklearn.linear_model import LinearRegression
 X = np.arange(40, dtype=float).reshape(20, 2)
 y = X @ np.array([1.0, 2.0]) + 3.0
 mlflow.set_experiment("models")
-mlflow.sklearn.autolog(log_models=False)
+mlflow.sklearn.autolog()
 with mlflow.start_run() as fit_run:
     model = LinearRegression().fit(X, y)
 mlflow.sklearn.autolog(disable=True)
 fitted = MlflowClient().get_run(fit_run.info.run_id)
+autologged = mlflow.last_logged_model()
 
 with mlflow.start_run() as run:
     info = mlflow.sklearn.log_model(model, name="model", input_example=X[:2])
@@ -40,6 +41,7 @@ by_run = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
 print(json.dumps({
     "autolog_params": sorted(fitted.data.params),
     "autolog_metrics": sorted(fitted.data.metrics),
+    "autolog_model": [autologged.source_run_id == fit_run.info.run_id, autologged.status.name],
     "run_id": run.info.run_id,
     "model_uri": info.model_uri,
     "version": version.version,
@@ -61,6 +63,7 @@ def test_autolog_log_model_register_alias_and_load(open_server: Live, tmp_path: 
 
     assert {"fit_intercept", "copy_X"} <= set(out["autolog_params"])
     assert "training_r2_score" in out["autolog_metrics"]
+    assert out["autolog_model"] == [True, "READY"]
     assert out["model_uri"].startswith("models:/m-")
     assert out["version"] == "1" and out["again"] == "2"
     assert out["same"] and out["by_run"]
