@@ -157,3 +157,128 @@ def test_artifact_paths_cannot_leave_their_run(open_server: Live) -> None:
     status, _ = _raw(open_server.url, "GET", f"{ARTIFACTS}?path=../../etc")
     assert status == 400
     assert [f.path for f in ours.list_artifact_files(run)] == ["ok/file.txt"]
+
+
+def test_lifecycles_inputs_and_registry_edits_over_raw_http(open_server: Live) -> None:
+    ours = modelyard.Client(open_server.store_url, artifact_uri=open_server.artifacts)
+    with open_server.http() as http:
+
+        def call(method: str, path: str, body: dict[str, object] | None = None) -> dict:  # type: ignore[type-arg]
+            if method == "GET":
+                answer = http.get(f"{API}{path}", params=body)
+            else:
+                answer = http.request(method, f"{API}{path}", json=body or {})
+            assert answer.status_code == 200, (path, answer.text)
+            return answer.json()  # type: ignore[no-any-return]
+
+        experiment = call("POST", "/experiments/create", {"name": "life"})["experiment_id"]
+        call("POST", "/experiments/update", {"experiment_id": experiment, "new_name": "lifecycle"})
+        call("POST", "/experiments/delete", {"experiment_id": experiment})
+        deleted = call("POST", "/experiments/search", {"view_type": "DELETED_ONLY"})
+        assert [e["name"] for e in deleted["experiments"]] == ["lifecycle"]
+        call("POST", "/experiments/restore", {"experiment_id": experiment})
+        named = call("GET", "/experiments/search", {"filter": "name = 'lifecycle'"})
+        assert [e["experiment_id"] for e in named["experiments"]] == [experiment]
+
+        run = call("POST", "/runs/create", {"experiment_id": experiment, "run_name": "r1"})
+        run_id = run["run"]["info"]["run_id"]
+        assert (
+            run["run"]["info"]["artifact_uri"]
+            == f"mlflow-artifacts:/{experiment}/{run_id}/artifacts"
+        )
+        call("POST", "/runs/log-parameter", {"run_id": run_id, "key": "depth", "value": "3"})
+        schema = '{"mlflow_colspec": [{"type": "double", "name": "x"}]}'
+        call(
+            "POST",
+            "/runs/log-inputs",
+            {
+                "run_id": run_id,
+                "datasets": [
+                    {
+                        "tags": [{"key": "mlflow.data.context", "value": "train"}],
+                        "dataset": {
+                            "name": "credit",
+                            "digest": "abc123",
+                            "source_type": "local",
+                            "source": '{"uri": "data.csv"}',
+                            "schema": schema,
+                            "profile": '{"num_rows": 10}',
+                        },
+                    }
+                ],
+            },
+        )
+        call(
+            "POST", "/runs/update", {"run_id": run_id, "run_name": "renamed", "status": "FINISHED"}
+        )
+        late = http.post(
+            f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "late", "value": "x"}
+        )
+        assert late.status_code == 400 and late.json()["error_code"] == "INVALID_STATE"
+        call("POST", "/runs/delete", {"run_id": run_id})
+        assert call("POST", "/runs/search", {"experiment_ids": [experiment]}).get("runs", []) == []
+        call("POST", "/runs/restore", {"run_id": run_id})
+        got = call("GET", "/runs/get", {"run_id": run_id})["run"]
+        assert got["info"]["run_name"] == "renamed" and got["info"]["status"] == "FINISHED"
+        assert got["inputs"]["dataset_inputs"][0]["dataset"]["name"] == "credit"
+
+        mine = ours.get_run(run_id)
+        assert [(d.name, d.digest, d.context, d.num_rows) for d in mine.inputs] == [
+            ("credit", "abc123", "train", 10)
+        ]
+        assert mine.inputs[0].schema == {"x": "double"}
+
+        call("POST", "/registered-models/create", {"name": "m", "description": "d"})
+        call("POST", "/registered-models/set-tag", {"name": "m", "key": "team", "value": "risk"})
+        call("DELETE", "/registered-models/delete-tag", {"name": "m", "key": "team"})
+        call("PATCH", "/registered-models/update", {"name": "m", "description": "new"})
+        model = call("GET", "/registered-models/get", {"name": "m"})["registered_model"]
+        assert model["description"] == "new" and model["tags"] == []
+        no_files = http.post(
+            f"{API}/model-versions/create", json={"name": "m", "source": f"runs:/{run_id}/model"}
+        )
+        assert no_files.status_code == 400 and "MLmodel" in no_files.json()["message"]
+        elsewhere = http.post(
+            f"{API}/model-versions/create", json={"name": "m", "source": "s3://bucket/model"}
+        )
+        assert elsewhere.status_code == 400 and "source" in elsewhere.json()["message"]
+
+        second = call("POST", "/runs/create", {"experiment_id": experiment})["run"]["info"][
+            "run_id"
+        ]
+        folder = f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/{second}/artifacts/model"
+        for name, data in (("MLmodel", b"flavors: {}\n"), ("data/weights.bin", b"\x00\x01")):
+            assert http.put(f"{folder}/{name}", content=data).status_code == 200
+        version = call(
+            "POST", "/model-versions/create", {"name": "m", "source": f"runs:/{second}/model"}
+        )["model_version"]
+        assert version["version"] == "1" and version["run_id"] == second
+        uri = call("GET", "/model-versions/get-download-uri", {"name": "m", "version": "1"})
+        assert uri["artifact_uri"] == "mlflow-artifacts:/models/m/1"
+        pinned = "/api/2.0/mlflow-artifacts/artifacts/models/m/1"
+        listed = http.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": "models/m/1"})
+        assert listed.json()["files"] == [
+            {"path": "MLmodel", "is_dir": False, "file_size": 12},
+            {"path": "data", "is_dir": True},
+        ]
+        # a later upload to the run does not change the registered version's bytes
+        assert http.put(f"{folder}/data/weights.bin", content=b"changed").status_code == 200
+        assert http.get(f"{pinned}/data/weights.bin").content == b"\x00\x01"
+        assert http.put(f"{pinned}/data/weights.bin", content=b"x").status_code == 400
+
+        call("POST", "/registered-models/alias", {"name": "m", "alias": "champion", "version": "1"})
+        found = call("GET", "/registered-models/alias", {"name": "m", "alias": "champion"})
+        assert found["model_version"]["aliases"] == ["champion"]
+        held = http.request(
+            "DELETE", f"{API}/model-versions/delete", json={"name": "m", "version": "1"}
+        )
+        assert held.status_code == 400 and held.json()["error_code"] == "INVALID_STATE"
+        call("DELETE", "/registered-models/alias", {"name": "m", "alias": "champion"})
+        gone = http.get(f"{API}/registered-models/alias", params={"name": "m", "alias": "champion"})
+        assert gone.status_code == 404
+        by_run = call("GET", "/model-versions/search", {"filter": f"run_id = '{second}'"})
+        assert [v["version"] for v in by_run["model_versions"]] == ["1"]
+        call("DELETE", "/model-versions/delete", {"name": "m", "version": "1"})
+        assert call("GET", "/model-versions/search", {"filter": "name = 'm'"}) == {
+            "model_versions": []
+        }
