@@ -32,8 +32,13 @@ mlflow.set_experiment("secured")
 with mlflow.start_run() as run:
     mlflow.log_metric("auc", 0.9)
     mlflow.log_param("depth", 3)
+    mlflow.log_text("secret", "notes/a.txt")
 got = MlflowClient().get_run(run.info.run_id)
-print(json.dumps({"refused": refused, "user": got.info.user_id, "metrics": got.data.metrics}))
+text = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/a.txt")
+print(json.dumps({
+    "refused": refused, "user": got.info.user_id, "metrics": got.data.metrics, "text": text,
+    "artifact_uri": got.info.artifact_uri,
+}))
 """
 
 
@@ -56,6 +61,15 @@ def test_tokens_and_roles_in_mlflow_error_shape(live_server: Live, tmp_path: Pat
     out = run_mlflow(WITH_AND_WITHOUT_TOKEN, live_server.url, tmp_path / "mlflow", token=editor)
     assert out["refused"] == "UNAUTHENTICATED"
     assert out["user"] == "ana" and out["metrics"] == {"auc": 0.9}
+    assert out["text"] == "secret"
+    artifact = "/api/2.0/mlflow-artifacts/artifacts/" + out["artifact_uri"].split(":/", 1)[1]
+    with live_server.http() as anonymous:
+        assert anonymous.get(f"{artifact}/notes/a.txt").status_code == 401
+    with live_server.http(viewer) as http:
+        assert http.get(f"{artifact}/notes/a.txt").content == b"secret"
+        refused_upload = http.put(f"{artifact}/notes/b.txt", content=b"nope")
+    assert refused_upload.status_code == 403
+    assert refused_upload.json()["error_code"] == "PERMISSION_DENIED"
 
     run_id = live_server.state.store.search_runs(
         [live_server.state.store.get_experiment_by_name("secured").experiment_id], ""

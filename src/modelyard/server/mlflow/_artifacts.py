@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import anyio
@@ -29,7 +29,7 @@ from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.hashing import CHUNK_SIZE
 from modelyard.http import PayloadTooLarge
 from modelyard.server._state import Principal, ServerState
-from modelyard.server.mlflow._endpoint import _CHECKS, answer
+from modelyard.server.mlflow._endpoint import CHECKS, answer
 from modelyard.server.mlflow._errors import error_answer
 
 
@@ -74,7 +74,7 @@ def _files(state: ServerState, loc: Location) -> list[tuple[str, str, int]]:
 
 def _require(state: ServerState, principal: Principal, level: str, loc: Location) -> None:
     kind = "run" if loc.kind == "run" else "model"
-    state.auth.authorize(principal, _CHECKS[(level, kind)], {"id": loc.owner})
+    state.auth.authorize(principal, CHECKS[(level, kind)], {"id": loc.owner})
 
 
 def list_files(state: ServerState, loc: Location) -> dict[str, object]:
@@ -129,7 +129,7 @@ async def _receive(request: Request, state: ServerState) -> tuple[str, int]:
             os.unlink(tmp_name)
 
 
-def artifact_routes_endpoint(state: ServerState):  # type: ignore[no-untyped-def]
+def artifact_routes_endpoint(state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     """One endpoint for GET (download or list), PUT (upload) and DELETE (refused)."""
 
     async def run(request: Request) -> Response:

@@ -32,7 +32,7 @@ Answer = Mapping[str, Any] | None
 _JSON_TYPES = ("application/json", "application/problem+json")
 
 # Authorizer.authorize takes an Operation; these stand for "this level on that resource".
-_CHECKS = {
+CHECKS = {
     (level, kind): Operation(
         f"mlflow_{level}_{kind}", "POST", "", "", access=Access(level, kind, "id")
     )
@@ -56,7 +56,7 @@ class MlflowCall:
 
     def require(self, level: Level, kind: str, resource_id: str) -> None:
         """Refuse (403) unless the caller has ``level`` on the experiment, run or model."""
-        self.state.auth.authorize(self.principal, _CHECKS[(level, kind)], {"id": resource_id})
+        self.state.auth.authorize(self.principal, CHECKS[(level, kind)], {"id": resource_id})
 
 
 Handler = Callable[[MlflowCall], Answer]
@@ -129,7 +129,7 @@ def answer(data: Answer) -> Response:
 
 def endpoint(op: MlflowOp, state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     lists = _list_fields(op.body)
-    edit_somewhere = _CHECKS[("edit", "global")]
+    edit_somewhere = CHECKS[("edit", "global")]
 
     checks_tokens = getattr(state.auth, "enabled", True)
 
