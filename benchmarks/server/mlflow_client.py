@@ -174,6 +174,11 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=300)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument(
+        "--out",
+        default=str(REPO / "benchmarks" / "results" / "server-mlflow-client.json"),
+        help="where the JSON results go",
+    )
     args = ap.parse_args()
     mlflow_py = ensure_mlflow_venv()
     load_before = os.getloadavg()
@@ -199,7 +204,7 @@ def main() -> None:
         "stored_ok": stored_ok,
         "runs": runs,
     }
-    results = REPO / "benchmarks" / "results" / "server-mlflow-client.json"
+    results = Path(args.out)
     results.write_text(json.dumps(out, indent=2) + "\n")
     lines = [
         f"| measure | modelyard server | mlflow server {MLFLOW_PIN} | modelyard / mlflow |",
