@@ -168,6 +168,8 @@ def test_artifact_paths_cannot_leave_their_run(open_server: Live) -> None:
         assert b"INVALID_PARAMETER_VALUE" in body
         status, _ = _raw(open_server.url, "GET", path)
         assert status == 400, path
+    status, _ = _raw(open_server.url, "PUT", f"{ARTIFACTS}/99{experiment}/{run}/artifacts/x", b"x")
+    assert status == 404  # the run is not in that experiment
     status, _ = _raw(open_server.url, "GET", f"{ARTIFACTS}?path=../../etc")
     assert status == 400
     assert [f.path for f in ours.list_artifact_files(run)] == ["ok/file.txt"]

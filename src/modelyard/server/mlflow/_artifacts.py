@@ -39,6 +39,7 @@ class Location:
     owner: str  # run id, or model name
     version: int
     path: str  # inside the run's artifacts or the version's files ('' for the root)
+    experiment: str = ""  # a run's experiment, as the path names it
 
 
 def parse_location(raw: str) -> Location:
@@ -50,7 +51,7 @@ def parse_location(raw: str) -> Location:
     path = v.check_artifact_path(raw)
     parts = path.split("/") if path else []
     if len(parts) >= 3 and parts[0].isdigit() and parts[2] == "artifacts":
-        return Location("run", parts[1], 0, "/".join(parts[3:]))
+        return Location("run", parts[1], 0, "/".join(parts[3:]), parts[0])
     if len(parts) >= 3 and parts[0] == "models" and parts[2].isdigit():
         return Location("version", parts[1], int(parts[2]), "/".join(parts[3:]))
     raise ValidationError(
@@ -75,6 +76,11 @@ def _files(state: ServerState, loc: Location) -> list[tuple[str, str, int]]:
 def _require(state: ServerState, principal: Principal, level: str, loc: Location) -> None:
     kind = "run" if loc.kind == "run" else "model"
     state.auth.authorize(principal, CHECKS[(level, kind)], {"id": loc.owner})
+    if loc.kind == "run" and state.store.get_run(loc.owner).info.experiment_id != loc.experiment:
+        raise NotFoundError(
+            f"run {loc.owner[:64]!r} is not in experiment {loc.experiment[:32]!r}; use the run's "
+            "artifact_uri"
+        )
 
 
 def list_files(state: ServerState, loc: Location) -> dict[str, object]:
