@@ -71,6 +71,15 @@ def test_tokens_and_roles_in_mlflow_error_shape(live_server: Live, tmp_path: Pat
     assert refused_upload.status_code == 403
     assert refused_upload.json()["error_code"] == "PERMISSION_DENIED"
 
+    live_server.state.audit.flush()
+    writes = {(w.actor, w.operation) for w in live_server.state.store.users.writes()}
+    assert {("ana", "mlflow.logMetric"), ("ana", "mlflow.artifacts.put")} <= writes
+    assert ("vic", "mlflow.artifacts.put") in writes  # refused writes are audited too
+    logged = [
+        w for w in live_server.state.store.users.writes("ana") if w.operation == "mlflow.logParam"
+    ]
+    assert logged and "run_id=" in logged[0].target
+
     run_id = live_server.state.store.search_runs(
         [live_server.state.store.get_experiment_by_name("secured").experiment_id], ""
     )[0].info.run_id  # type: ignore[union-attr]

@@ -127,6 +127,27 @@ def answer(data: Answer) -> Response:
     )
 
 
+_TARGET_FIELDS = (
+    "experiment_id",
+    "run_id",
+    "run_uuid",
+    "name",
+    "version",
+    "alias",
+    "source_run_id",
+)
+
+
+def _target(body: Any, path: Mapping[str, str]) -> str:
+    """What a write touched, for the audit: the ids in its path and body."""
+    found = dict(path)
+    for key in _TARGET_FIELDS:
+        value = getattr(body, key, None)
+        if value:
+            found.setdefault(key, str(value))
+    return ",".join(f"{k}={v[:120]}" for k, v in found.items())
+
+
 def endpoint(op: MlflowOp, state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     lists = _list_fields(op.body)
     edit_somewhere = CHECKS[("edit", "global")]
@@ -141,6 +162,7 @@ def endpoint(op: MlflowOp, state: ServerState) -> Callable[[Request], Awaitable[
 
     async def run(request: Request) -> Response:
         principal: Principal | None = None
+        body: Any = None
         try:
             if checks_tokens:
                 principal = await run_in_threadpool(who, request.headers)
@@ -158,7 +180,7 @@ def endpoint(op: MlflowOp, state: ServerState) -> Callable[[Request], Awaitable[
             state.audit.add(
                 principal.name if principal else "(unauthenticated)",
                 f"mlflow.{op.name}",
-                op.path,
+                _target(body, request.path_params) or op.path,
                 status,
             )
         return response
