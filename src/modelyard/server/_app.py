@@ -26,6 +26,7 @@ from modelyard.server._operations import Operation, endpoint
 from modelyard.server._state import ServerState
 from modelyard.server.api import OPERATIONS
 from modelyard.server.auth import Authorizer
+from modelyard.server.mlflow import mlflow_routes
 from modelyard.server.ui import ui_routes
 
 
@@ -112,6 +113,7 @@ def create_app(config: ServerConfig | None = None, *, state: ServerState | None 
             Route("/health", health, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
             *routes_for(operations, state),
+            *mlflow_routes(state),  # MLflow's REST API for stock MLflow clients
             *ui_routes(state),  # the web UI under /ui (and / redirects there)
         ],
         middleware=middleware,
