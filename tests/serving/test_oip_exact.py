@@ -27,7 +27,7 @@ def _v2_error(answer: Any, status: int) -> str:
     return str(body["error"])
 
 
-def _tensor(shape: list[int], datatype: str, data: Any, name: str = "x") -> dict[str, Any]:
+def _tensor(shape: list[int], datatype: Any, data: Any, name: str = "x") -> dict[str, Any]:
     return {"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": data}]}
 
 
@@ -137,6 +137,24 @@ def test_d7_v2_mistakes_are_400_naming_the_field(
                         "shape": [1, 30],
                         "datatype": "FP64",
                         "parameters": {"binary_data_size": -1},
+                    }
+                ]
+            },
+        ),
+        400,
+    )
+    assert "datatype" in _v2_error(http.post(V2, json=_tensor([1, 30], ["FP64"], [0.0] * 30)), 400)
+    assert "parameters" in _v2_error(
+        http.post(
+            V2,
+            json={
+                "inputs": [
+                    {
+                        "name": "x",
+                        "shape": [1, 30],
+                        "datatype": "FP64",
+                        "parameters": [1],
+                        "data": [0.0] * 30,
                     }
                 ]
             },

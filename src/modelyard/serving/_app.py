@@ -443,7 +443,7 @@ class ScoringServer:
                 route = endpoint.route_for_version(wanted_version)
                 if route is None:
                     served = [r.scorer.label for r in endpoint.routes]
-                    raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {wanted_version!r} being served; served: {served}")
+                    raise ClientError(404, "NotFound", f"model {endpoint.name!r} has no version {proto.short(wanted_version)} being served; served: {served}")
             else:
                 route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             wanted = None
