@@ -207,6 +207,10 @@ def test_r12_a_boolean_for_a_float_column_is_refused(
             "boolean" in answer.json()["error"]["message"]
             and "column 'mean" in answer.json()["error"]["message"]
         )
+    many = registered.rows(100)
+    many[70] = {**many[70], "mean area": True}
+    answer = http.post("/v1/endpoints/cancer/predict", json={"records": many})
+    assert answer.status_code == 422 and "row 70" in answer.json()["error"]["message"]
     split = {"dataframe_split": {"columns": list(row), "data": [[*list(row.values())[:-1], False]]}}
     answer = http.post("/invocations", json=split)
     assert (

@@ -75,11 +75,17 @@ def _kind_name(value: Any) -> str:
 
 def _maybe_bools(array: np.ndarray, rows: list[Any]) -> bool:
     """Whether JSON true/false hide in ``rows`` (NumPy folded them into ``array`` as 1 and 0).
-    Only arrays holding a 0 or 1 can; in a larger batch only those pay for the look at each
-    value's type (about 25 ns a value)."""
-    if array.size > 64 and not ((array == 0) | (array == 1)).any():
+    Only the values that are 0 or 1 can be booleans, so in a larger batch only those are looked
+    at (all values' types when most are 0/1; about 25 ns a value)."""
+    if array.size <= 64:
+        return bool in set(map(type, chain.from_iterable(rows)))
+    hits = np.flatnonzero((array == 0) | (array == 1))
+    if hits.size == 0:
         return False
-    return bool in set(map(type, chain.from_iterable(rows)))
+    if hits.size > array.size // 8:
+        return bool in set(map(type, chain.from_iterable(rows)))
+    width = array.shape[1]
+    return any(type(rows[i // width][i % width]) is bool for i in hits.tolist())
 
 
 class InputSpec:
