@@ -27,7 +27,7 @@ def _v2_error(answer: Any, status: int) -> str:
     return str(body["error"])
 
 
-def _tensor(shape: list[int], datatype: str, data: Any, name: str = "x") -> dict[str, Any]:
+def _tensor(shape: list[int], datatype: Any, data: Any, name: str = "x") -> dict[str, Any]:
     return {"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": data}]}
 
 
@@ -143,6 +143,24 @@ def test_d7_v2_mistakes_are_400_naming_the_field(
         ),
         400,
     )
+    assert "datatype" in _v2_error(http.post(V2, json=_tensor([1, 30], ["FP64"], [0.0] * 30)), 400)
+    assert "parameters" in _v2_error(
+        http.post(
+            V2,
+            json={
+                "inputs": [
+                    {
+                        "name": "x",
+                        "shape": [1, 30],
+                        "datatype": "FP64",
+                        "parameters": [1],
+                        "data": [0.0] * 30,
+                    }
+                ]
+            },
+        ),
+        400,
+    )
     long_name = "n" * 5000
     message = _v2_error(
         http.post(V2, json=_tensor([1, 29], "FP64", [0.0] * 29, name=long_name)), 400
@@ -189,6 +207,10 @@ def test_r12_a_boolean_for_a_float_column_is_refused(
             "boolean" in answer.json()["error"]["message"]
             and "column 'mean" in answer.json()["error"]["message"]
         )
+    many = registered.rows(100)
+    many[70] = {**many[70], "mean area": True}
+    answer = http.post("/v1/endpoints/cancer/predict", json={"records": many})
+    assert answer.status_code == 422 and "row 70" in answer.json()["error"]["message"]
     split = {"dataframe_split": {"columns": list(row), "data": [[*list(row.values())[:-1], False]]}}
     answer = http.post("/invocations", json=split)
     assert (

@@ -6,14 +6,18 @@ same registered model.
 
 * Model: GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0) on
   scikit-learn's breast-cancer data (30 float columns), registered with an input example in a
-  fresh store; `modelyard serve models:/bc/1 --workers 1` on a free loopback port, once with
-  the base commit's `src` (extracted with `git archive`), once with this tree's.
-* Cases, one keep-alive client (httpx), sequential requests: native records 1 row, native
-  1,000 rows, v2 JSON tensor [1, 30], v2 [1000, 30]; per repeat the median latency of
-  --requests requests (fewer for 1,000 rows); the figure is the median over repeats.
+  fresh store; `modelyard serve models:/bc/1 --workers 1` on a free loopback port, one with
+  the base commit's `src` (extracted with `git archive`), one with this tree's.
+* Cases, one keep-alive client per server (httpx), sequential requests: native records 1 row,
+  native 1,000 rows, v2 JSON tensor [1, 30], v2 [1000, 30]; per repeat the median latency of
+  --requests requests (a tenth for 1,000 rows); the figure is the median over repeats. Both
+  servers run side by side and every repeat measures each case on both, alternating which
+  goes first, so the shared machine's load changes hit both alike.
 * D4: four bodies of 60,000 rows of the 30 columns (3.6 MB `{"columns": ...}`) sent at once while
   `/v2/health/live` is polled; the time until all four are refused (413) and the slowest health
   answer meanwhile.
+* Besides wall latency (which on a loaded, shared machine is mostly waiting for a core), the
+  server's CPU time per request (utime + stime from /proc, over the same requests).
 * Writes benchmarks/serving/oip/results.json and prints a table; the machine is shared, so the
   load average is recorded with the figures.
 """
@@ -91,14 +95,25 @@ def serve(src: Path, store: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-def latency(client: httpx.Client, path: str, body: bytes, count: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), unaffected by how long it
+    waited for a core on a loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def latency(
+    client: httpx.Client, path: str, body: bytes, count: int, pid: int
+) -> tuple[float, float]:
+    """(median wall latency, server CPU per request), both in ms."""
     times = []
+    cpu = cpu_seconds(pid)
     for _ in range(count):
         started = time.perf_counter()
         answer = client.post(path, content=body, headers={"content-type": "application/json"})
         times.append(time.perf_counter() - started)
         assert answer.status_code == 200, answer.text[:200]
-    return statistics.median(times) * 1000.0
+    return statistics.median(times) * 1000.0, (cpu_seconds(pid) - cpu) / count * 1000.0
 
 
 async def d4(base: str, columns: list[str]) -> dict[str, float]:
@@ -132,69 +147,73 @@ async def d4(base: str, columns: list[str]) -> dict[str, float]:
     return {"refused_all_four_s": bombs.seconds, "health_max_s": max(health)}  # type: ignore[attr-defined]
 
 
-def measure(
-    src: Path, store: Path, columns: list[str], repeats: int, requests: int
-) -> dict[str, Any]:
+def cases(requests: int) -> dict[str, tuple[str, bytes, int]]:
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
     X, _ = load_breast_cancer(return_X_y=True, as_frame=True)
     big = X.sample(1000, replace=True, random_state=0)
     one = X.head(1)
-    cases = {
-        "native 1 row": (
-            "/v1/endpoints/bc/predict",
-            {"records": one.to_dict(orient="records")},
-            requests,
-        ),
-        "native 1000 rows": (
-            "/v1/endpoints/bc/predict",
-            {"records": big.to_dict(orient="records")},
-            requests // 10,
-        ),
-        "v2 [1, 30]": (
-            "/v2/models/bc/infer",
-            {
-                "inputs": [
-                    {
-                        "name": "x",
-                        "shape": [1, 30],
-                        "datatype": "FP64",
-                        "data": one.to_numpy().ravel().tolist(),
-                    }
-                ]
-            },
-            requests,
-        ),
-        "v2 [1000, 30]": (
-            "/v2/models/bc/infer",
-            {
-                "inputs": [
-                    {
-                        "name": "x",
-                        "shape": [1000, 30],
-                        "datatype": "FP64",
-                        "data": np.asarray(big).ravel().tolist(),
-                    }
-                ]
-            },
-            requests // 10,
-        ),
+
+    def v2(frame: Any) -> dict[str, Any]:
+        data = np.asarray(frame).ravel().tolist()
+        return {
+            "inputs": [{"name": "x", "shape": [len(frame), 30], "datatype": "FP64", "data": data}]
+        }
+
+    native, infer = "/v1/endpoints/bc/predict", "/v2/models/bc/infer"
+    plain = {
+        "native 1 row": (native, {"records": one.to_dict(orient="records")}, requests),
+        "native 1000 rows": (native, {"records": big.to_dict(orient="records")}, requests // 10),
+        "v2 [1, 30]": (infer, v2(one), requests),
+        "v2 [1000, 30]": (infer, v2(big), requests // 10),
     }
-    proc, base = serve(src, store)
+    return {name: (path, json.dumps(body).encode(), n) for name, (path, body, n) in plain.items()}
+
+
+def measure(
+    sources: dict[str, Path], store: Path, columns: list[str], repeats: int, requests: int
+) -> dict[str, Any]:
+    """Both servers run side by side; each repeat measures every case on both, alternating
+    which goes first, so a change in the machine's load hits both alike."""
+    servers = {label: serve(src, store) for label, src in sources.items()}
     try:
+        work = cases(requests)
+        runs: dict[str, dict[str, list[tuple[float, float]]]] = {
+            label: {c: [] for c in work} for label in servers
+        }
+        clients = {
+            label: httpx.Client(base_url=base, timeout=60) for label, (_, base) in servers.items()
+        }
+        for label, client in clients.items():  # warm-up
+            for path, body, count in work.values():
+                latency(client, path, body, max(count // 5, 3), servers[label][0].pid)
+        labels = list(servers)
+        for repeat in range(repeats):
+            order = labels if repeat % 2 == 0 else labels[::-1]
+            for case, (path, body, count) in work.items():
+                for label in order:
+                    runs[label][case].append(
+                        latency(clients[label], path, body, count, servers[label][0].pid)
+                    )
+        for client in clients.values():
+            client.close()
         out: dict[str, Any] = {}
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for name, (path, payload, count) in cases.items():
-                body = json.dumps(payload).encode()
-                latency(client, path, body, max(count // 5, 3))  # warm-up
-                runs = [latency(client, path, body, count) for _ in range(repeats)]
-                out[name] = {"median_ms": statistics.median(runs), "runs_ms": runs}
-        out["d4"] = asyncio.run(d4(base, columns))
+        for label, (_, base) in servers.items():
+            out[label] = {
+                c: {
+                    "median_ms": statistics.median(w for w, _ in r),
+                    "cpu_ms_per_request": statistics.median(c for _, c in r),
+                    "runs": r,
+                }
+                for c, r in runs[label].items()
+            }
+            out[label]["d4"] = asyncio.run(d4(base, columns))
         return out
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def main() -> None:
@@ -210,26 +229,25 @@ def main() -> None:
         folder = Path(scratch)
         store = folder / "store"
         columns = register(store)
-        results = {
-            "load_average_before": os.getloadavg(),
-            args.base: measure(
-                source_of(args.base, folder), store, columns, args.repeats, args.requests
-            ),
-            "this tree": measure(
-                source_of(None, folder), store, columns, args.repeats, args.requests
-            ),
-            "load_average_after": os.getloadavg(),
-        }
+        sources = {args.base: source_of(args.base, folder), "this tree": source_of(None, folder)}
+        load_before = os.getloadavg()
+        results: dict[str, Any] = measure(sources, store, columns, args.repeats, args.requests)
+        results["load_average_before"] = load_before
+        results["load_average_after"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(
         f"load average before {results['load_average_before']}, after {results['load_average_after']}"
     )
-    print(f"{'case':20s} {args.base:>12s} {'this tree':>12s}")
-    for case in results["this tree"]:
+    base, tree = results[args.base], results["this tree"]
+    print(
+        f"{'case':18s} {'wall ' + args.base:>14s} {'wall tree':>10s} {'cpu ' + args.base:>13s} {'cpu tree':>9s}"
+    )
+    for case in tree:
         if case == "d4":
             continue
         print(
-            f"{case:20s} {results[args.base][case]['median_ms']:10.2f}ms {results['this tree'][case]['median_ms']:10.2f}ms"
+            f"{case:18s} {base[case]['median_ms']:12.2f}ms {tree[case]['median_ms']:8.2f}ms"
+            f" {base[case]['cpu_ms_per_request']:11.2f}ms {tree[case]['cpu_ms_per_request']:7.2f}ms"
         )
     for key in ("refused_all_four_s", "health_max_s"):
         print(

@@ -75,11 +75,17 @@ def _kind_name(value: Any) -> str:
 
 def _maybe_bools(array: np.ndarray, rows: list[Any]) -> bool:
     """Whether JSON true/false hide in ``rows`` (NumPy folded them into ``array`` as 1 and 0).
-    Only arrays holding a 0 or 1 can; in a larger batch only those pay for the look at each
-    value's type (about 25 ns a value)."""
-    if array.size > 64 and not ((array == 0) | (array == 1)).any():
+    Only the values that are 0 or 1 can be booleans, so in a larger batch only those are looked
+    at (all values' types when most are 0/1; about 25 ns a value)."""
+    if array.size <= 64:
+        return bool in set(map(type, chain.from_iterable(rows)))
+    hits = np.flatnonzero((array == 0) | (array == 1))
+    if hits.size == 0:
         return False
-    return bool in set(map(type, chain.from_iterable(rows)))
+    if hits.size > array.size // 8:
+        return bool in set(map(type, chain.from_iterable(rows)))
+    width = array.shape[1]
+    return any(type(rows[i // width][i % width]) is bool for i in hits.tolist())
 
 
 class InputSpec:
@@ -309,7 +315,7 @@ class InputSpec:
                 elif isinstance(value, float) and math.isinf(value) and not self.allow_nan:
                     raise SchemaError(f"{where} is infinite at row {i}")
                 elif dtype.is_integer and isinstance(value, float) and not value.is_integer():
-                    raise SchemaError(f"{where} must be a whole number ({dtype.value}), got {value} at row {i}")
+                    raise SchemaError(f"{where} must be a whole number ({dtype.value}), got a fraction at row {i}")
                 out.append(value)
             has_nan = any(isinstance(v, float) and math.isnan(v) for v in out)
             target = "float64" if has_nan and (dtype.is_integer or dtype is DType.BOOL) else _NUMPY[dtype]

@@ -237,7 +237,7 @@ def v2_request(
         params = item.get("parameters") or {}
         if not isinstance(params, dict):
             raise ValidationError(f"{where}.parameters must be an object")
-        if datatype != "BYTES" and datatype not in V2_DTYPES:
+        if not isinstance(datatype, str) or (datatype != "BYTES" and datatype not in V2_DTYPES):
             raise ValidationError(
                 f"{where}.datatype {shown(datatype)} is not one of {[*V2_DTYPES, 'BYTES']}"
             )
