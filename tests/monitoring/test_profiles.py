@@ -161,7 +161,7 @@ def test_compacted_files_are_not_read_again(log: tuple[Path, pd.DataFrame], tmp_
     root, _ = log
     store = _client(tmp_path).store.profiles
     update_profiles(store, "credit", root)
-    done = compact("credit", root=root, today=_dt.date(2026, 6, 3))
+    done = compact("credit", root=root, before=_dt.date(2026, 6, 3))
     assert [c.files for c in done] == [48, 48]
     after = update_profiles(store, "credit", root)
     assert (after.files_listed, after.files_read) == (2, 0)
@@ -185,7 +185,7 @@ def test_a_compacted_file_holding_unseen_rows_is_read_for_those_rows_only(
     update_profiles(store, "credit", root)
     for path in hidden:  # ...which come back and are compacted with the rest before the next pass
         (parked / path.name).rename(path)
-    compact("credit", root=root, today=_dt.date(2026, 6, 2))
+    compact("credit", root=root, before=_dt.date(2026, 6, 2))
     after = update_profiles(store, "credit", root)
     assert (after.files_read, after.rows_read) == (1, 5 * ROWS_PER_FILE)
     assert (

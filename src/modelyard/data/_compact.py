@@ -185,12 +185,11 @@ def compact(
     *,
     root: str | Path | None = None,
     before: _dt.date | None = None,
-    today: _dt.date | None = None,
 ) -> list[Compaction]:
     """Compact every date partition of ``endpoint`` before ``before`` (default: today, UTC,
     so the day writers are still filling is left alone)."""
     base = Path(root) if root is not None else default_log_root()
-    limit = before or today or _dt.datetime.now(_dt.UTC).date()
+    limit = before or _dt.datetime.now(_dt.UTC).date()
     out = []
     for folder in date_folders(base / "requests" / f"endpoint={endpoint}"):
         if folder.name.split("=", 1)[1] < limit.isoformat():
