@@ -20,9 +20,9 @@ from modelyard.registry import Client
 
 T0 = _dt.datetime(2026, 6, 1, tzinfo=_dt.UTC)
 ROWS_PER_FILE = 400
-# the KLL sketch's rank error at k=200 over every rank at once (99 % confidence): a KS statistic
+# the KLL sketch's rank error at k=400 over every rank at once (99 % confidence): a KS statistic
 # is the largest gap between two CDFs, so the sketch moves it by at most this much
-BOUND = kll_doubles_sketch.get_normalized_rank_error(200, True)
+BOUND = kll_doubles_sketch.get_normalized_rank_error(400, True)
 
 
 def _frame(n: int, rng: np.random.Generator, shift: float) -> pd.DataFrame:
@@ -213,9 +213,10 @@ def test_drift_from_profiles_agrees_with_the_rows(
             assert a.ks is not None and b.ks is not None
             assert abs(a.ks - b.ks) <= BOUND
             assert "KLL" in b.note
-            alpha = 0.05 / 3  # Bonferroni over three columns
-            if a.p_value is not None and not alpha / 3 < a.p_value < alpha * 3:
-                assert a.drifted == b.drifted  # a verdict far from the threshold is the same
+            if not a.drifted:  # conservative: no drift that the rows do not show
+                assert not b.drifted
+            if a.p_value is not None and a.p_value < 1e-9:  # a clear drift is found
+                assert b.drifted
         a, b = exact.drift.column("purpose"), sketched.drift.column("purpose")
         assert (a.chi2, a.p_value, a.drifted) == (
             b.chi2,

@@ -242,8 +242,9 @@ def drift_from_profile(
                 if numeric.count
                 else 0.0
             )
+            slack = numeric.rank_error if numeric.count else 0.0
             column = numeric_from_counts(
-                name, spec, counts, numeric.count, beyond, std, test, alpha, opts
+                name, spec, counts, numeric.count, beyond, std, test, alpha, opts, slack
             )
             if numeric.count:
                 column.note = (
