@@ -72,7 +72,7 @@ def _file(
 def generate(root: Path, n: int, extra: int = 0, seed: int = 0) -> None:
     """n rows over two days (the second drifted in x0), or ``extra`` more files on day two."""
     rng = np.random.default_rng(seed + extra)
-    files = n // PER_FILE if not extra else extra
+    files = extra if extra else n // PER_FILE
     day_us = 86_400_000_000
     start = int(T0.timestamp() * 1e6)
     for k in range(files):
