@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from datasketches import kll_doubles_sketch
 
+from modelyard.core.errors import ValidationError
 from modelyard.data._compact import compact
 from modelyard.data._predlog import LoggedRequest, write_requests
 from modelyard.monitoring import Monitor
@@ -251,3 +252,27 @@ def test_results_from_profiles_are_stored_like_any_window(
     assert stored["dataset_drift"] == 1.0
     empty = monitor.run("1d", end=T0 + _dt.timedelta(days=30), profiles=True)
     assert empty.rows == 0 and "no traffic in this window" in empty.findings
+
+
+def test_a_pass_can_compact_the_days_it_has_profiled(
+    log: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    root, reference = log
+    monitor = Monitor(
+        "credit", reference=reference, tracking_uri=str(tmp_path / "store"), log_root=root
+    )
+    with pytest.raises(ValidationError, match="compact=True needs profiles=True"):
+        monitor.run("1d", end=T0 + _dt.timedelta(days=2), compact=True)
+    first = monitor.run("1d", end=T0 + _dt.timedelta(days=1), profiles=True, compact=True)
+    day1 = sorted(
+        p.name
+        for p in (root / "requests" / "endpoint=credit" / "date=2026-06-01").glob("*.parquet")
+    )
+    assert len(day1) == 1 and day1[0].startswith("compact-")
+    assert (
+        len(list((root / "requests" / "endpoint=credit" / "date=2026-06-02").glob("*.parquet")))
+        == 48
+    )
+    again = monitor.run("1d", end=T0 + _dt.timedelta(days=1), profiles=True)
+    assert again.rows == first.rows == 48 * ROWS_PER_FILE
+    assert again.findings[0].startswith("from profiles: 0 new log file(s) read of 49")

@@ -107,6 +107,10 @@ def run(
             "(any log size; labels, latency and errors need the rows).",
         ),
     ] = False,
+    compact: Annotated[
+        bool,
+        typer.Option("--compact", help="With --profiles: then compact the log's days before the window's end."),
+    ] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
@@ -117,7 +121,7 @@ def run(
     with friendly_errors():
         rules = _rules(alerts, pipelines, tracking_uri)
         monitor = Monitor(endpoint, reference=reference, tracking_uri=tracking_uri, log_root=log_root)
-        result = monitor.run(window, end=_end(end), profiles=profiles)
+        result = monitor.run(window, end=_end(end), profiles=profiles, compact=compact)
         fired = evaluate(rules, result, monitor.client.store.monitoring) if rules else []
     if json:
         emit_json({**result.to_dict(), "alerts": [{"rule": f.rule, "value": f.value, "actions": f.actions} for f in fired]})

@@ -19,6 +19,7 @@ import pandas as pd
 
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.validation import parse_duration
+from modelyard.data._compact import compact as compact_log
 from modelyard.data._predlog import INPUT_PREFIX
 from modelyard.data._reference import reference as build_reference
 from modelyard.monitoring._drift import ColumnDrift, DriftOptions, DriftReport, detect_drift
@@ -207,18 +208,22 @@ class Monitor:
         start: _dt.datetime | None = None,
         store: bool = True,
         profiles: bool = False,
+        compact: bool = False,
     ) -> WindowResult:
         """One window's results. ``profiles=True`` reads only the log files not profiled
         before and computes drift, data quality and prediction drift from merged sketches
         (any window size, bounded memory); labels, latency and errors need the rows
-        (``profiles=False``, the default)."""
+        (``profiles=False``, the default). ``compact=True`` (with profiles) then compacts the
+        log's days before the window's end, once their files are profiled."""
         span = parse_window(window) if isinstance(window, str) else window
         end = _as_utc(end) if end is not None else _dt.datetime.now(_dt.UTC)
         start = _as_utc(start) if start is not None else end - span
         if start >= end:
             raise ValidationError(f"window start {start.isoformat()} is not before its end {end.isoformat()}")
+        if compact and not profiles:
+            raise ValidationError("compact=True needs profiles=True (the files are profiled before they are compacted)")
         if profiles:
-            result = self._run_profiles(span, start, end)
+            result = self._run_profiles(span, start, end, compact)
             if store:
                 self.client.store.monitoring.record(self.endpoint, _epoch_ms(start), _epoch_ms(end), result.points())
             return result
@@ -286,10 +291,12 @@ class Monitor:
         return result
 
     def _run_profiles(
-        self, span: _dt.timedelta, start: _dt.datetime, end: _dt.datetime
+        self, span: _dt.timedelta, start: _dt.datetime, end: _dt.datetime, compact: bool = False
     ) -> WindowResult:
         profiles = self.client.store.profiles
         done = update_profiles(profiles, self.endpoint, self.log_root)
+        if compact:
+            compact_log(self.endpoint, root=self.log_root, before=end.astimezone(_dt.UTC).date())
         current = window_profile(profiles, self.endpoint, start, end, self.log_root)
         result = WindowResult(self.endpoint, start, end, current.rows)
         result.findings.append(
