@@ -240,3 +240,18 @@ def test_the_cli_compacts_and_names_a_bad_date(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert '"files": 3' in done.output
     assert _rows(root) == (150, 150)
+
+
+def test_lineage_counts_served_rows_once_mid_compaction(tmp_path: Path) -> None:
+    from modelyard.pipelines._lineage import _served
+
+    root = tmp_path / "log"
+    for k in range(6):
+        _write(root, k)
+    counted: list[int] = []
+    compact_partition(
+        _folder(root),
+        after_publish=lambda _: counted.extend(r["rows"] for r in _served("credit", 1, root)),
+    )
+    assert counted == [300]  # the compacted file and the six it replaces were all there
+    assert [r["rows"] for r in _served("credit", 1, root)] == [300]
