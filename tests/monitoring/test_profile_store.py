@@ -53,3 +53,11 @@ def test_files_are_folded_in_once_and_hours_merge(store: ProfileStore) -> None:
         )
     assert store.seen("credit", ["2026-06-01/d"]) == set()
     assert [rows for _, rows, _ in store.hours("credit", 0, 3_600_000)] == [3]
+
+
+def test_folder_marks_are_replaced(store: ProfileStore) -> None:
+    store.mark_folders("credit", {"2026-06-01": 5, "2026-06-02": 7})
+    store.mark_folders("credit", {"2026-06-02": 9})
+    store.mark_folders("credit", {})
+    assert store.folder_marks("credit") == {"2026-06-01": 5, "2026-06-02": 9}
+    assert store.folder_marks("other") == {}

@@ -141,18 +141,28 @@ def test_a_pass_reads_only_the_files_new_since_the_last(
 ) -> None:
     root, _ = log
     store = _client(tmp_path).store.profiles
-    first = update_profiles(store, "credit", root)
+    first = update_profiles(store, "credit", root, settle_ns=0)
     assert (first.files_listed, first.files_read) == (96, 96)
-    again = update_profiles(store, "credit", root)
-    assert again.files_read == 0 and again.rows_read == 0
+    again = update_profiles(store, "credit", root, settle_ns=0)
+    assert (again.folders_listed, again.files_listed, again.files_read) == (
+        0,
+        0,
+        0,
+    )  # a stat per day
     # the files already profiled are never opened again: make them unreadable garbage
     for path in (root / "requests").rglob("part-*.parquet"):
         path.write_bytes(b"not parquet")
     rng = np.random.default_rng(3)
     for k in range(3):
         _write_file(root, T0 + _dt.timedelta(days=2, minutes=30 * k), rng, 0.0, f"new{k}")
-    later = update_profiles(store, "credit", root)
-    assert (later.files_listed, later.files_read, later.rows_read) == (99, 3, 3 * ROWS_PER_FILE)
+    later = update_profiles(store, "credit", root, settle_ns=0)
+    # only the new day's folder is listed, and only its three files are read
+    assert (later.folders_listed, later.files_listed, later.files_read, later.rows_read) == (
+        1,
+        3,
+        3,
+        3 * ROWS_PER_FILE,
+    )
     # hour-aligned windows come from the stored hours alone
     day = window_profile(store, "credit", T0, T0 + _dt.timedelta(days=1), root)
     assert day.rows == 48 * ROWS_PER_FILE
@@ -161,10 +171,10 @@ def test_a_pass_reads_only_the_files_new_since_the_last(
 def test_compacted_files_are_not_read_again(log: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     root, _ = log
     store = _client(tmp_path).store.profiles
-    update_profiles(store, "credit", root)
+    update_profiles(store, "credit", root, settle_ns=0)
     done = compact("credit", root=root, before=_dt.date(2026, 6, 3))
     assert [c.files for c in done] == [48, 48]
-    after = update_profiles(store, "credit", root)
+    after = update_profiles(store, "credit", root, settle_ns=0)
     assert (after.files_listed, after.files_read) == (2, 0)
     assert (
         window_profile(store, "credit", T0, T0 + _dt.timedelta(days=2), root).rows
@@ -183,11 +193,11 @@ def test_a_compacted_file_holding_unseen_rows_is_read_for_those_rows_only(
     parked.mkdir()
     for path in hidden:  # the monitor sees the day without its last five files...
         path.rename(parked / path.name)
-    update_profiles(store, "credit", root)
+    update_profiles(store, "credit", root, settle_ns=0)
     for path in hidden:  # ...which come back and are compacted with the rest before the next pass
         (parked / path.name).rename(path)
     compact("credit", root=root, before=_dt.date(2026, 6, 2))
-    after = update_profiles(store, "credit", root)
+    after = update_profiles(store, "credit", root, settle_ns=0)
     assert (after.files_read, after.rows_read) == (1, 5 * ROWS_PER_FILE)
     assert (
         window_profile(store, "credit", T0, T0 + _dt.timedelta(days=2), root).rows
@@ -275,4 +285,4 @@ def test_a_pass_can_compact_the_days_it_has_profiled(
     )
     again = monitor.run("1d", end=T0 + _dt.timedelta(days=1), profiles=True)
     assert again.rows == first.rows == 48 * ROWS_PER_FILE
-    assert again.findings[0].startswith("from profiles: 0 new log file(s) read of 49")
+    assert again.findings[0].startswith("from profiles: 0 new log file(s) read")

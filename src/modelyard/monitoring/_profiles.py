@@ -14,6 +14,7 @@ data quality and the row count then come from the merged profile (``drift_from_p
 from __future__ import annotations
 
 import datetime as _dt
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class ProfilePass:
     files_listed: int
     files_read: int
     rows_read: int
+    folders_listed: int = 0
 
 
 def _profiled_columns(names: list[str]) -> list[str]:
@@ -97,11 +99,28 @@ def _merge_bytes(stored: bytes, new: bytes) -> bytes:
 
 
 def update_profiles(
-    store: ProfileStore, endpoint: str, root: str | Path | None = None, *, attempts: int = 20
+    store: ProfileStore,
+    endpoint: str,
+    root: str | Path | None = None,
+    *,
+    attempts: int = 20,
+    settle_ns: int = 2_000_000_000,
 ) -> ProfilePass:
-    """Fold every log file not yet profiled into the endpoint's hourly profiles."""
+    """Fold every log file not yet profiled into the endpoint's hourly profiles.
+
+    A date folder whose modification time is the one recorded when all its files were last
+    folded in is not listed again (a file added, renamed or deleted in it changes that time),
+    so a pass costs a ``stat`` per past day. A folder is only recorded once its modification
+    time is ``settle_ns`` old, so that a change within the same clock tick is never missed."""
     base = Path(root) if root is not None else default_log_root()
-    folders = date_folders(base / "requests" / f"endpoint={endpoint}")
+    marks = store.folder_marks(endpoint)
+    stamps: dict[str, int] = {}
+    folders = []
+    for folder in date_folders(base / "requests" / f"endpoint={endpoint}"):
+        stamp = folder.stat().st_mtime_ns
+        if marks.get(folder.name[len("date=") :]) != stamp:
+            stamps[folder.name[len("date=") :]] = stamp
+            folders.append(folder)
     files_read = rows_read = 0
     listed = 0
     for _ in range(attempts):
@@ -128,8 +147,10 @@ def update_profiles(
             continue  # compaction moved rows, or another pass got there first: list again
         # a compaction between the listing and now may hold writer files we have not seen
         if [f.key for f in list_files(folders)] == [f.key for f in files]:
-            return ProfilePass(listed, files_read, rows_read)
-    return ProfilePass(listed, files_read, rows_read)
+            settled = time.time_ns() - settle_ns
+            store.mark_folders(endpoint, {d: m for d, m in stamps.items() if m < settled})
+            return ProfilePass(listed, files_read, rows_read, len(folders))
+    return ProfilePass(listed, files_read, rows_read, len(folders))
 
 
 def _epoch_ms(value: _dt.datetime) -> int:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from modelyard.core.errors import ConflictError
 from modelyard.core.ids import now_ms
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
-from modelyard.store._schema import monitor_profiles, monitor_seen_files
+from modelyard.store._schema import monitor_profiles, monitor_seen_files, monitor_seen_folders
 
 _CHUNK = 500
 
@@ -84,6 +84,32 @@ class ProfileStore:
             raise ConflictError(
                 f"another monitor pass profiled some of these files of {endpoint!r} first"
             ) from error
+
+    def folder_marks(self, endpoint: str) -> dict[str, int]:
+        """Per date folder, its modification time when every file in it was last folded in."""
+        f = monitor_seen_folders
+        with translated(self.where), self._engines.read.connect() as conn:
+            return {
+                r[0]: int(r[1])
+                for r in conn.execute(
+                    select(f.c.folder, f.c.mtime_ns).where(f.c.endpoint == endpoint)
+                )
+            }
+
+    def mark_folders(self, endpoint: str, marks: dict[str, int]) -> None:
+        """Remember folders as fully folded in at these modification times: a later pass
+        lists a folder again only when its modification time differs."""
+        if not marks:
+            return
+        f = monitor_seen_folders
+        with translated(self.where), self._engines.write.begin() as conn:
+            conn.execute(
+                delete(f).where(and_(f.c.endpoint == endpoint, f.c.folder.in_(list(marks))))
+            )
+            conn.execute(
+                insert(f),
+                [{"endpoint": endpoint, "folder": k, "mtime_ns": v} for k, v in marks.items()],
+            )
 
     def hours(self, endpoint: str, start_ms: int, end_ms: int) -> list[tuple[int, int, bytes]]:
         """(hour start, rows, profile) of the hours with ``start_ms <= hour_start < end_ms``."""

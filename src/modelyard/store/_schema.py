@@ -256,6 +256,14 @@ monitor_seen_files = Table(
     Column("seen_time", BigInteger, nullable=False),
 )
 
+monitor_seen_folders = Table(
+    "monitor_seen_folders",
+    metadata,
+    Column("endpoint", String(128), primary_key=True),
+    Column("folder", String(64), primary_key=True),
+    Column("mtime_ns", BigInteger, nullable=False),
+)
+
 alert_events = Table(
     "alert_events",
     metadata,

@@ -32,8 +32,15 @@ def upgrade() -> None:
         sa.Column("name", sa.String(512), primary_key=True),
         sa.Column("seen_time", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "monitor_seen_folders",
+        sa.Column("endpoint", sa.String(128), primary_key=True),
+        sa.Column("folder", sa.String(64), primary_key=True),
+        sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("monitor_seen_folders")
     op.drop_table("monitor_seen_files")
     op.drop_table("monitor_profiles")
