@@ -67,8 +67,9 @@ def _fold(table: pa.Table, hours: dict[int, Profile]) -> int:
     micros = table["timestamp"].cast(pa.int64()).to_numpy()
     hour = (micros // (HOUR_MS * 1000)) * HOUR_MS
     columns = _profiled_columns(table.column_names)
-    for h in np.unique(hour).tolist():
-        part = table.filter(pa.array(hour == h)) if len(np.unique(hour)) > 1 else table
+    distinct = np.unique(hour).tolist()
+    for h in distinct:
+        part = table.filter(pa.array(hour == h)) if len(distinct) > 1 else table
         hours.setdefault(int(h), Profile()).update(part, columns)
     return int(table.num_rows)
 

@@ -224,15 +224,22 @@ class Profile:
                 else table[name]
             )
             kinds = self.columns.setdefault(name, {})
-            if pa.types.is_null(column.type):
-                continue
-            if _is_numeric_type(column.type):
-                numeric = kinds.setdefault("numeric", NumericSketch())
-                assert isinstance(numeric, NumericSketch)
+            if pa.types.is_null(column.type):  # a column all null in this file: nulls only
+                nulls = (
+                    kinds.get("numeric")
+                    or kinds.get("categorical")
+                    or kinds.setdefault("numeric", NumericSketch())
+                )
+                nulls.nulls += len(column)
+            elif _is_numeric_type(column.type):
+                numeric = kinds.get("numeric")
+                if not isinstance(numeric, NumericSketch):
+                    numeric = kinds["numeric"] = NumericSketch()
                 numeric.update(column.cast(pa.float64()).to_numpy(zero_copy_only=False))
             else:
-                categories = kinds.setdefault("categorical", CategorySketch())
-                assert isinstance(categories, CategorySketch)
+                categories = kinds.get("categorical")
+                if not isinstance(categories, CategorySketch):
+                    categories = kinds["categorical"] = CategorySketch()
                 categories.update(column)
 
     def merge(self, other: Profile) -> Profile:
