@@ -286,3 +286,47 @@ def test_a_pass_can_compact_the_days_it_has_profiled(
     again = monitor.run("1d", end=T0 + _dt.timedelta(days=1), profiles=True)
     assert again.rows == first.rows == 48 * ROWS_PER_FILE
     assert again.findings[0].startswith("from profiles: 0 new log file(s) read")
+
+
+def test_the_cli_runs_a_window_from_profiles_and_compacts(
+    log: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from modelyard.cli import app
+
+    root, reference = log
+    reference.to_parquet(tmp_path / "reference.parquet")
+    base = [
+        "monitor",
+        "run",
+        "credit",
+        "--window",
+        "1d",
+        "--end",
+        "2026-06-03T00:00",
+        "--log-root",
+        str(root),
+    ]
+    base += [
+        "--reference",
+        str(tmp_path / "reference.parquet"),
+        "--tracking-uri",
+        str(tmp_path / "store"),
+        "--json",
+    ]
+    runner = CliRunner()
+    refused = runner.invoke(app, [*base, "--compact"])
+    assert refused.exit_code != 0 and "compact=True needs profiles=True" in refused.output
+    done = runner.invoke(app, [*base, "--profiles", "--compact"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert result["rows"] == 48 * ROWS_PER_FILE and result["drift"]["drifted"]
+    assert result["findings"][0].startswith("from profiles: 96 new log file(s) read of 96")
+    for day in ("2026-06-01", "2026-06-02"):
+        assert (
+            len(list((root / "requests" / "endpoint=credit" / f"date={day}").glob("*.parquet")))
+            == 1
+        )
