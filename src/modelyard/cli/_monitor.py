@@ -99,6 +99,18 @@ def run(
         str | None, typer.Option(help="Python file of pipelines that alert actions {trigger: NAME} may run.")
     ] = None,
     log_root: LogRoot = None,
+    profiles: Annotated[
+        bool,
+        typer.Option(
+            "--profiles",
+            help="Read only log files not profiled before; drift and quality from merged sketches "
+            "(any log size; labels, latency and errors need the rows).",
+        ),
+    ] = False,
+    compact: Annotated[
+        bool,
+        typer.Option("--compact", help="With --profiles: then compact the log's days before the window's end."),
+    ] = False,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
@@ -109,7 +121,7 @@ def run(
     with friendly_errors():
         rules = _rules(alerts, pipelines, tracking_uri)
         monitor = Monitor(endpoint, reference=reference, tracking_uri=tracking_uri, log_root=log_root)
-        result = monitor.run(window, end=_end(end))
+        result = monitor.run(window, end=_end(end), profiles=profiles, compact=compact)
         fired = evaluate(rules, result, monitor.client.store.monitoring) if rules else []
     if json:
         emit_json({**result.to_dict(), "alerts": [{"rule": f.rule, "value": f.value, "actions": f.actions} for f in fired]})
@@ -151,6 +163,35 @@ def report(
         store = monitor.client.store.monitoring
         html, twin = write_report(endpoint, store.points(endpoint), latest, store.alerts(endpoint), output)
     say("report: ", (str(html), "bold"), f" (JSON: {twin})")
+
+
+@app.command("compact")
+def compact_command(
+    endpoint: Endpoint,
+    before: Annotated[
+        str | None, typer.Option(help="Compact the days before this date, YYYY-MM-DD (default: today, UTC).")
+    ] = None,
+    log_root: LogRoot = None,
+    json: Json = False,
+) -> None:
+    """Merge each past day's small prediction-log files into one file. Readers never see a row
+    twice or miss one meanwhile; a kill leaves the log consistent (run it again to finish)."""
+    from modelyard.monitoring import compact_log
+
+    with friendly_errors():
+        try:
+            limit = _dt.date.fromisoformat(before) if before is not None else None
+        except ValueError:
+            raise ValidationError(f"--before {before!r} is not a date such as 2026-11-29") from None
+        done = compact_log(endpoint, root=log_root, before=limit)
+    if json:
+        emit_json([{"date": c.date, "files": c.files, "rows": c.rows, "path": str(c.path) if c.path else None, "removed": c.removed} for c in done])
+        return
+    table(
+        f"compacted {endpoint}",
+        ["date", "files merged", "rows", "file"],
+        [[c.date, str(c.files), f"{c.rows:,}", c.path.name if c.path else "(nothing to do)"] for c in done],
+    )
 
 
 @app.command("alerts")

@@ -1,6 +1,8 @@
 """Monitoring: drift, data quality, performance and service health per window of the
 prediction log, stored as time series; alert rules; an HTML report."""
 
+from modelyard.data._compact import Compaction
+from modelyard.data._compact import compact as compact_log
 from modelyard.monitoring._alerts import (
     Action,
     Condition,
@@ -17,6 +19,7 @@ from modelyard.monitoring._report import WindowLabel, write_report
 __all__ = [
     "Action",
     "ColumnDrift",
+    "Compaction",
     "Condition",
     "DriftOptions",
     "DriftReport",
@@ -25,6 +28,7 @@ __all__ = [
     "Rule",
     "WindowLabel",
     "WindowResult",
+    "compact_log",
     "detect_drift",
     "evaluate",
     "parse_condition",

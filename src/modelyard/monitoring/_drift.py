@@ -140,14 +140,39 @@ def _ks_pvalue(d: float, n: int, m: int) -> float:
 
 def _numeric(name: str, ref: dict[str, Any], values: np.ndarray, test: str, alpha: float, opts: DriftOptions) -> ColumnDrift:
     finite = values[np.isfinite(values)]
-    n_ref, n_cur = int(ref.get("count", 0)), int(finite.size)
+    edges = np.asarray(ref.get("edges") or [], dtype=np.float64)
+    if len(edges) < 2 or finite.size == 0:
+        return numeric_from_counts(name, ref, np.zeros(max(len(edges) - 1, 1)), int(finite.size), 0.0, 0.0, test, alpha, opts)
+    cur_counts = np.bincount(np.searchsorted(edges[1:-1], finite, side="left"), minlength=len(edges) - 1).astype(np.float64)
+    # mass beyond the reference's range adds its distance to Wasserstein
+    below = np.clip(edges[0] - finite[finite < edges[0]], 0, None).sum()
+    above = np.clip(finite[finite > edges[-1]] - edges[-1], 0, None).sum()
+    return numeric_from_counts(name, ref, cur_counts, int(finite.size), float(below + above), float(np.std(finite)), test, alpha, opts)
+
+
+def numeric_from_counts(
+    name: str,
+    ref: dict[str, Any],
+    cur_counts: np.ndarray,
+    n_cur: int,
+    beyond: float,
+    cur_std: float,
+    test: str,
+    alpha: float,
+    opts: DriftOptions,
+    ks_slack: float = 0.0,
+) -> ColumnDrift:
+    """The drift of a numeric column from the current values' counts on the reference's bins
+    (``beyond``: the summed distance of current values outside the reference's range). With
+    counts estimated by a sketch, ``ks_slack`` is its rank error: the KS p-value is then the one
+    of the statistic's lower bound, so the sketch never makes a drift the rows would not."""
+    n_ref = int(ref.get("count", 0))
     edges = np.asarray(ref.get("edges") or [], dtype=np.float64)
     out = ColumnDrift(name, "numeric", test, None, None, alpha if test == "ks" else opts.thresholds.get(test, THRESHOLDS.get(test, 0.1)), None, n_ref, n_cur)
     if n_cur < opts.min_count or n_ref < opts.min_count or len(edges) < 2:
         out.note = f"too few values (reference {n_ref}, current {n_cur}; need {opts.min_count})"
         return out
     ref_counts = np.asarray(ref["counts"], dtype=np.float64)
-    cur_counts = np.bincount(np.searchsorted(edges[1:-1], finite, side="left"), minlength=len(ref_counts)).astype(np.float64)
     p, q = ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
     cdf_gap = np.abs(np.cumsum(p) - np.cumsum(q))
     out.ks = float(cdf_gap.max())
@@ -160,18 +185,14 @@ def _numeric(name: str, ref: dict[str, Any], values: np.ndarray, test: str, alph
     # Wasserstein on the binned CDFs: the gap times the width of each bin (the outer bins are
     # bounded by the reference's extremes), in units of the reference's standard deviation
     widths = np.diff(edges)
-    std = float(ref.get("std") or 0.0) or float(np.std(finite)) or 1.0
+    std = float(ref.get("std") or 0.0) or cur_std or 1.0
     out.wasserstein = float(np.sum(cdf_gap[:-1] * widths[: len(cdf_gap) - 1]) / std) if len(widths) else 0.0
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo < edges[0] or hi > edges[-1]:  # mass beyond the reference's range adds its distance
-        below = np.clip(edges[0] - finite[finite < edges[0]], 0, None).sum()
-        above = np.clip(finite[finite > edges[-1]] - edges[-1], 0, None).sum()
-        out.wasserstein += float((below + above) / n_cur / std)
+    out.wasserstein += float(beyond / n_cur / std)
     out.reference_share, out.current_share = p.tolist(), q.tolist()
     out.bins = edges.tolist()
     if test == "ks":
         out.statistic = out.ks
-        out.p_value = _ks_pvalue(out.ks, n_ref, n_cur)
+        out.p_value = _ks_pvalue(max(out.ks - ks_slack, 0.0), n_ref, n_cur)
         out.drifted = bool(out.p_value < alpha and out.wasserstein >= opts.min_effect_numeric)
     else:
         out.statistic = {"psi": out.psi, "wasserstein": out.wasserstein, "js": out.js}[test]
@@ -180,14 +201,17 @@ def _numeric(name: str, ref: dict[str, Any], values: np.ndarray, test: str, alph
 
 
 def _categorical(name: str, ref: dict[str, Any], values: pd.Series, test: str, alpha: float, opts: DriftOptions) -> ColumnDrift:
-    text = values.dropna().astype(str)
+    return categorical_from_counts(name, ref, values.dropna().astype(str).value_counts(), test, alpha, opts)
+
+
+def categorical_from_counts(name: str, ref: dict[str, Any], counted: pd.Series, test: str, alpha: float, opts: DriftOptions) -> ColumnDrift:
+    """The drift of a categorical column from the current count of each category."""
     categories = list(ref.get("categories", {}))
-    n_ref, n_cur = int(ref.get("count", 0)), int(text.size)
+    n_ref, n_cur = int(ref.get("count", 0)), int(counted.sum())
     out = ColumnDrift(name, "categorical", test, None, None, alpha if test == "chi2" else opts.thresholds.get(test, THRESHOLDS.get(test, 0.1)), None, n_ref, n_cur)
     if n_cur < opts.min_count or n_ref < opts.min_count:
         out.note = f"too few values (reference {n_ref}, current {n_cur}; need {opts.min_count})"
         return out
-    counted = text.value_counts()
     cur = np.asarray([counted.get(c, 0) for c in categories] + [int(counted[~counted.index.isin(categories)].sum())], dtype=np.float64)
     ref_counts = np.asarray([ref["categories"][c] for c in categories] + [ref.get("other", 0)], dtype=np.float64)
     unseen = sorted(set(counted.index) - set(categories))[:10]

@@ -19,10 +19,20 @@ import pandas as pd
 
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.validation import parse_duration
+from modelyard.data._compact import compact as compact_log
 from modelyard.data._predlog import INPUT_PREFIX
 from modelyard.data._reference import reference as build_reference
 from modelyard.monitoring._drift import ColumnDrift, DriftOptions, DriftReport, detect_drift
 from modelyard.monitoring._measures import performance, quality, technical
+from modelyard.monitoring._profiles import (
+    drift_from_profile,
+    quality_from_profile,
+    reference_columns,
+    reference_from_sketch,
+    update_profiles,
+    window_profile,
+)
+from modelyard.monitoring._sketch import NumericSketch
 from modelyard.monitoring._window import (
     first_timestamp,
     known_request_ids,
@@ -197,12 +207,26 @@ class Monitor:
         end: _dt.datetime | None = None,
         start: _dt.datetime | None = None,
         store: bool = True,
+        profiles: bool = False,
+        compact: bool = False,
     ) -> WindowResult:
+        """One window's results. ``profiles=True`` reads only the log files not profiled
+        before and computes drift, data quality and prediction drift from merged sketches
+        (any window size, bounded memory); labels, latency and errors need the rows
+        (``profiles=False``, the default). ``compact=True`` (with profiles) then compacts the
+        log's days before the window's end, once their files are profiled."""
         span = parse_window(window) if isinstance(window, str) else window
         end = _as_utc(end) if end is not None else _dt.datetime.now(_dt.UTC)
         start = _as_utc(start) if start is not None else end - span
         if start >= end:
             raise ValidationError(f"window start {start.isoformat()} is not before its end {end.isoformat()}")
+        if compact and not profiles:
+            raise ValidationError("compact=True needs profiles=True (the files are profiled before they are compacted)")
+        if profiles:
+            result = self._run_profiles(span, start, end, compact)
+            if store:
+                self.client.store.monitoring.record(self.endpoint, _epoch_ms(start), _epoch_ms(end), result.points())
+            return result
         requests = load_requests(self.endpoint, start, end, self.log_root)
         result = WindowResult(self.endpoint, start, end, 0)
         if requests.empty:
@@ -264,4 +288,54 @@ class Monitor:
             result.target_drift = detect_drift(target_ref, labels, options=self.options).columns[0]
         if store:
             self.client.store.monitoring.record(self.endpoint, _epoch_ms(start), _epoch_ms(end), result.points())
+        return result
+
+    def _run_profiles(
+        self, span: _dt.timedelta, start: _dt.datetime, end: _dt.datetime, compact: bool = False
+    ) -> WindowResult:
+        profiles = self.client.store.profiles
+        done = update_profiles(profiles, self.endpoint, self.log_root)
+        if compact:
+            compact_log(self.endpoint, root=self.log_root, before=end.astimezone(_dt.UTC).date())
+        current = window_profile(profiles, self.endpoint, start, end, self.log_root)
+        result = WindowResult(self.endpoint, start, end, current.rows)
+        result.findings.append(
+            f"from profiles: {done.files_read} new log file(s) read of {done.files_listed}; "
+            "labels, latency and errors are measured on rows (profiles=False)"
+        )
+        if current.rows == 0:
+            result.findings.append("no traffic in this window")
+            return result
+        reference, source = self._reference, self._reference_source
+        if reference is None:
+            top = max(current.versions, key=lambda k: current.versions[k])
+            model, version = top.split("\x00", 1)
+            reference, source = self._lineage_reference(model, version)
+        result.reference_source = source
+        present = reference_columns(current)
+        wanted = self.columns or [c for c in present if c in reference]
+        untested = [c for c in present if c not in reference]
+        if untested and self.columns is None:
+            result.findings.append(
+                f"not in the reference, not tested: {', '.join(map(repr, untested[:8]))}"
+            )
+        result.drift = drift_from_profile(reference, current, columns=wanted, options=self.options)
+        result.quality, findings = quality_from_profile(current, reference, wanted)
+        result.findings.extend(findings)
+        first = first_timestamp(self.endpoint, self.log_root)
+        if first is not None and first + span <= start:
+            baseline = window_profile(profiles, self.endpoint, first, first + span, self.log_root)
+            for name in ("score", "prediction"):
+                base, now = baseline.sketch(name, "numeric"), current.sketch(name, "numeric")
+                if (
+                    isinstance(base, NumericSketch)
+                    and isinstance(now, NumericSketch)
+                    and base.count
+                    and now.count
+                ):
+                    ref = {name: reference_from_sketch(base)}
+                    result.prediction_drift = drift_from_profile(
+                        ref, current, columns=[name], options=self.options
+                    ).columns[0]
+                    break
         return result

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
+from modelyard.data._logfiles import SOURCE_COLUMN, LogFile, date_folders, stable_files, utc_date
 from modelyard.data._predlog import INPUT_PREFIX, default_log_root
 
 
@@ -22,41 +24,64 @@ def _ms(value: _dt.datetime) -> str:
     return value.astimezone(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def read_log(
+    endpoint: str,
+    sql: str,
+    params: list[Any],
+    root: str | Path | None = None,
+    *,
+    first_day: str | None = None,
+    last_day: str | None = None,
+) -> pd.DataFrame:
+    """Run ``sql`` (reading the view ``log``) over the live files of an endpoint's log, as one
+    consistent snapshot even while compaction runs (see ``modelyard.data._logfiles``)."""
+    base = Path(root) if root is not None else default_log_root()
+    folders = date_folders(base / "requests" / f"endpoint={endpoint}", first_day, last_day)
+
+    def read(files: list[LogFile]) -> pd.DataFrame:
+        if not files:
+            return pd.DataFrame()
+        paths = "[" + ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in files) + "]"
+        try:
+            with duckdb.connect() as con:
+                con.execute("SET TimeZone = 'UTC'")
+                con.execute(
+                    "CREATE VIEW log AS SELECT * EXCLUDE (date) "
+                    f"FROM read_parquet({paths}, hive_partitioning = true, union_by_name = true)"
+                )
+                return con.execute(sql, params).df()
+        except duckdb.IOException as error:
+            if "No such file" in str(error) or "No files found" in str(error):
+                raise FileNotFoundError(str(error)) from error
+            raise
+
+    return stable_files(folders, read)
+
+
 def load_requests(
     endpoint: str, start: _dt.datetime, end: _dt.datetime, root: str | Path | None = None
 ) -> pd.DataFrame:
     """Logged rows of ``endpoint`` with ``start <= timestamp < end`` (every status, shadows too)."""
-    base = Path(root) if root is not None else default_log_root()
-    pattern = _glob(base, "requests", f"endpoint={endpoint}")
-    if pattern is None:
-        return pd.DataFrame()
-    first_day = start.astimezone(_dt.UTC).strftime("%Y-%m-%d")
-    last_day = end.astimezone(_dt.UTC).strftime("%Y-%m-%d")
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        frame = con.execute(
-            "SELECT * EXCLUDE (date) FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
-            "WHERE date BETWEEN ? AND ? AND timestamp >= CAST(? AS TIMESTAMPTZ) AND timestamp < CAST(? AS TIMESTAMPTZ)",
-            [pattern, first_day, last_day, _ms(start), _ms(end)],
-        ).df()
-    frame = frame.drop(columns=[c for c in ("endpoint",) if c in frame.columns])
-    return frame
+    frame = read_log(
+        endpoint,
+        "SELECT * FROM log WHERE timestamp >= CAST(? AS TIMESTAMPTZ) AND timestamp < CAST(? AS TIMESTAMPTZ)",
+        [_ms(start), _ms(end)],
+        root,
+        first_day=utc_date(start),
+        last_day=utc_date(end),
+    )
+    return frame.drop(columns=[c for c in ("endpoint", SOURCE_COLUMN) if c in frame.columns])
 
 
 def first_timestamp(endpoint: str, root: str | Path | None = None) -> _dt.datetime | None:
     base = Path(root) if root is not None else default_log_root()
-    pattern = _glob(base, "requests", f"endpoint={endpoint}")
-    if pattern is None:
-        return None
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        value = con.execute(
-            "SELECT min(timestamp) FROM read_parquet(?, hive_partitioning = true, union_by_name = true)", [pattern]
-        ).fetchone()
-    if value is None or value[0] is None:
-        return None
-    stamp: _dt.datetime = value[0]
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=_dt.UTC)
+    for folder in date_folders(base / "requests" / f"endpoint={endpoint}"):
+        day = folder.name[len("date=") :]  # the first day with rows holds the first timestamp
+        frame = read_log(endpoint, "SELECT min(timestamp) AS first FROM log", [], root, first_day=day, last_day=day)
+        if not frame.empty and not pd.isna(frame["first"].iloc[0]):
+            stamp: _dt.datetime = frame["first"].iloc[0].to_pydatetime()
+            return stamp if stamp.tzinfo else stamp.replace(tzinfo=_dt.UTC)
+    return None
 
 
 def load_feedback(root: str | Path | None = None) -> pd.DataFrame:
@@ -72,18 +97,14 @@ def load_feedback(root: str | Path | None = None) -> pd.DataFrame:
 
 def known_request_ids(endpoint: str, end: _dt.datetime, root: str | Path | None = None) -> set[str]:
     """Every request id logged for ``endpoint`` before ``end``."""
-    base = Path(root) if root is not None else default_log_root()
-    pattern = _glob(base, "requests", f"endpoint={endpoint}")
-    if pattern is None:
-        return set()
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            "SELECT DISTINCT request_id FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
-            "WHERE timestamp < CAST(? AS TIMESTAMPTZ)",
-            [pattern, _ms(end)],
-        ).fetchall()
-    return {r[0] for r in rows}
+    frame = read_log(
+        endpoint,
+        "SELECT DISTINCT request_id FROM log WHERE timestamp < CAST(? AS TIMESTAMPTZ)",
+        [_ms(end)],
+        root,
+        last_day=utc_date(end),
+    )
+    return set(frame["request_id"]) if not frame.empty else set()
 
 
 def with_labels(requests: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:

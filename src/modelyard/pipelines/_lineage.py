@@ -10,21 +10,33 @@ from typing import Any
 import duckdb
 
 from modelyard.core.errors import NotFoundError
+from modelyard.data._logfiles import LogFile, date_folders, stable_files
 from modelyard.data._predlog import default_log_root
 from modelyard.registry import Client
 
 
 def _served(name: str, version: int, root: Path) -> list[dict[str, Any]]:
     folder = root / "requests"
-    if not folder.is_dir() or not any(folder.rglob("*.parquet")):
+    if not folder.is_dir():
         return []
-    with duckdb.connect() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(
-            "SELECT endpoint, count(*), min(timestamp), max(timestamp) FROM read_parquet(?, hive_partitioning = true, union_by_name = true) "
-            "WHERE model = ? AND version = ? AND status = 200 GROUP BY endpoint ORDER BY endpoint",
-            [str(folder / "**" / "*.parquet"), name, str(version)],
-        ).fetchall()
+    folders = [d for endpoint in sorted(folder.iterdir()) if endpoint.is_dir() for d in date_folders(endpoint)]
+
+    def read(files: list[LogFile]) -> list[Any]:
+        if not files:
+            return []
+        paths = "[" + ", ".join("'" + str(f.path).replace("'", "''") + "'" for f in files) + "]"
+        try:
+            with duckdb.connect() as con:
+                con.execute("SET TimeZone = 'UTC'")
+                return con.execute(
+                    f"SELECT endpoint, count(*), min(timestamp), max(timestamp) FROM read_parquet({paths}, hive_partitioning = true, union_by_name = true) "
+                    "WHERE model = ? AND version = ? AND status = 200 GROUP BY endpoint ORDER BY endpoint",
+                    [name, str(version)],
+                ).fetchall()
+        except duckdb.IOException as error:  # a file compacted away meanwhile: read again
+            raise FileNotFoundError(str(error)) from error
+
+    rows = stable_files(folders, read)  # compacted files stand for the files they replace
     return [{"endpoint": r[0], "rows": int(r[1]), "first": str(r[2])[:19], "last": str(r[3])[:19]} for r in rows]
 
 

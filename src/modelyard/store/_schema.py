@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -235,6 +236,32 @@ monitor_metrics = Table(
     Column("value", Float, nullable=True),
     Column("computed_time", BigInteger, nullable=False),
     Index("ix_monitor_metrics_series", "endpoint", "name", "window_end"),
+)
+
+monitor_profiles = Table(
+    "monitor_profiles",
+    metadata,
+    Column("endpoint", String(128), primary_key=True),
+    Column("hour_start", BigInteger, primary_key=True),
+    Column("rows", BigInteger, nullable=False),
+    Column("profile", LargeBinary, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+monitor_seen_files = Table(
+    "monitor_seen_files",
+    metadata,
+    Column("endpoint", String(128), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("seen_time", BigInteger, nullable=False),
+)
+
+monitor_seen_folders = Table(
+    "monitor_seen_folders",
+    metadata,
+    Column("endpoint", String(128), primary_key=True),
+    Column("folder", String(64), primary_key=True),
+    Column("mtime_ns", BigInteger, nullable=False),
 )
 
 alert_events = Table(

@@ -40,6 +40,7 @@ from modelyard.store._feature_store import FeatureRegistryStore
 from modelyard.store._migrate import ensure_schema
 from modelyard.store._monitor_store import MonitorStore
 from modelyard.store._pipeline_store import PipelineStore
+from modelyard.store._profile_store import ProfileStore
 from modelyard.store._registry_store import RegistryStore
 from modelyard.store._requests import claim, settle
 from modelyard.store._run_pages import MetricSeries, RunKeys, RunsPage, page_runs, run_keys
@@ -115,6 +116,7 @@ class SqlStore:
         self.registry = RegistryStore(self._engines)
         self.features = FeatureRegistryStore(self._engines)
         self.monitoring = MonitorStore(self._engines)
+        self.profiles = ProfileStore(self._engines)
         self.pipelines = PipelineStore(self._engines)
         self.users = UserStore(self._engines)
 
