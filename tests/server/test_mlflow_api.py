@@ -8,9 +8,13 @@ import http.client
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+
 import modelyard
+from modelyard.server import ServerConfig, build_state, create_app
 
 from .conftest import Live
+from .live import serve
 from .mlflow_process import run_mlflow
 
 API = "/api/2.0/mlflow"
@@ -307,3 +311,20 @@ def test_lifecycles_inputs_and_registry_edits_over_raw_http(open_server: Live) -
         assert call("GET", "/model-versions/search", {"filter": "name = 'm'"}) == {
             "model_versions": []
         }
+
+
+def test_bodies_over_the_limit_are_413_before_parsing(tmp_path: Path) -> None:
+    state = build_state(
+        ServerConfig(
+            backend_store_uri=f"sqlite:///{tmp_path / 'small.db'}",
+            artifacts_destination=str(tmp_path / "artifacts"),
+            auth="none",
+            max_body_bytes=2000,
+        )
+    )
+    metrics = [{"key": "k", "value": 1.0, "timestamp": 1, "step": i} for i in range(200)]
+    with serve(create_app(state=state)) as url, httpx.Client(base_url=url) as http:
+        answer = http.post(f"{API}/runs/log-batch", json={"run_id": "a" * 32, "metrics": metrics})
+    assert answer.status_code == 413
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "2000" in answer.json()["message"]
