@@ -58,7 +58,11 @@ def _params_table(command: Any) -> list[str]:
             kind = "option" + (" (required)" if param.required else "")
             help_text = param.help or ""
             default = param.default
-            if default not in (None, False, (), []) and not callable(default) and not getattr(param, "is_flag", False):
+            if (
+                default not in (None, False, (), [])
+                and not callable(default)
+                and not getattr(param, "is_flag", False)
+            ):
                 help_text = f"{help_text} (default: `{default}`)".strip()
         rows.append(f"| {name} | {kind} | {_cell(_clean(help_text))} |")
     if not rows:

@@ -54,6 +54,9 @@ def serve(
         http="httptools",
         log_level=log_level,
         timeout_graceful_shutdown=10,
+        # uvicorn pings a worker from its start, and kills one that does not answer in time: a
+        # worker still importing and loading its models on a busy machine must not be taken for hung
+        timeout_worker_healthcheck=120,
     )
 
 
