@@ -1,7 +1,8 @@
-"""Every snippet and command in README.md runs as written.
+"""Every snippet and command in README.md and the documentation site (docs/*.md) runs as written.
 
-The README's ```python and ```bash blocks run in one scratch folder — their working
-directory, whose ``./.modelyard`` is the home — section by section, in the README's order.
+The ```python and ```bash blocks run in one scratch folder — their working directory, whose
+``./.modelyard`` is the home — the README section by section, then the site page by page in
+the order of mkdocs.yml's nav (a later page may use what an earlier one made).
 A block just after an ``<!-- illustrative -->`` comment is skipped (``./dev demo`` sets up a
 virtual environment; the test runs ``modelyard demo`` instead). A block whose first line is a
 comment naming a file (``# pipelines.py``, ``# credit_repo/definitions.py``, ``# gate.yaml``)
@@ -12,9 +13,10 @@ What the harness does so that the commands run unattended, and nothing else:
 * ``modelyard ...`` commands run through the CLI in this process (the click app the console
   script runs, without a process start each); a python block runs in a new process;
 * commands that start a server (``modelyard serve``, ``modelyard features serve``,
-  ``modelyard scheduler`` without ``--once``) run as processes on a free port (``--port 8080``
-  and ``localhost:8080`` are rewritten; a command without ``--port`` gets one) until the end of
-  their section, then get SIGTERM; they must be ready first and exit cleanly after;
+  ``modelyard ui``, ``modelyard server``, ``modelyard scheduler`` without ``--once``) run as
+  processes on a free port (``--port 8080`` and ``localhost:8080`` are rewritten, in python
+  blocks too; a command without ``--port`` gets one) until the end of their section (or page),
+  then get SIGTERM; they must be ready first and exit cleanly after;
 * other commands (``curl``) run in bash, curl with ``--fail-with-body`` so that an HTTP error
   fails the test; the webhook in ``alerts.yaml`` points at a receiver on loopback;
 * the data a section needs comes from fixtures: the demo (``modelyard demo``, small) for the
@@ -47,18 +49,21 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from modelyard.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 TRACKING_URI = os.environ.get("MODELYARD_README_TRACKING_URI")
 BIN = Path(sys.executable).parent
 ILLUSTRATIVE = re.compile(r"<!--\s*illustrative\b.*?-->", re.S)
 FILE_LINE = re.compile(r"^#\s*([\w./-]+\.(?:py|ya?ml))\s*$")
 WEBHOOK = "https://hooks.example/ml"
-NEEDS_DEMO = ("Quickstart", "Serving", "Monitoring")  # sections that use what the demo left
-READY_SECONDS = 90
+NEEDS_DEMO = ("Quickstart", "Serving", "Monitoring", "getting-started.md", "serving.md", "monitoring.md")  # sections and pages that use what the demo left
+READY_SECONDS = 240  # a loaded machine (CI shares its cores) may take long to import and load
 
 
 @dataclass
@@ -80,14 +85,15 @@ class Section:
         return [b for b in self.blocks if b.lang in ("python", "bash") and not b.illustrative and b.file is None]
 
 
-def sections() -> list[Section]:
-    """The README's sections (``## ...``) and their fenced blocks, in order."""
-    lines = README.read_text(encoding="utf-8").splitlines()
-    found: list[Section] = [Section("(top)")]
+def sections(path: Path = README, split: bool = True) -> list[Section]:
+    """A page's sections (``## ...``; the whole page as one when not ``split``) and their fenced
+    blocks, in order."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found: list[Section] = [Section("(top)" if split else path.relative_to(DOCS).as_posix())]
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.startswith("## "):
+        if split and line.startswith("## "):
             found.append(Section(line[3:].strip()))
         elif line.startswith("```"):
             lang, start = line[3:].strip(), i
@@ -101,7 +107,24 @@ def sections() -> list[Section]:
     return [s for s in found if s.blocks]
 
 
+def _nav_pages(nav: object) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [p for value in nav.values() for p in _nav_pages(value)]
+    if isinstance(nav, list):
+        return [p for item in nav for p in _nav_pages(item)]
+    return []
+
+
+def pages() -> list[Section]:
+    """The documentation site's pages, one section each, in the order of mkdocs.yml's nav."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    return [s for page in _nav_pages(nav) for s in sections(DOCS / page, split=False)]
+
+
 SECTIONS = sections()
+PAGES = pages()
 
 
 def _free_port() -> int:
@@ -145,7 +168,7 @@ def webhook() -> Iterator[str]:
 def workspace(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> Path:
     """The scratch folder: the README's files, and the data its sections read."""
     folder = tmp_path_factory.mktemp("readme")
-    for section in SECTIONS:
+    for section in [*SECTIONS, *PAGES]:
         for block in section.blocks:
             if block.file is not None:
                 target = folder / block.file
@@ -216,7 +239,7 @@ class _Servers:
         self.running.append((where, process, log))
         deadline = time.monotonic() + READY_SECONDS
         port = tokens[tokens.index("--port") + 1] if "--port" in tokens else None
-        health = "/health" if tokens[1] == "features" else "/v2/health/ready"
+        health = "/v2/health/ready" if tokens[1] == "serve" else "/health"
         while True:
             if process.poll() is not None:
                 pytest.fail(f"{where}: `{shlex.join(tokens)}` exited {process.returncode} before it was ready:\n{log.read_text()}")
@@ -260,7 +283,7 @@ def _run_bash_block(block: Block, folder: Path, servers: _Servers, ports: dict[s
         for written, free in ports.items():
             line = line.replace(written, free)
         tokens = shlex.split(line, comments=True)
-        server = tokens[:2] == ["modelyard", "serve"] or tokens[:3] == ["modelyard", "features", "serve"] or (tokens[:2] == ["modelyard", "scheduler"] and "--once" not in tokens)
+        server = tokens[:2] in (["modelyard", "serve"], ["modelyard", "ui"], ["modelyard", "server"]) or tokens[:3] == ["modelyard", "features", "serve"] or (tokens[:2] == ["modelyard", "scheduler"] and "--once" not in tokens)
         if server and tokens[1] != "scheduler" and "--port" not in tokens:
             tokens += ["--port", str(_free_port())]
         if server:
@@ -274,9 +297,12 @@ def _run_bash_block(block: Block, folder: Path, servers: _Servers, ports: dict[s
             assert done.returncode == 0, f"{where}: `{line.strip()}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
 
 
-def _run_python_block(block: Block, folder: Path, where: str) -> None:
-    script = folder / f".readme-block-{block.line}.py"
-    script.write_text(block.code, encoding="utf-8")
+def _run_python_block(block: Block, folder: Path, ports: dict[str, str], where: str) -> None:
+    code = block.code
+    for written, free in ports.items():
+        code = code.replace(written, free)
+    script = folder / f".readme-block-{abs(hash(where))}.py"
+    script.write_text(code, encoding="utf-8")
     done = subprocess.run([sys.executable, script.name], cwd=folder, env=_env(folder), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{where}:\n{done.stdout}\n{done.stderr}"
 
@@ -289,28 +315,43 @@ def _ports(section: Section) -> dict[str, str]:
     return {"--port 8080": f"--port {free}", "localhost:8080": f"127.0.0.1:{free}"}
 
 
-@pytest.mark.parametrize("section", [s for s in SECTIONS if s.runnable], ids=lambda s: s.title.split(":")[0])
-def test_the_readme_runs_as_written(section: Section, workspace: Path, request: pytest.FixtureRequest) -> None:
+def _run_section(section: Section, page: str, workspace: Path, request: pytest.FixtureRequest) -> None:
     if section.title.startswith(NEEDS_DEMO):
         request.getfixturevalue("demo")
     servers = _Servers(workspace)
     ports = _ports(section)
     try:
         for block in section.runnable:
-            where = f"README.md:{block.line} ({section.title})"
+            where = f"{page}:{block.line} ({section.title})"
             if block.lang == "python":
-                _run_python_block(block, workspace, where)
+                _run_python_block(block, workspace, ports, where)
             else:
                 _run_bash_block(block, workspace, servers, ports, where)
     finally:
         servers.stop()
 
 
-def test_the_readme_marks_few_blocks_illustrative_and_names_its_files() -> None:
+@pytest.mark.parametrize("section", [s for s in SECTIONS if s.runnable], ids=lambda s: s.title.split(":")[0])
+def test_the_readme_runs_as_written(section: Section, workspace: Path, request: pytest.FixtureRequest) -> None:
+    _run_section(section, "README.md", workspace, request)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p.runnable], ids=lambda p: p.title)
+def test_the_docs_run_as_written(page: Section, workspace: Path, request: pytest.FixtureRequest) -> None:
+    _run_section(page, f"docs/{page.title}", workspace, request)
+
+
+def test_the_readme_marks_few_blocks_illustrative() -> None:
     blocks = [b for s in SECTIONS for b in s.blocks]
     assert sum(b.illustrative for b in blocks) <= 2
-    assert {b.file for b in blocks if b.file} >= {"credit_repo/definitions.py", "gate.yaml", "alerts.yaml", "pipelines.py"}
-    assert [s.title for s in SECTIONS if s.runnable] == [
-        "Quickstart", "Tracking in code", "Models: register, gate, promote, load", "Features: define, build training sets, serve online",
-        "Serving: real time and batch", "Monitoring: drift, quality, performance, latency", "Pipelines and the scheduler",
-    ]
+
+
+def test_the_docs_mark_few_blocks_illustrative_and_name_their_files() -> None:
+    blocks = [b for p in PAGES for b in p.blocks if b.lang in ("python", "bash")]
+    illustrative = [f"{p.title}:{b.line}" for p in PAGES for b in p.blocks if b.illustrative and b.lang in ("python", "bash")]
+    assert len(illustrative) <= 4, illustrative  # the two commands, setups that need PostgreSQL and a bucket, the remote client
+    assert len(blocks) - len(illustrative) >= 15
+    assert {b.file for p in PAGES for b in p.blocks if b.file} >= {"credit_repo/definitions.py", "gate.yaml", "alerts.yaml", "pipelines.py"}
+    assert {p.title for p in PAGES if p.runnable} >= {
+        "getting-started.md", "tracking.md", "registry.md", "features.md", "serving.md", "monitoring.md", "pipelines.md", "ui.md", "server.md",
+    }

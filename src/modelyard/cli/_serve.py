@@ -59,6 +59,9 @@ def serve(
         limit_concurrency=config.max_connections,
         log_level=log_level,
         timeout_graceful_shutdown=10,
+        # uvicorn pings a worker from its start, and kills one that does not answer in time: a
+        # worker still importing and loading its models on a busy machine must not be taken for hung
+        timeout_worker_healthcheck=120,
     )
 
 
