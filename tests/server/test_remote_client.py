@@ -215,3 +215,38 @@ def test_async_logging_reports_points_it_could_not_store(
     client.log_metric(run_id, "loss", 2.0)
     client.flush()
     assert [m.value for m in client.get_metric_history(run_id, "loss")] == [2.0]
+
+
+def test_users_create_through_a_team_server_needs_an_admin_token(
+    live_server: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from modelyard.cli import app
+
+    args = ["users", "create", "bob", "--role", "viewer", "--json", "-t", live_server.url]
+    monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", live_server.user("eve", "editor"))
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code != 0 and "admin" in refused.output
+    monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", live_server.user("root", "admin"))
+    made = CliRunner().invoke(app, args)
+    assert made.exit_code == 0, made.output
+    created = json.loads(made.output)
+    assert created["user"] == "bob" and created["role"] == "viewer"
+    with live_server.http(created["token"]) as http:
+        assert http.get("/api/v1/whoami").json() == {"name": "bob", "role": "viewer"}
+
+
+def test_a_file_of_several_chunks_goes_up_streamed_and_comes_back_verified(
+    remote: Live, tmp_path: Path
+) -> None:
+    data = np.random.default_rng(1).bytes(5 * (1 << 20) + 123)  # 5 MiB and a bit: several chunks
+    (tmp_path / "big.bin").write_bytes(data)
+    client = modelyard.Client()
+    run_id = client.create_run(client.create_experiment("big")).info.run_id
+    client.log_artifact(run_id, tmp_path / "big.bin", "blobs")
+    assert client.read_artifact(run_id, "blobs/big.bin") == data
+    local = client.download_artifacts(run_id, "blobs/big.bin", tmp_path / "back")
+    assert Path(local).read_bytes() == data

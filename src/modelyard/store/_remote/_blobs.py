@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from modelyard.core.errors import (
@@ -68,12 +68,14 @@ class HttpBlobStore:
         response = self.transport.request("HEAD", f"/blobs/{check_digest(digest)}")
         return response.status_code == 200
 
-    def _upload(self, digest: str, content: bytes) -> None:
+    def _upload(
+        self, digest: str, content: bytes | Callable[[], Iterator[bytes]], size: int
+    ) -> None:
         self.transport.request(
             "PUT",
             f"/blobs/{digest}",
             content=content,
-            headers={"content-type": "application/octet-stream"},
+            headers={"content-type": "application/octet-stream", "content-length": str(size)},
         )
 
     def put_file(self, local_path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -83,16 +85,21 @@ class HttpBlobStore:
             raise ArtifactError(f"cannot log {str(path)!r}: it is not a readable file")
         digest, size = _hash_file(path)
         if not self.exists(digest):
-            self._put_path(path, digest)
+            self._put_path(path, digest, size)
         return digest, size
 
-    def _put_path(self, path: Path, digest: str) -> None:
-        self._upload(digest, path.read_bytes())
+    def _put_path(self, path: Path, digest: str, size: int) -> None:
+        def chunks() -> Iterator[bytes]:  # streamed, and read again if the upload is retried
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK_SIZE):
+                    yield chunk
+
+        self._upload(digest, chunks, size)
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         digest = sha256_bytes(data)
         if not self.exists(digest):
-            self._upload(digest, data)
+            self._upload(digest, data, len(data))
         return digest, len(data)
 
     def get_bytes(self, digest: str) -> bytes:

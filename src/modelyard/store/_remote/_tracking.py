@@ -30,6 +30,7 @@ from modelyard.core.wire import (
     ArtifactFiles,
     CreateExperiment,
     CreateRun,
+    CreateUser,
     DatasetOut,
     DatasetVersions,
     Empty,
@@ -48,6 +49,7 @@ from modelyard.core.wire import (
     RunPage,
     SearchRuns,
     TagValue,
+    Token,
     UpdateExperiment,
     UpdateRun,
 )
@@ -103,6 +105,12 @@ class HttpStore:
     @property
     def users(self) -> UserStore:
         self._not_remote("user")
+
+    def create_user(self, name: str, role: str) -> Token:
+        """A new user of the server (the token sent must be an admin's); the answer holds
+        their token, shown this once."""
+        body = wire(CreateUser, name=name, role=role)
+        return self.transport.call("POST", "/users", Token, body=body)
 
     # -- experiments -------------------------------------------------------------------
 

@@ -181,11 +181,12 @@ class Transport:
         *,
         body: Wire | None = None,
         params: Mapping[str, Any] | None = None,
-        content: bytes | None = None,
+        content: bytes | Callable[[], Iterator[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send and answer; a 4xx/5xx raises the error the server named. Writes (anything but
-        GET and HEAD) carry one request id over all their retries."""
+        GET and HEAD) carry one request id over all their retries. ``content`` may be a
+        function returning chunks, called again for each attempt (a file streamed anew)."""
         sent: dict[str, str] = dict(headers or {})
         if method not in ("GET", "HEAD"):
             sent["x-request-id"] = uuid.uuid4().hex
@@ -196,7 +197,11 @@ class Transport:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         response = self._send(
             lambda: self._http.build_request(
-                method, API + path, content=data, params=clean, headers=sent
+                method,
+                API + path,
+                content=data() if callable(data) else data,
+                params=clean,
+                headers=sent,
             )
         )
         if response.status_code >= 400 and not (method == "HEAD" and response.status_code == 404):
