@@ -250,3 +250,36 @@ def test_a_file_of_several_chunks_goes_up_streamed_and_comes_back_verified(
     assert client.read_artifact(run_id, "blobs/big.bin") == data
     local = client.download_artifacts(run_id, "blobs/big.bin", tmp_path / "back")
     assert Path(local).read_bytes() == data
+
+
+def test_a_write_answered_503_is_retried_with_the_same_request_id_until_it_succeeds() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from modelyard.store._remote import Transport
+
+    from .live import serve
+
+    seen: list[str] = []
+
+    async def flaky(request: Request) -> JSONResponse:
+        seen.append(request.headers["x-request-id"])
+        if len(seen) < 3:
+            return JSONResponse({"error": {"type": "Timeout", "message": "busy"}}, 503)
+        return JSONResponse({})
+
+    app = Starlette(routes=[Route("/api/v1/runs/{run_id}/metrics", flaky, methods=["POST"])])
+    pauses: list[float] = []
+    with serve(app) as url:
+        transport = Transport(url, retry_for=60, sleep=pauses.append)
+        transport.request("POST", f"/runs/{'a' * 32}/metrics", content=b"{}")
+        assert len(seen) == 3 and len(set(seen)) == 1  # one write, one id, three attempts
+        assert len(pauses) == 2 and pauses[0] < pauses[1] * 2  # backed off between attempts
+        seen.clear()
+        gone = Transport(url, retry_for=0, sleep=pauses.append)
+        with pytest.raises(E.ServerUnavailableError, match="cannot be reached after 1 attempts"):
+            gone.request("POST", f"/runs/{'a' * 32}/metrics", content=b"{}")
+        transport.close()
+        gone.close()
