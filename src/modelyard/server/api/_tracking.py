@@ -7,7 +7,7 @@ store that the library itself uses."""
 from __future__ import annotations
 
 from modelyard.core import validation as v
-from modelyard.core.entities import LifecycleStage, Metric, Param, RunTag, ViewType
+from modelyard.core.entities import LifecycleStage, ViewType
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.wire import (
     ArtifactFile,
@@ -172,9 +172,9 @@ def log_batch(call: Call) -> None:
     body: LogBatch = call.body
     call.state.client.log_batch(
         call.path["run_id"],
-        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics],
-        params=[Param(p.key, p.value) for p in body.params],
-        tags=[RunTag(t.key, t.value) for t in body.tags],
+        metrics=body.metrics,  # already Metric, Param and RunTag objects (the wire's types)
+        params=body.params,
+        tags=body.tags,
     )
 
 
