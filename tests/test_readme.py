@@ -24,7 +24,9 @@ What the harness does so that the commands run unattended, and nothing else:
   ``applications.parquet`` (the README says what they hold).
 
 ``MODELYARD_README_TRACKING_URI`` points every block at another store — an empty PostgreSQL
-database, or a team server — instead of the scratch folder's.
+database, or a team server — instead of the scratch folder's. Against a team server
+(``http://...``; tests/server/test_readme_remote.py starts one) the sections in
+``REMOTE_SKIPS`` are skipped with the reason given there.
 """
 
 from __future__ import annotations
@@ -64,6 +66,16 @@ FILE_LINE = re.compile(r"^#\s*([\w./-]+\.(?:py|ya?ml))\s*$")
 WEBHOOK = "https://hooks.example/ml"
 NEEDS_DEMO = ("Quickstart", "Serving", "Monitoring", "getting-started.md", "serving.md", "monitoring.md")  # sections and pages that use what the demo left
 READY_SECONDS = 240  # a loaded machine (CI shares its cores) may take long to import and load
+REMOTE = bool(TRACKING_URI and TRACKING_URI.startswith(("http://", "https://")))
+REMOTE_SKIPS = {  # page -> why it cannot run against a team server (yet)
+    "getting-started.md": "the demo writes the feature, monitoring and pipeline stores, which the team server does not serve yet",
+    "features.md": "the feature store's registry is not served by the team server yet",
+    "serving.md": "uses what the demo left (features, prediction logs), which needs the feature and monitoring stores",
+    "monitoring.md": "the monitoring store (results, alerts) is not served by the team server yet",
+    "pipelines.md": "the pipeline store (runs, schedules, leases) is not served by the team server yet",
+    "ui.md": "the web UI reads its store in process (on a team, it is the team server's own pages)",
+    "server.md": "starts its own server on the scratch folder's store",
+}
 
 
 @dataclass
@@ -316,6 +328,8 @@ def _ports(section: Section) -> dict[str, str]:
 
 
 def _run_section(section: Section, page: str, workspace: Path, request: pytest.FixtureRequest) -> None:
+    if REMOTE and page.removeprefix("docs/") in REMOTE_SKIPS:
+        pytest.skip(REMOTE_SKIPS[page.removeprefix("docs/")])
     if section.title.startswith(NEEDS_DEMO):
         request.getfixturevalue("demo")
     servers = _Servers(workspace)

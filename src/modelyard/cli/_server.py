@@ -10,6 +10,7 @@ import typer
 from modelyard.cli._common import Json
 from modelyard.cli._output import console, emit_json, friendly_errors, table
 from modelyard.store import UserStore
+from modelyard.store._remote import HttpStore
 from modelyard.tracking import Client
 
 BackendUri = Annotated[
@@ -19,7 +20,8 @@ BackendUri = Annotated[
         "--tracking-uri",
         "-t",
         envvar="MODELYARD_TRACKING_URI",
-        help="Metadata store: a folder, sqlite:///file.db or postgresql://... (default: ./.modelyard).",
+        help="Metadata store: a folder, sqlite:///file.db or postgresql://... (default: ./.modelyard); "
+        "`users create` also takes a team server's http://host:port (with an admin's MODELYARD_TRACKING_TOKEN).",
         show_default=False,
     ),
 ]
@@ -107,11 +109,17 @@ def users_create(
     from modelyard.server.auth import create_user
 
     with friendly_errors():
-        user, token = create_user(_users(tracking_uri), name, role)
+        store = Client(tracking_uri).store
+        if isinstance(store, HttpStore):  # a team server's URL: through its API, with an admin's token
+            made = store.create_user(name, role)
+            user_name, user_role, token = made.user, made.role, made.token
+        else:
+            user, token = create_user(_users(tracking_uri), name, role)
+            user_name, user_role = user.name, user.role
     if json:
-        emit_json({"user": user.name, "role": user.role, "token": token})
+        emit_json({"user": user_name, "role": user_role, "token": token})
         return
-    console.print(f"user [bold]{user.name}[/] ({user.role}); token (shown once): [bold]{token}[/]", highlight=False)
+    console.print(f"user [bold]{user_name}[/] ({user_role}); token (shown once): [bold]{token}[/]", highlight=False)
     console.print("clients: export MODELYARD_TRACKING_TOKEN=<token> (MLflow clients: MLFLOW_TRACKING_TOKEN)")
 
 

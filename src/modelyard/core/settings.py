@@ -1,7 +1,11 @@
 """Where modelyard keeps things, from the environment; nothing here touches the disk.
 
 MODELYARD_HOME           project-local home folder (default: ./.modelyard)
-MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., or a folder
+MODELYARD_TRACKING_URI   metadata store: sqlite:///path.db, postgresql://..., a folder, or a
+                         team server: http(s)://host:port (artifacts then go through it too)
+MODELYARD_TRACKING_TOKEN the API token sent to a team server (``Authorization: Bearer``)
+MODELYARD_ASYNC_LOGGING  true: the fluent ``log_metric`` returns at once; points are sent in
+                         batches by a background thread, flushed at ``end_run`` and at exit
 MODELYARD_ARTIFACT_URI   artifact store: a folder, s3://, gs:// or az:// (default: beside a
                          SQLite file or a folder's database, else <home>/artifacts)
 MODELYARD_BUSY_TIMEOUT   seconds a SQLite writer waits for another (default: 30)
@@ -55,6 +59,24 @@ class StoreLocation:
     artifact_uri: str
 
 
+def is_server_url(uri: str) -> bool:
+    """Whether ``uri`` names a team server (``modelyard server``) rather than a store."""
+    return uri.startswith(("http://", "https://"))
+
+
+def tracking_token() -> str | None:
+    return os.environ.get("MODELYARD_TRACKING_TOKEN") or None
+
+
+def async_logging() -> bool:
+    raw = os.environ.get("MODELYARD_ASYNC_LOGGING", "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"MODELYARD_ASYNC_LOGGING={raw[:40]!r} must be true or false")
+
+
 def _is_db_url(uri: str) -> bool:
     return uri.startswith(("sqlite:", "postgresql:", "postgresql+", "postgres:"))
 
@@ -65,9 +87,12 @@ def resolve(tracking_uri: str | None = None, artifact_uri: str | None = None) ->
 
     A folder (or ``file:`` URI) holds both: ``<folder>/modelyard.db`` and
     ``<folder>/artifacts``. A database URL keeps artifacts in ``$MODELYARD_ARTIFACT_URI``,
-    or beside a SQLite file, or under the home folder.
+    or beside a SQLite file, or under the home folder. A team server's URL
+    (``http://host:5000``) is both.
     """
     uri = current_tracking_uri(tracking_uri)
+    if is_server_url(uri):  # the server keeps both; artifacts go through its blob routes
+        return StoreLocation(uri.rstrip("/"), uri.rstrip("/"))
     artifacts = artifact_uri or os.environ.get("MODELYARD_ARTIFACT_URI")
     if uri.startswith("postgres://"):
         uri = "postgresql://" + uri[len("postgres://") :]
@@ -84,7 +109,8 @@ def resolve(tracking_uri: str | None = None, artifact_uri: str | None = None) ->
         scheme = uri.split("://", 1)[0]
         raise ConfigurationError(
             f"tracking URI {uri!r} has the unsupported scheme {scheme!r}; use a folder, "
-            "sqlite:///path/to/modelyard.db or postgresql://user@host/db"
+            "sqlite:///path/to/modelyard.db, postgresql://user@host/db or a team server's "
+            "http://host:port"
         )
     folder = Path(uri.removeprefix("file://").removeprefix("file:")).expanduser().absolute()
     return StoreLocation(f"sqlite:///{folder / DB_FILE}", artifacts or str(folder / "artifacts"))

@@ -88,10 +88,14 @@ class RunCounts(Wire):
 
 
 class CreateRun(Wire):
-    run_id: str = Field(pattern=RUN_ID_PATTERN, description="chosen by the client: retries are safe")
+    run_id: str = Field(
+        pattern=RUN_ID_PATTERN, description="chosen by the client: retries are safe"
+    )
     run_name: str = Field(min_length=1, max_length=256)
     start_time: int
-    user: str = Field(default="", max_length=256, description="ignored when the server authenticates")
+    user: str = Field(
+        default="", max_length=256, description="ignored when the server authenticates"
+    )
     parent_run_id: str | None = Field(default=None, pattern=RUN_ID_PATTERN)
     tags: dict[str, str] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
@@ -166,6 +170,12 @@ class RunPage(Wire):
     next_page_token: str | None = None
 
 
+class RunIdOut(Wire):
+    """The full id of the run a unique prefix names."""
+
+    run_id: str
+
+
 # -- datasets -----------------------------------------------------------------------------
 
 
@@ -206,6 +216,29 @@ class ModelList(Wire):
     models: list[RegisteredModel]
 
 
+class SearchModels(Wire):
+    """Registered models by filter (``name LIKE 'fraud%' and tags.team = 'risk'``), order
+    and page, as ``Client.search_registered_models``."""
+
+    filter: str = Field(default="", max_length=10_000)
+    order_by: list[str] | None = None
+    max_results: int = 1000
+    page_token: str | None = Field(default=None, max_length=1000)
+
+
+class ModelPage(Wire):
+    models: list[RegisteredModel]
+    next_page_token: str | None = None
+
+
+class TagChange(Wire):
+    """Set a tag of a registered model or version (audited with ``reason``)."""
+
+    value: str = Field(max_length=8000)
+    reason: str = ""
+    actor: str = ""
+
+
 class UpdateModel(Wire):
     """The fields to change; those left out stay as they are (``gate: null`` removes a gate)."""
 
@@ -241,6 +274,22 @@ class VersionOut(Wire):
 
 class VersionList(Wire):
     versions: list[ModelVersion]
+
+
+class SearchVersions(Wire):
+    """Model versions by filter (``name = 'fraud' and metrics.auc > 0.9``), order and page,
+    as ``Client.search_model_versions``."""
+
+    filter: str = Field(default="", max_length=10_000)
+    order_by: list[str] | None = None
+    max_results: int = 10_000
+    page_token: str | None = Field(default=None, max_length=1000)
+    include_deleted: bool = False
+
+
+class VersionPage(Wire):
+    versions: list[ModelVersion]
+    next_page_token: str | None = None
 
 
 class Located(Wire):

@@ -72,6 +72,7 @@ from modelyard.registry._options import (
     for_the_version,
 )
 from modelyard.store import RegistryStore
+from modelyard.store._remote import HttpRegistryStore
 from modelyard.tracking import Client as TrackingClient
 from modelyard.tracking._context import current_user
 
@@ -85,7 +86,7 @@ class Client(TrackingClient):
     """
 
     @property
-    def _registry(self) -> RegistryStore:
+    def _registry(self) -> RegistryStore | HttpRegistryStore:
         return self.store.registry
 
     # -- registered models -------------------------------------------------------------

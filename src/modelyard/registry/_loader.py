@@ -27,6 +27,7 @@ from modelyard.core.models import ModelVersion
 from modelyard.core.settings import home_dir
 from modelyard.core.validation import check_bundle_path
 from modelyard.flavors import MANIFEST, Model, load_verified, verified_manifest
+from modelyard.store._remote import HttpBlobStore
 
 log = logging.getLogger("modelyard.registry")
 
@@ -91,7 +92,7 @@ def checked_files(
 
 
 def fetch_bundle(
-    files: Mapping[str, tuple[str, int]], blobs: ContentAddressedStore, target: Path, uri: str
+    files: Mapping[str, tuple[str, int]], blobs: ContentAddressedStore | HttpBlobStore, target: Path, uri: str
 ) -> bool:
     """Copy a version's files into the new folder ``target``, each verified against its
     sha256 and written inside a staging folder that is renamed into place at the end.
@@ -116,7 +117,7 @@ def fetch_bundle(
 
 
 def fetch_and_load(
-    version: ModelVersion, blobs: ContentAddressedStore, uri: str, engine: str = "native"
+    version: ModelVersion, blobs: ContentAddressedStore | HttpBlobStore, uri: str, engine: str = "native"
 ) -> Model:
     """The version's model: from memory, else from the disk cache (re-verified), else from
     the artifact store (verified while copied). Nothing is parsed or unpickled before its
@@ -155,7 +156,7 @@ class _Located:
 
 
 def load_located(
-    name: str, version: int, digest: str, files_json: str, blobs: ContentAddressedStore, engine: str
+    name: str, version: int, digest: str, files_json: str, blobs: ContentAddressedStore | HttpBlobStore, engine: str
 ) -> Model:
     """``fetch_and_load`` for the one-query hot path: from memory without parsing anything."""
     cached = CACHE.get(f"{digest}:{engine}")

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from modelyard.core.errors import ConfigurationError
 from modelyard.http import json_response
 from modelyard.registry import Client
 from modelyard.server._audit import WriteAudit
@@ -32,6 +33,11 @@ from modelyard.server.ui import ui_routes
 
 def build_state(config: ServerConfig) -> ServerState:
     client = Client(config.backend_store_uri, artifact_uri=config.artifacts_destination)
+    if client.remote:  # e.g. $MODELYARD_TRACKING_URI=http://... left in the server's shell
+        raise ConfigurationError(
+            f"the team server cannot keep its data on another server ({client.tracking_uri[:200]}); "
+            "give it the database: --backend-store-uri postgresql://... or sqlite:///path.db"
+        )
     users = client.store.users
     return ServerState(
         config=config,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from modelyard.artifacts import ContentAddressedStore
+from modelyard.core.errors import ConfigurationError
 from modelyard.registry import Client
 from modelyard.server._config import ServerConfig
 from modelyard.store import SqlStore
@@ -54,8 +55,20 @@ class ServerState:
 
     @property
     def store(self) -> SqlStore:
-        return self.client.store
+        store = self.client.store
+        if not isinstance(store, SqlStore):
+            raise ConfigurationError(_NOT_A_SERVER)
+        return store
 
     @property
     def blobs(self) -> ContentAddressedStore:
-        return self.client.blobs
+        blobs = self.client.blobs
+        if not isinstance(blobs, ContentAddressedStore):
+            raise ConfigurationError(_NOT_A_SERVER)
+        return blobs
+
+
+_NOT_A_SERVER = (
+    "the team server's backend store is another team server (an http:// URI); give it the "
+    "database itself: --backend-store-uri postgresql://... or sqlite:///path.db"
+)

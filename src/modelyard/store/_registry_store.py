@@ -3,6 +3,7 @@ audit entry written in the same transaction as every change it describes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -172,7 +173,9 @@ class RegistryStore:
             manifest_digest=row.manifest_digest,
             files={k: (v[0], v[1]) for k, v in orjson.loads(row.files).items()},
             signature=orjson.loads(row.signature) if row.signature else None,
-            metrics=orjson.loads(row.metrics),
+            metrics={  # NaN is stored as JSON null
+                k: math.nan if v is None else v for k, v in orjson.loads(row.metrics).items()
+            },
             params=orjson.loads(row.params),
             tags=orjson.loads(row.tags),
             description=row.description,

@@ -85,8 +85,9 @@ def claim(conn: Connection, dialect: str) -> Claim:
             operation=scope.operation[:64],
         )
         .on_conflict_do_nothing(index_elements=["request_id"])
-    )
-    if inserted.rowcount == 1:
+        .returning(request_log.c.request_id)  # rowcount is -1 here on psycopg: ask for the row
+    ).first()
+    if inserted is not None:
         return FRESH
     result = conn.execute(
         select(request_log.c.result).where(request_log.c.request_id == scope.request_id)

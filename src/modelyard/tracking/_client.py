@@ -32,19 +32,29 @@ from modelyard.core.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.core.ids import new_run_id, now_ms
 from modelyard.core.settings import StoreLocation, busy_timeout_s, resolve
 from modelyard.store import SqlStore
+from modelyard.store._remote import HttpBlobStore, HttpStore
 from modelyard.tracking import _compare, _config, _names
+from modelyard.tracking._async import MetricQueue
 from modelyard.tracking._context import current_user
 
-_stores: dict[str, SqlStore] = {}
+Store = SqlStore | HttpStore
+Blobs = ContentAddressedStore | HttpBlobStore
+
+_stores: dict[tuple[str, str | None], Store] = {}
 _stores_lock = threading.Lock()
 
 
-def _store_for(url: str) -> SqlStore:
-    """One store per URL per process, shared by every Client on it."""
+def _store_for(url: str) -> Store:
+    """One store per URL (and token) per process, shared by every Client on it: a database,
+    or a team server over HTTP (one kept-alive connection pool)."""
+    remote = settings.is_server_url(url)
+    key = (url, settings.tracking_token() if remote else None)
     with _stores_lock:
-        store = _stores.get(url)
+        store = _stores.get(key)
         if store is None:
-            store = _stores[url] = SqlStore(url, busy_timeout_s())
+            store = _stores[key] = (
+                HttpStore(url, key[1]) if remote else SqlStore(url, busy_timeout_s())
+            )
         return store
 
 
@@ -86,20 +96,34 @@ class Client:
             tracking_uri or settings.configured_tracking_uri() or self._location.metadata_url
         )
         self._store = _store_for(self._location.metadata_url)
-        self._blobs: ContentAddressedStore | None = None
+        self._blobs: Blobs | None = None
+        self._queue: MetricQueue | None = (
+            MetricQueue(lambda run_id, points: self._store.log_batch(run_id, points))
+            if settings.async_logging()
+            else None
+        )
 
     @property
-    def store(self) -> SqlStore:
+    def store(self) -> Store:
         return self._store
+
+    @property
+    def remote(self) -> bool:
+        """Whether this client talks to a team server over HTTP."""
+        return isinstance(self._store, HttpStore)
 
     @property
     def artifact_uri(self) -> str:
         return self._location.artifact_uri
 
     @property
-    def blobs(self) -> ContentAddressedStore:
+    def blobs(self) -> Blobs:
         if self._blobs is None:
-            self._blobs = ContentAddressedStore(self._location.artifact_uri)
+            self._blobs = (
+                self._store.blobs
+                if isinstance(self._store, HttpStore)
+                else ContentAddressedStore(self._location.artifact_uri)
+            )
         return self._blobs
 
     # -- experiments -----------------------------------------------------------------
@@ -161,7 +185,10 @@ class Client:
     ) -> Run:
         clean = {v.check_key(k, "tag key"): v.tag_value(k, val) for k, val in (tags or {}).items()}
         # a run started inside a pipeline step is linked to it (see modelyard.pipelines)
-        for env, key in (("MODELYARD_PIPELINE_RUN", "modelyard.pipeline_run"), ("MODELYARD_PIPELINE_STEP", "modelyard.pipeline_step")):
+        for env, key in (
+            ("MODELYARD_PIPELINE_RUN", "modelyard.pipeline_run"),
+            ("MODELYARD_PIPELINE_STEP", "modelyard.pipeline_step"),
+        ):
             if os.environ.get(env) and key not in clean:
                 clean[key] = os.environ[env]
         name = v.check_name(run_name, "run name") if run_name is not None else _names.run_name()
@@ -176,7 +203,14 @@ class Client:
             context=context or {},
         )
 
+    def flush(self) -> None:
+        """Wait until every point queued by asynchronous logging is stored (a no-op without
+        ``MODELYARD_ASYNC_LOGGING``); raise what a background send met."""
+        if self._queue is not None:
+            self._queue.flush()
+
     def get_run(self, run_id: str) -> Run:
+        self.flush()
         return self._store.get_run(run_id)
 
     def resolve_run_id(self, ref: str) -> str:
@@ -194,6 +228,7 @@ class Client:
             raise ValidationError(
                 f"status {final.value!r} does not end a run; use FINISHED, FAILED or KILLED"
             )
+        self.flush()
         self._store.set_run_status(run_id, final, end_time if end_time is not None else now_ms())
 
     def resume_run(self, run_id: str) -> Run:
@@ -229,7 +264,8 @@ class Client:
         timestamp: int | None = None,
         step: int | None = None,
     ) -> None:
-        """Append one point; it is durable when this returns."""
+        """Append one point; it is durable when this returns (with
+        ``MODELYARD_ASYNC_LOGGING=true``: queued, and durable after ``flush`` or ``end_run``)."""
         v.check_key(key, "metric key")
         metric = Metric(
             key,
@@ -237,7 +273,10 @@ class Client:
             now_ms() if timestamp is None else v.check_timestamp(key, timestamp),
             0 if step is None else v.check_step(key, step),
         )
-        self._store.log_metric(run_id, metric)
+        if self._queue is not None:
+            self._queue.put(run_id, metric)
+        else:
+            self._store.log_metric(run_id, metric)
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         self.log_batch(run_id, params=[Param(key, value)])
@@ -289,6 +328,7 @@ class Client:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric series, by step then time."""
+        self.flush()
         return self._store.get_metric_history(run_id, key)
 
     def log_input(self, run_id: str, dataset: DatasetVersion, context: str = "training") -> None:

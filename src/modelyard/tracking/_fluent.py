@@ -69,7 +69,8 @@ def get_client() -> Client:
 
 
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
-    """Where runs go: a folder, ``sqlite:///file.db`` or ``postgresql://...``; None resets to
+    """Where runs go: a folder, ``sqlite:///file.db``, ``postgresql://...`` or a team server's
+    ``http://host:port`` (token from ``$MODELYARD_TRACKING_TOKEN``); None resets to
     ``$MODELYARD_TRACKING_URI`` or the home folder. ``Client()`` follows it too."""
     global _client, _experiment_id
     with _lock:

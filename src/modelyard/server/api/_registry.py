@@ -20,13 +20,18 @@ from modelyard.core.wire import (
     Located,
     ModelList,
     ModelOut,
+    ModelPage,
     PreviousVersion,
+    SearchModels,
+    SearchVersions,
     SetAlias,
     SetState,
+    TagChange,
     UpdateModel,
     UpdateVersion,
     VersionList,
     VersionOut,
+    VersionPage,
 )
 from modelyard.registry import parse_gate
 from modelyard.server._operations import Access, Call, Operation
@@ -180,6 +185,53 @@ def search_versions(call: Call) -> VersionList:
     return VersionList(versions=[v for v in found if auth.can(who, "read", "model", v.name)])
 
 
+def search_models_page(call: Call) -> ModelPage:
+    body: SearchModels = call.body
+    page = call.state.store.registry.search_models(
+        body.filter or None, body.order_by, body.max_results, body.page_token
+    )
+    auth, who = call.state.auth, call.principal
+    return ModelPage(
+        models=[m for m in page if auth.can(who, "read", "model", m.name)],
+        next_page_token=page.token,
+    )
+
+
+def search_versions_page(call: Call) -> VersionPage:
+    body: SearchVersions = call.body
+    page = call.state.store.registry.search_versions(
+        body.filter or None,
+        body.order_by,
+        body.max_results,
+        body.page_token,
+        include_deleted=body.include_deleted,
+    )
+    auth, who = call.state.auth, call.principal
+    return VersionPage(
+        versions=[v for v in page if auth.can(who, "read", "model", v.name)],
+        next_page_token=page.token,
+    )
+
+
+def _tag_version(call: Call) -> int | None:
+    return _version(call) if "version" in call.path else None
+
+
+def set_tag(call: Call) -> None:
+    body: TagChange = call.body
+    call.state.store.registry.set_tag(
+        call.path["name"], _tag_version(call), call.path["key"], body.value,
+        _actor(call, body.actor), body.reason,
+    )
+
+
+def delete_tag(call: Call) -> None:
+    call.state.store.registry.delete_tag(
+        call.path["name"], _tag_version(call), call.path["key"],
+        _actor(call, call.query.get("actor", "")), call.query.get("reason", ""),
+    )
+
+
 def audit_log(call: Call) -> AuditLog:
     name = call.query.get("name") or None
     raw = call.query.get("limit", "1000")
@@ -223,6 +275,25 @@ OPERATIONS = [
     Operation("search_model_versions", "GET", f"{API}/model-versions",
               "Versions, newest first (?name=, ?name_like=, ?run_id=, ?include_deleted=)",
               search_versions, None, VersionList, tag="registry"),
+    Operation("search_registered_models_page", "POST", f"{API}/models/search",
+              "Registered models by filter string, order and page token",
+              search_models_page, SearchModels, ModelPage, tag="registry"),
+    Operation("search_model_versions_page", "POST", f"{API}/model-versions/search",
+              "Model versions by filter string, order and page token",
+              search_versions_page, SearchVersions, VersionPage, tag="registry"),
+    Operation("set_registered_model_tag", "PUT", f"{API}/models/{{name}}/tags/{{key:path}}",
+              "Set a tag of a registered model (audited)", set_tag, TagChange, access=_EDIT_MODEL,
+              tag="registry"),
+    Operation("delete_registered_model_tag", "DELETE", f"{API}/models/{{name}}/tags/{{key:path}}",
+              "Delete a tag of a registered model (?reason=)", delete_tag, access=_EDIT_MODEL,
+              tag="registry"),
+    Operation("set_model_version_tag", "PUT", f"{API}/models/{{name}}/versions/{{version}}/tags/{{key:path}}",
+              "Set a tag of a model version (audited)", set_tag, TagChange, access=_EDIT_MODEL,
+              tag="registry"),
+    Operation("delete_model_version_tag", "DELETE",
+              f"{API}/models/{{name}}/versions/{{version}}/tags/{{key:path}}",
+              "Delete a tag of a model version (?reason=)", delete_tag, access=_EDIT_MODEL,
+              tag="registry"),
     Operation("registry_audit", "GET", f"{API}/registry-audit", "The registry's audit log (?name=, ?limit=)",
               audit_log, None, AuditLog, tag="registry"),
 ]

@@ -7,7 +7,7 @@ store that the library itself uses."""
 from __future__ import annotations
 
 from modelyard.core import validation as v
-from modelyard.core.entities import LifecycleStage, Metric, Param, RunTag, ViewType
+from modelyard.core.entities import LifecycleStage, ViewType
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.wire import (
     ArtifactFile,
@@ -27,6 +27,7 @@ from modelyard.core.wire import (
     MetricHistory,
     MetricKeys,
     RunCounts,
+    RunIdOut,
     RunOut,
     RunPage,
     SearchRuns,
@@ -136,6 +137,12 @@ def get_run(call: Call) -> RunOut:
     return RunOut(run=call.state.store.get_run(call.path["run_id"]))
 
 
+def resolve_run_id(call: Call) -> RunIdOut:
+    run_id = call.state.store.resolve_run_id(call.path["ref"])
+    call.state.auth.require(call.principal, "read", "run", run_id)
+    return RunIdOut(run_id=run_id)
+
+
 def update_run(call: Call) -> None:
     body: UpdateRun = call.body
     run_id = call.path["run_id"]
@@ -165,9 +172,9 @@ def log_batch(call: Call) -> None:
     body: LogBatch = call.body
     call.state.client.log_batch(
         call.path["run_id"],
-        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics],
-        params=[Param(p.key, p.value) for p in body.params],
-        tags=[RunTag(t.key, t.value) for t in body.tags],
+        metrics=body.metrics,  # already Metric, Param and RunTag objects (the wire's types)
+        params=body.params,
+        tags=body.tags,
     )
 
 
@@ -263,6 +270,9 @@ OPERATIONS = [
               search_runs, SearchRuns, RunPage),
     Operation("get_run", "GET", f"{API}/runs/{{run_id}}", "A run with its latest metrics, params, tags, inputs",
               get_run, None, RunOut, _READ_RUN),
+    Operation("resolve_run_id", "GET", f"{API}/run-ids/{{ref}}",
+              "The full id of the run whose id starts with {ref} (at least 4 characters)",
+              resolve_run_id, None, RunIdOut),
     Operation("update_run", "PATCH", f"{API}/runs/{{run_id}}", "End, resume, rename, delete or restore a run",
               update_run, UpdateRun, access=_EDIT_RUN),
     Operation("log_metric", "POST", f"{API}/runs/{{run_id}}/metrics", "Append one metric point",
