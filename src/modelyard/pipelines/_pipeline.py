@@ -45,6 +45,7 @@ from modelyard.core.errors import ConflictError, ValidationError
 from modelyard.core.extras import require
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
+from modelyard.pipelines._openlineage import PipelineLineage
 from modelyard.registry import Client
 from modelyard.store._pipeline_store import StepRunRow
 
@@ -286,15 +287,26 @@ class Pipeline:
         started = time.perf_counter()
         results: dict[int, tuple[str, Any]] = {}  # id(node) -> (digest, value)
         steps: list[StepResult] = []
+        lineage = PipelineLineage(client, run_id, self.name)
+        lineage.started()
         try:
             store.renew(run_id, owner, lease_ms, now=ms())
             with heartbeat:
                 for node in nodes:
-                    steps.append(self._execute(node, results, client, run_id, engine))
+                    lineage.step_started(node.name)
+                    try:
+                        done = self._execute(node, results, client, run_id, engine)
+                    except BaseException as error:
+                        lineage.step_ended(node.name, None, error)
+                        raise
+                    lineage.step_ended(node.name, done.links)
+                    steps.append(done)
         except BaseException as error:
             store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000], now=ms())
+            lineage.ended(error)
             raise
         store.finish(run_id, owner, "succeeded", now=ms())
+        lineage.ended()
         value = results[id(output.node)][1] if isinstance(output, Output) else output
         return PipelineResult(run_id, self.name, "succeeded", steps, value, time.perf_counter() - started)
 
