@@ -313,4 +313,5 @@ def test_the_readme_marks_few_blocks_illustrative_and_names_its_files() -> None:
     assert [s.title for s in SECTIONS if s.runnable] == [
         "Quickstart", "Tracking in code", "Models: register, gate, promote, load", "Features: define, build training sets, serve online",
         "Serving: real time and batch", "Monitoring: drift, quality, performance, latency", "Pipelines and the scheduler",
+        "Events: OpenLineage and registry webhooks",
     ]

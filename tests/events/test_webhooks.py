@@ -24,9 +24,11 @@ SECRET = "s3cr3t-for-tests"
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Client:
+def client(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Client:
+    """A registry client on each metadata backend (SQLite, PostgreSQL)."""
     monkeypatch.setenv("MODELYARD_WEBHOOK_BACKOFF", "0")  # retries at once: no wall clock in tests
-    return Client(str(tmp_path / "store"))
+    monkeypatch.setenv("MODELYARD_ARTIFACT_URI", str(tmp_path / "artifacts"))
+    return Client(store_url)
 
 
 def _model() -> LogisticRegression:
@@ -109,9 +111,9 @@ def test_bad_subscriptions_are_refused_naming_the_field(client: Client) -> None:
         client.create_webhook("http://127.0.0.1:9/x", "")
 
 
-def test_the_cli_adds_lists_and_shows_deliveries(client: Client, tmp_path: Path) -> None:
+def test_the_cli_adds_lists_and_shows_deliveries(client: Client, store_url: str) -> None:
     runner = CliRunner()
-    uri = str(tmp_path / "store")
+    uri = store_url
     with receiver() as got:
         added = runner.invoke(app, ["webhooks", "add", got.url, "--events", "version_created", "--secret", SECRET, "-t", uri, "--json"])
         assert added.exit_code == 0, added.output

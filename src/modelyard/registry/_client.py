@@ -759,6 +759,8 @@ class Client(TrackingClient):
         return _webhooks.dispatcher(self.store).flush(timeout)
 
     def _notify(self, event: str, data: dict[str, Any]) -> None:
+        if getattr(self.store, "webhooks", None) is None:  # a store that keeps no webhooks
+            return
         try:
             _webhooks.dispatcher(self.store).send(event, data)
         except Exception:  # a webhook never fails the registry call
