@@ -149,6 +149,7 @@ class Dispatcher:
             except urllib.error.HTTPError as answer:
                 status = int(answer.code)
                 error = f"HTTP {answer.code}"
+                answer.close()
             except Exception as failure:  # refused, reset, timed out
                 error = f"{type(failure).__name__}: {failure}"[:500]
             record = Delivery(delivery_id, hook.webhook_id, event, attempt, status, error, int((time.perf_counter() - started) * 1000), now_ms())
