@@ -116,6 +116,11 @@ def test_a_pipeline_run_sends_valid_events_for_itself_and_its_steps(store: str, 
     assert done["run"]["runId"] == parent_run
     assert done["inputs"] == step_done["inputs"] and done["outputs"] == step_done["outputs"]
     training = [e for e in events if e["job"]["name"] == "Default"]
+    assert training[0]["run"]["facets"]["parent"] == {  # the training run is a child of its step
+        **training[0]["run"]["facets"]["parent"],
+        "run": {"runId": step_done["run"]["runId"]},
+        "job": {"namespace": "team-a", "name": "lineage_ok.train"},
+    }
     assert training[1]["outputs"] == step_done["outputs"] and training[1]["inputs"] == step_done["inputs"]
     assert {f["name"] for f in training[1]["inputs"][0]["facets"]["schema"]["fields"]} == {"x1", "x2", "y"}
 

@@ -48,6 +48,7 @@ from modelyard.core.models import ModelVersion
 from modelyard.pipelines._openlineage import PipelineLineage
 from modelyard.registry import Client
 from modelyard.store._pipeline_store import StepRunRow
+from modelyard.tracking._openlineage import PIPELINE_NAME_ENV
 
 Clock = Callable[[], datetime]  # "now", as an aware UTC datetime
 
@@ -342,7 +343,12 @@ class Pipeline:
             return StepResult(node.name, "cached", cache_key, digest, time.perf_counter() - clock)
         args = tuple(resolve(a) for a in node.args)
         kwargs = {k: resolve(v) for k, v in node.kwargs.items()}
-        env = {PIPELINE_RUN_ENV: run_id, PIPELINE_STEP_ENV: node.name, "MODELYARD_TRACKING_URI": client._location.metadata_url}
+        env = {
+            PIPELINE_RUN_ENV: run_id,
+            PIPELINE_STEP_ENV: node.name,
+            PIPELINE_NAME_ENV: self.name,
+            "MODELYARD_TRACKING_URI": client._location.metadata_url,
+        }
         if engine == "inprocess":
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)

@@ -178,7 +178,7 @@ class Client:
         )
         if ol.emitter() is not None:
             with contextlib.suppress(Exception):  # lineage never fails the run
-                ol.training_run_started(run.info.run_id, self._job_name(run.info.experiment_id))
+                ol.training_run_started(run.info.run_id, self._job_name(run.info.experiment_id), ol.step_parent(clean))
         return run
 
     def _job_name(self, experiment_id: str) -> str:
@@ -201,7 +201,9 @@ class Client:
             versions = self._store.registry.search_versions(f"run_id = '{run_id}'")
             return ol.model_outputs(f"models:/{mv.name}/{mv.version}" for mv in versions)
 
-        ol.training_run_ended(run_id, status.value, lambda: self._job_name(run.info.experiment_id), inputs, outputs)
+        ol.training_run_ended(
+            run_id, status.value, lambda: self._job_name(run.info.experiment_id), inputs, outputs, ol.step_parent(run.data.tags)
+        )
 
     def get_run(self, run_id: str) -> Run:
         return self._store.get_run(run_id)

@@ -218,11 +218,23 @@ def _safely(what: str, build: Callable[[], dict[str, Any]], sink: Emitter) -> No
         log.warning("OpenLineage %s event not built: %s", what, error)
 
 
-def training_run_started(run_id: str, job: str) -> None:
-    """START for a training run (``job``: its experiment's name); nothing when unconfigured."""
+PIPELINE_NAME_ENV = "MODELYARD_PIPELINE_NAME"  # set by a pipeline while its step runs
+
+
+def step_parent(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """The pipeline step a run was started in, as (its OpenLineage run id, its job name)."""
+    run, step, pipeline = tags.get("modelyard.pipeline_run"), tags.get("modelyard.pipeline_step"), os.environ.get(PIPELINE_NAME_ENV)
+    if run and step and pipeline:
+        return child_run_id(run, step), f"{pipeline}.{step}"
+    return None
+
+
+def training_run_started(run_id: str, job: str, parent: tuple[str, str] | None = None) -> None:
+    """START for a training run (``job``: its experiment's name; ``parent``: the pipeline step
+    it runs in); nothing when unconfigured."""
     sink = emitter()
     if sink is not None:
-        _safely("START", lambda: run_event("START", run_id=ol_run_id(run_id), job=job, namespace=sink.namespace), sink)
+        _safely("START", lambda: run_event("START", run_id=ol_run_id(run_id), job=job, namespace=sink.namespace, parent=parent), sink)
 
 
 def training_run_ended(
@@ -231,6 +243,7 @@ def training_run_ended(
     job: Callable[[], str],
     inputs: Callable[[], list[LineageDataset]],
     outputs: Callable[[], list[LineageDataset]],
+    parent: tuple[str, str] | None = None,
 ) -> None:
     """COMPLETE (FINISHED), FAIL (FAILED) or ABORT (KILLED) with the run's inputs and outputs,
     which are read only when an endpoint is configured."""
@@ -240,6 +253,8 @@ def training_run_ended(
     kind: EventType = {"FINISHED": "COMPLETE", "FAILED": "FAIL"}.get(status, "ABORT")  # type: ignore[assignment]
     _safely(
         kind,
-        lambda: run_event(kind, run_id=ol_run_id(run_id), job=job(), namespace=sink.namespace, inputs=inputs(), outputs=outputs()),
+        lambda: run_event(
+            kind, run_id=ol_run_id(run_id), job=job(), namespace=sink.namespace, inputs=inputs(), outputs=outputs(), parent=parent
+        ),
         sink,
     )
