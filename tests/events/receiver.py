@@ -27,6 +27,7 @@ class Receiver:
     url: str
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order; 200 once they run out
+    hold: threading.Event | None = None  # when set: answers wait until it is set
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
         """Poll until ``count`` requests came (the timeout only guards a hung test)."""
@@ -38,7 +39,7 @@ class Receiver:
 
 
 @contextmanager
-def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
+def receiver(statuses: list[int] | None = None, hold: threading.Event | None = None) -> Iterator[Receiver]:
     box: list[Receiver] = []
     lock = threading.Lock()
 
@@ -50,6 +51,8 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
                 got = box[0]
                 got.requests.append(Received(self.path, dict(self.headers.items()), body))
                 status = got.statuses.pop(0) if got.statuses else 200
+            if got.hold is not None:
+                got.hold.wait(60)
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -59,7 +62,7 @@ def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    box.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}/events", statuses=list(statuses or [])))
+    box.append(Receiver(f"http://127.0.0.1:{server.server_address[1]}/events", statuses=list(statuses or []), hold=hold))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -125,6 +125,15 @@ def test_a_pipeline_run_sends_valid_events_for_itself_and_its_steps(store: str, 
     assert {f["name"] for f in training[1]["inputs"][0]["facets"]["schema"]["fields"]} == {"x1", "x2", "y"}
 
 
+def test_steps_in_worker_processes_send_their_training_runs_events(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with receiver() as got:
+        monkeypatch.setenv("MODELYARD_OPENLINEAGE_URL", got.url)
+        lineage_ok.run(engine="process")
+        events = [valid(r.json()) for r in got.wait_for(8)]
+    assert _by(events, "Default") == ["START", "COMPLETE"]  # sent from the step's worker before it ended
+    assert _by(events, "lineage_ok") == ["START", "COMPLETE"]
+
+
 def test_a_failing_step_sends_fail_for_the_step_and_the_pipeline(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with receiver() as got:
         monkeypatch.setenv("MODELYARD_OPENLINEAGE_URL", got.url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,21 @@ def test_an_unreachable_receiver_never_fails_the_registry_call(client: Client, m
         ("gate_result", 1, None), ("gate_result", 2, None), ("version_created", 1, None), ("version_created", 2, None),
     ]
     assert all(d.error for d in rows)
+
+
+def test_a_stalled_receiver_does_not_hold_up_the_registry(client: Client) -> None:
+    release = threading.Event()
+    with receiver(hold=release) as got:
+        hook = client.create_webhook(got.url, "version_created,alias_moved", SECRET)
+        client.register_model("stalled", _model())
+        got.wait_for(1)  # the delivery is in flight, its answer held back ...
+        client.set_registered_model_alias("stalled", "champion", 1)  # ... and the registry goes on
+        assert client.get_model_version_by_alias("stalled", "champion").version == 1
+        assert client.list_webhook_deliveries(hook.webhook_id) == []  # nothing answered yet
+        release.set()
+        assert client.flush_webhooks()
+        got.wait_for(2)
+    assert sorted(d.event for d in client.list_webhook_deliveries(hook.webhook_id)) == ["alias_moved", "version_created"]
 
 
 def test_a_4xx_answer_is_final(client: Client) -> None:

@@ -46,8 +46,9 @@ from modelyard.core.extras import require
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
 from modelyard.pipelines._openlineage import PipelineLineage
-from modelyard.registry import Client
+from modelyard.registry import Client, _webhooks
 from modelyard.store._pipeline_store import StepRunRow
+from modelyard.tracking import _openlineage
 from modelyard.tracking._openlineage import PIPELINE_NAME_ENV
 
 Clock = Callable[[], datetime]  # "now", as an aware UTC datetime
@@ -227,7 +228,11 @@ def _run_payload(payload: bytes) -> bytes:
     """Run one step from a pickled (fn, args, kwargs, env): the process and Ray engines."""
     fn, args, kwargs, env = cloudpickle.loads(payload)
     os.environ.update(env)
-    return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
+    try:
+        return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
+    finally:  # a pool's worker ends without atexit: send the step's events now
+        _webhooks.flush_all()
+        _openlineage.flush_all()
 
 
 class Pipeline:

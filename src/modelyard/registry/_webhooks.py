@@ -178,6 +178,7 @@ def dispatcher(store: SqlStore) -> Dispatcher:
 
 
 @atexit.register
-def _flush_all() -> None:
+def flush_all(timeout: float = 10.0) -> None:
+    """Wait for every dispatcher's queued deliveries (at exit, and in a pipeline step's worker)."""
     for each in list(_dispatchers.values()):
-        each.flush(timeout=10.0)
+        each.flush(timeout=timeout)

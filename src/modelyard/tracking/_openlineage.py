@@ -205,9 +205,11 @@ def emitter() -> Emitter | None:
 
 
 @atexit.register
-def _flush_all() -> None:
+def flush_all(timeout: float = 5.0) -> None:
+    """Wait for every emitter's queued events (at exit; and where a process ends without
+    atexit, as a pipeline step's worker does)."""
     for each in list(_emitters.values()):
-        each.flush(timeout=5.0)
+        each.flush(timeout=timeout)
 
 
 def _safely(what: str, build: Callable[[], dict[str, Any]], sink: Emitter) -> None:
