@@ -93,19 +93,23 @@ class Dispatcher:
         self._store = store
         self._sleep = sleep
         self._timeout = timeout
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | threading.Event] = queue.Queue()
+        self._queue: queue.Queue[tuple[list[Webhook], str, dict[str, Any]] | threading.Event] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def send(self, event: str, data: dict[str, Any]) -> None:
-        """Queue ``event`` for every webhook subscribed to it; returns at once."""
-        self._start()
-        self._queue.put((event, data))
+        """Queue ``event`` for the webhooks subscribed to it now (one indexed read here, on the
+        caller's thread; nothing more when there are none) and return; delivery is the thread's."""
+        hooks = self._store.webhooks.find(event)
+        if hooks:
+            self._start()
+            self._queue.put((hooks, event, data))
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued event was delivered or given up; False on ``timeout``."""
+        if self._thread is None:  # nothing was ever queued
+            return True
         done = threading.Event()
-        self._start()
         self._queue.put(done)
         return done.wait(timeout)
 
@@ -121,11 +125,12 @@ class Dispatcher:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            try:
-                for hook in self._store.webhooks.find(item[0]):
-                    self._deliver(hook, *item)
-            except Exception as error:  # a store that cannot be read: logged, the thread lives on
-                log.warning("webhook event %s not delivered: %s", item[0], error)
+            hooks, event, data = item
+            for hook in hooks:
+                try:
+                    self._deliver(hook, event, data)
+                except Exception as error:  # never let one delivery end the thread
+                    log.warning("webhook %s: event %s not delivered: %s", hook.webhook_id, event, error)
 
     def _deliver(self, hook: Webhook, event: str, data: dict[str, Any]) -> None:
         delivery_id = uuid.uuid4().hex
