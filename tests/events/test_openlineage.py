@@ -168,6 +168,18 @@ def test_an_unreachable_endpoint_is_counted_and_never_fails_the_run(store: str, 
     assert sink.failed == 8 and sink.sent == 0
 
 
+def test_an_endpoint_answering_errors_is_counted(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with receiver(statuses=[503, 400]) as got:
+        monkeypatch.setenv("MODELYARD_OPENLINEAGE_URL", got.url)
+        modelyard.set_experiment("counted")
+        with modelyard.start_run():
+            pass
+        sink = ol.emitter()
+        assert sink is not None and sink.flush()
+        got.wait_for(2)
+    assert (sink.sent, sink.failed) == (0, 2)
+
+
 def test_nothing_is_sent_when_no_endpoint_is_set(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODELYARD_OPENLINEAGE_URL", raising=False)
     assert ol.emitter() is None

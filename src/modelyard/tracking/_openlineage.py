@@ -21,6 +21,7 @@ import logging
 import os
 import queue
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -183,6 +184,8 @@ class Emitter:
                 response.read()
             self.sent += 1
         except Exception as error:  # never the caller's problem: logged and counted
+            if isinstance(error, urllib.error.HTTPError):
+                error.close()
             self.failed += 1
             log.warning("OpenLineage event for job %s not sent to %s: %s", event.get("job", {}).get("name"), self.url, error)
 
