@@ -83,3 +83,53 @@ def test_build_writes_files_whose_command_serves_the_model(registered: Registere
 def test_build_refuses_what_it_cannot_package(registered: Registered, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["build", "models:/cancer@nope", "--output", str(tmp_path / "x"), "-t", registered.uri])
     assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_build_with_server_adds_a_team_server_whose_command_runs(registered: Registered, tmp_path: Path) -> None:
+    out = tmp_path / "image"
+    result = CliRunner().invoke(app, ["build", "models:/cancer@champion", "--output", str(out), "--server", "--json", "-t", registered.uri])
+    assert result.exit_code == 0, result.output
+    assert '"modelyard[serve,postgres,s3]==' in (out / "Dockerfile").read_text()
+    text = (out / "kubernetes.yaml").read_text()
+    assert "kubectl create secret generic modelyard-server" in text
+    docs = list(yaml.safe_load_all(text))
+    assert sorted((d["kind"], d["metadata"]["name"]) for d in docs if d["metadata"]["name"] == "modelyard-server") == [
+        ("Deployment", "modelyard-server"), ("Service", "modelyard-server"),
+    ]
+    server = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "modelyard-server")
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "modelyard-server")
+    assert service["spec"]["selector"] == server["spec"]["selector"]["matchLabels"]
+    assert server["spec"]["replicas"] == 2  # stateless: replicas share the store named in the Secret
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "modelyard-server"}}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    command = container["command"]
+    assert command[:2] == ["modelyard", "server"] and command[command.index("--auth") + 1] == "token"
+
+    # the Deployment's command, with the Secret's variables, answers its probe
+    port = free_port()
+    argv = [sys.executable, "-m", "modelyard", *command[1:]]
+    argv[argv.index("--port") + 1] = str(port)
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[argv.index("--workers") + 1] = "1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+    env["MODELYARD_HOME"] = str(tmp_path / "server-home")
+    env["MODELYARD_TRACKING_URI"] = f"sqlite:///{tmp_path / 'server-store' / 'modelyard.db'}"
+    env["MODELYARD_ARTIFACT_URI"] = str(tmp_path / "server-artifacts")
+    proc = subprocess.Popen(argv, cwd=out, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the server's command did not start"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr:
+            proc.stderr.close()

@@ -19,6 +19,7 @@ from modelyard.cli import (
     _serve,
     _server,
     _ui,
+    _webhooks,
 )
 from modelyard.cli._help import Group
 
@@ -27,7 +28,7 @@ class _Root(Group):
     order = (
         "demo",
         "experiments", "runs", "models", "features", "datasets",
-        "ui", "server", "users",
+        "ui", "server", "users", "webhooks",
         "serve", "score", "build", "token",
         "monitor", "pipelines", "scheduler", "lineage",
     )
@@ -60,6 +61,7 @@ app.command(rich_help_panel=WATCH)(_pipelines.lineage)
 app.command(rich_help_panel=START)(_ui.ui)
 app.command(rich_help_panel=SERVE)(_server.server)
 app.add_typer(_server.users_app, name="users", rich_help_panel=SERVE)
+app.add_typer(_webhooks.app, name="webhooks", rich_help_panel=TRACK)
 
 
 def _version(value: bool) -> None:

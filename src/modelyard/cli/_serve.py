@@ -151,6 +151,7 @@ def build(
     workers: Annotated[int, typer.Option(help="Server worker processes per container.")] = 2,
     replicas: Annotated[int, typer.Option(help="Minimum pods (the autoscaler adds more).")] = 2,
     wheel: Annotated[bool, typer.Option("--wheel/--no-wheel", help="Build and ship a modelyard wheel from this source tree.")] = False,
+    server: Annotated[bool, typer.Option("--server/--no-server", help="Also deploy the team server (modelyard server): a Deployment and a Service.")] = False,
     tracking_uri: TrackingUri = None,
     json: Annotated[bool, typer.Option("--json", help="Print the written files as JSON.")] = False,
 ) -> None:
@@ -161,7 +162,7 @@ def build(
     from modelyard.serving._build import build as build_files
 
     with friendly_errors():
-        result = build_files(target, output, tracking_uri=tracking_uri, image=image, workers=workers, replicas=replicas, wheel=wheel)
+        result = build_files(target, output, tracking_uri=tracking_uri, image=image, workers=workers, replicas=replicas, wheel=wheel, server=server)
     if json:
         emit_json({"folder": str(result.folder), "files": [str(f) for f in result.files], "models": result.models, "command": result.command})
         return
@@ -169,6 +170,7 @@ def build(
         ["Dockerfile", "python slim image, pinned requirements, non-root, HEALTHCHECK on /v2/health/ready"],
         ["requirements.txt", "pinned from the bundles' manifests"],
         ["deployment.yaml", "routes pinned to " + ", ".join(sorted(set(result.models.values())))],
-        ["kubernetes.yaml", "Deployment (probes), Service, HorizontalPodAutoscaler, Prometheus annotations"],
+        ["kubernetes.yaml", "Deployment (probes), Service, HorizontalPodAutoscaler, Prometheus annotations"
+         + ("; the team server's Deployment and Service (Secret modelyard-server)" if server else "")],
     ])
     say(f"next: docker build -t {image or 'IMAGE'} {result.folder} && kubectl apply -f {result.folder}/kubernetes.yaml")

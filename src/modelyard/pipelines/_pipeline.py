@@ -45,8 +45,11 @@ from modelyard.core.errors import ConflictError, ValidationError
 from modelyard.core.extras import require
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
-from modelyard.registry import Client
+from modelyard.pipelines._openlineage import PipelineLineage
+from modelyard.registry import Client, _webhooks
 from modelyard.store._pipeline_store import StepRunRow
+from modelyard.tracking import _openlineage
+from modelyard.tracking._openlineage import PIPELINE_NAME_ENV
 
 Clock = Callable[[], datetime]  # "now", as an aware UTC datetime
 
@@ -225,7 +228,11 @@ def _run_payload(payload: bytes) -> bytes:
     """Run one step from a pickled (fn, args, kwargs, env): the process and Ray engines."""
     fn, args, kwargs, env = cloudpickle.loads(payload)
     os.environ.update(env)
-    return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
+    try:
+        return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
+    finally:  # a pool's worker ends without atexit: send the step's events now
+        _webhooks.flush_all()
+        _openlineage.flush_all()
 
 
 class Pipeline:
@@ -286,15 +293,26 @@ class Pipeline:
         started = time.perf_counter()
         results: dict[int, tuple[str, Any]] = {}  # id(node) -> (digest, value)
         steps: list[StepResult] = []
+        lineage = PipelineLineage(client, run_id, self.name)
+        lineage.started()
         try:
             store.renew(run_id, owner, lease_ms, now=ms())
             with heartbeat:
                 for node in nodes:
-                    steps.append(self._execute(node, results, client, run_id, engine))
+                    lineage.step_started(node.name)
+                    try:
+                        done = self._execute(node, results, client, run_id, engine)
+                    except BaseException as error:
+                        lineage.step_ended(node.name, None, error)
+                        raise
+                    lineage.step_ended(node.name, done.links)
+                    steps.append(done)
         except BaseException as error:
             store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000], now=ms())
+            lineage.ended(error)
             raise
         store.finish(run_id, owner, "succeeded", now=ms())
+        lineage.ended()
         value = results[id(output.node)][1] if isinstance(output, Output) else output
         return PipelineResult(run_id, self.name, "succeeded", steps, value, time.perf_counter() - started)
 
@@ -330,7 +348,12 @@ class Pipeline:
             return StepResult(node.name, "cached", cache_key, digest, time.perf_counter() - clock)
         args = tuple(resolve(a) for a in node.args)
         kwargs = {k: resolve(v) for k, v in node.kwargs.items()}
-        env = {PIPELINE_RUN_ENV: run_id, PIPELINE_STEP_ENV: node.name, "MODELYARD_TRACKING_URI": client._location.metadata_url}
+        env = {
+            PIPELINE_RUN_ENV: run_id,
+            PIPELINE_STEP_ENV: node.name,
+            PIPELINE_NAME_ENV: self.name,
+            "MODELYARD_TRACKING_URI": client._location.metadata_url,
+        }
         if engine == "inprocess":
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)

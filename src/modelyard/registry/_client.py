@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Unpack
 
 from modelyard.core.entities import PagedList
 from modelyard.core.errors import (
+    ConfigurationError,
     GateFailedError,
     IntegrityError,
     InvalidStateError,
@@ -43,7 +46,7 @@ from modelyard.flavors import (
 )
 from modelyard.flavors._manifest import verify_folder
 from modelyard.flavors._signature import warn_no_signature
-from modelyard.registry import _mlflow_import, _stages
+from modelyard.registry import _mlflow_import, _stages, _webhooks
 from modelyard.registry._card import Card, render_card
 from modelyard.registry._evaluate import EvaluationResult, evaluate
 from modelyard.registry._gate import (
@@ -71,7 +74,7 @@ from modelyard.registry._options import (
     check_options,
     for_the_version,
 )
-from modelyard.store import RegistryStore
+from modelyard.store import Delivery, RegistryStore, SqlStore, Webhook
 from modelyard.store._remote import HttpRegistryStore
 from modelyard.tracking import Client as TrackingClient
 from modelyard.tracking._context import current_user
@@ -256,6 +259,10 @@ class Client(TrackingClient):
         finally:
             if staging is not None:
                 staging.cleanup()
+        self._notify(
+            "version_created",
+            {"model": name, "version": version.version, "uri": version.uri, "run_id": run_id, "actor": actor},
+        )
         if version.signature is None:
             live = not isinstance(source, str | os.PathLike)
             warn_no_signature(version.uri, source if live else None)
@@ -510,12 +517,22 @@ class Client(TrackingClient):
         self, name: str, alias: str, version: int | str, reason: str = ""
     ) -> None:
         """Point ``alias`` at ``version`` (atomically, audited). Promotion through a gate is ``promote``."""
-        self._registry.set_alias(
-            name, check_alias(alias), _version_number(version), current_user(), reason
-        )
+        number, actor = _version_number(version), current_user()
+        before = self._registry.set_alias(name, check_alias(alias), number, actor, reason)
+        self._alias_moved(name, alias, before, number, actor, reason, "set_alias")
 
     def delete_registered_model_alias(self, name: str, alias: str, reason: str = "") -> None:
-        self._registry.delete_alias(name, alias, current_user(), reason)
+        actor = current_user()
+        before = self._registry.delete_alias(name, alias, actor, reason)
+        self._alias_moved(name, alias, before, None, actor, reason, "delete_alias")
+
+    def _alias_moved(
+        self, name: str, alias: str, before: int | None, after: int | None, actor: str, reason: str, action: str
+    ) -> None:
+        self._notify(
+            "alias_moved",
+            {"model": name, "alias": alias, "from_version": before, "to_version": after, "actor": actor, "reason": reason, "action": action},
+        )
 
     def archive_model_version(self, name: str, version: int | str, reason: str = "") -> None:
         self._registry.set_state(
@@ -583,13 +600,15 @@ class Client(TrackingClient):
         number = _version_number(version)
         current = self._registry.get_version(name, number)
         approvals = [*current.approvals, {"approver": approver, "note": reason, "at": now_ms()}]
-        return self._registry.update_version(
+        updated = self._registry.update_version(
             name,
             number,
             current_user(),
             f"approved by {approver}" + (f": {reason}" if reason else ""),
             approvals=approvals,
         )
+        self._notify("approval", {"model": name, "version": number, "approver": approver, "reason": reason, "actor": current_user()})
+        return updated
 
     # -- gates and promotion -----------------------------------------------------------
 
@@ -616,6 +635,16 @@ class Client(TrackingClient):
             results.append(approver_outcome([a["approver"] for a in candidate.approvals]))
         for check in chosen.checks if chosen else []:
             results.append(self._run_check(check, candidate, alias))
+        self._notify(
+            "gate_result",
+            {
+                "model": name,
+                "version": candidate.version,
+                "alias": alias,
+                "passed": all(r.passed for r in results),
+                "checks": [r.to_dict() for r in results],
+            },
+        )
         return results
 
     def _run_check(self, check: Any, candidate: ModelVersion, alias: str) -> CheckResult:
@@ -692,10 +721,63 @@ class Client(TrackingClient):
                     results,
                 )
         action = "promote_forced" if failed else "promote"
-        self._registry.set_alias(
-            name, alias, number, actor or current_user(), reason, action=action, details=details
-        )
+        who = actor or current_user()
+        before = self._registry.set_alias(name, alias, number, who, reason, action=action, details=details)
+        self._alias_moved(name, alias, before, number, who, reason, action)
         return results
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def _webhook_store(self) -> SqlStore:
+        """The store that keeps webhooks: a database, not a team server (yet)."""
+        if isinstance(self.store, SqlStore):
+            return self.store
+        raise ConfigurationError(
+            "webhooks are kept in the store's database, which the team server does not expose "
+            "yet; manage them with MODELYARD_TRACKING_URI pointing at that database"
+        )
+
+    def create_webhook(self, url: str, events: str | list[str] | tuple[str, ...], secret: str | None = None) -> Webhook:
+        """Subscribe ``url`` to registry ``events`` (any of ``version_created``, ``alias_moved``,
+        ``approval``, ``gate_result``; a list or a comma-separated string). Deliveries are
+        signed with ``secret`` (a new random one when None: read it from the result, it is
+        not shown again)."""
+        if secret is not None and not secret.strip():
+            raise ValidationError("secret: empty; give a secret or leave it out to have one made")
+        return self._webhook_store().webhooks.create(
+            uuid.uuid4().hex,
+            _webhooks.check_url(url),
+            _webhooks.check_events(events),
+            secret if secret is not None else secrets.token_urlsafe(32),
+            current_user(),
+        )
+
+    def list_webhooks(self) -> list[Webhook]:
+        """Every webhook, oldest first (``.to_dict()`` leaves the secret out)."""
+        return self._webhook_store().webhooks.find()
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._webhook_store().webhooks.delete(webhook_id)
+
+    def list_webhook_deliveries(self, webhook_id: str | None = None, limit: int = 100) -> list[Delivery]:
+        """The latest delivery attempts, newest first (each retry is one attempt)."""
+        if limit < 1:
+            raise ValidationError(f"limit: must be at least 1, got {limit}")
+        return self._webhook_store().webhooks.deliveries(webhook_id, limit)
+
+    def flush_webhooks(self, timeout: float = 30.0) -> bool:
+        """Wait until the events sent so far were delivered or given up (False on timeout)."""
+        if not isinstance(self.store, SqlStore):
+            return True  # a remote store sends no webhooks from this process
+        return _webhooks.dispatcher(self.store).flush(timeout)
+
+    def _notify(self, event: str, data: dict[str, Any]) -> None:
+        if not isinstance(self.store, SqlStore):  # a team server's clients send none (yet)
+            return
+        try:
+            _webhooks.dispatcher(self.store).send(event, data)
+        except Exception:  # a webhook never fails the registry call
+            _webhooks.log.warning("webhook event %s not queued", event, exc_info=True)
 
     # -- evaluation and cards ----------------------------------------------------------
 

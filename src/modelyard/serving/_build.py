@@ -4,7 +4,10 @@ Writes into one folder: the model bundles (exported from the registry, verified,
 the versions the aliases name today), a deployment file pointing at them, requirements
 pinned from the bundles' manifests, a Dockerfile whose command serves the deployment, and
 Kubernetes manifests (Deployment with probes on the v2 health endpoints, Service,
-HorizontalPodAutoscaler, Prometheus scrape annotations).
+HorizontalPodAutoscaler, Prometheus scrape annotations). With ``server=True`` the image also
+holds what ``modelyard server`` needs (PostgreSQL, S3) and the manifests gain the team server:
+a stateless Deployment of ``modelyard server`` reading its store URIs from the Secret
+``modelyard-server``, and its Service.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from modelyard.registry import Client, fetch_bundle
 from modelyard.serving._config import load_deployment
 
 PORT = 8080
+SERVER_PORT = 5000
+SERVER_NAME = "modelyard-server"
+SERVER_SECRET = "modelyard-server"  # MODELYARD_TRACKING_URI, MODELYARD_ARTIFACT_URI (+ AWS_* for S3)
 _SERVE_PACKAGES = ("starlette", "uvicorn", "uvloop", "httptools", "prometheus-client", "pyyaml", "orjson")
 
 
@@ -75,8 +81,10 @@ def build(
     workers: int = 2,
     replicas: int = 2,
     wheel: bool = False,
+    server: bool = False,
 ) -> BuildResult:
-    """Write the container files for a model URI or a deployment file into ``output``."""
+    """Write the container files for a model URI or a deployment file into ``output``;
+    ``server=True`` adds the team server (``modelyard server``) to the image and manifests."""
     config, path = load_deployment(target)
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,10 +148,11 @@ def build(
     result.command = [
         "modelyard", "serve", "deployment.yaml", "--host", "0.0.0.0", "--port", str(PORT), "--workers", str(workers),
     ]
+    extras = "serve,postgres,s3" if server else "serve"
     install_modelyard = (
-        "COPY wheels/ wheels/\nRUN pip install --no-cache-dir wheels/*.whl && rm -rf wheels\n"
+        f'COPY wheels/ wheels/\nRUN pip install --no-cache-dir "$(ls wheels/*.whl)[{extras}]" && rm -rf wheels\n'
         if has_wheel
-        else f'RUN pip install --no-cache-dir "modelyard[serve]=={__version__}"\n'
+        else f'RUN pip install --no-cache-dir "modelyard[{extras}]=={__version__}"\n'
     )
     dockerfile = folder / "Dockerfile"
     dockerfile.write_text(
@@ -168,7 +177,7 @@ CMD {json.dumps(result.command)}
 
     name = _k8s_name(config.endpoints[0].name)
     image = image or f"{name}:{__version__}"
-    result.files.append(_write_kubernetes(folder, name, image, replicas, bool(config.auth)))
+    result.files.append(_write_kubernetes(folder, name, image, replicas, bool(config.auth), server=server))
     return result
 
 
@@ -192,7 +201,54 @@ def _probe(path: str, delay: int) -> dict[str, Any]:
     }
 
 
-def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: bool) -> Path:
+def _server_documents(image: str, replicas: int) -> list[dict[str, Any]]:
+    """``modelyard server`` as a stateless Deployment (replicas share one PostgreSQL and one
+    bucket, named in the Secret) and its Service; ``--auth token`` as it must be off loopback."""
+    labels = {"app.kubernetes.io/name": SERVER_NAME, "app.kubernetes.io/part-of": "modelyard"}
+    command = ["modelyard", "server", "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--workers", "2", "--auth", "token"]
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": SERVER_NAME, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
+                        "terminationGracePeriodSeconds": 30,
+                        "containers": [
+                            {
+                                "name": "server",
+                                "image": image,
+                                "command": command,
+                                "ports": [{"name": "http", "containerPort": SERVER_PORT}],
+                                "envFrom": [{"secretRef": {"name": SERVER_SECRET}}],
+                                "readinessProbe": _probe("/health", 2),
+                                "livenessProbe": _probe("/health", 10),
+                                "resources": {
+                                    "requests": {"cpu": "500m", "memory": "512Mi"},
+                                    "limits": {"cpu": "2", "memory": "2Gi"},
+                                },
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": SERVER_NAME, "labels": labels},
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
+    ]
+
+
+def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: bool, *, server: bool = False) -> Path:
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "modelyard"}
     annotations = {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT), "prometheus.io/path": "/metrics"}
     documents: list[dict[str, Any]] = [
@@ -248,8 +304,16 @@ def _write_kubernetes(folder: Path, name: str, image: str, replicas: int, auth: 
             },
         },
     ]
+    if server:
+        documents += _server_documents(image, replicas)
     path = folder / "kubernetes.yaml"
     header = "# Written by `modelyard build`. kubectl apply -f kubernetes.yaml\n"
+    if server:
+        header += (
+            f"# The team server reads the Secret {SERVER_SECRET!r} first: kubectl create secret generic {SERVER_SECRET} \\\n"
+            "#   --from-literal=MODELYARD_TRACKING_URI=postgresql://user:password@host/db \\\n"
+            "#   --from-literal=MODELYARD_ARTIFACT_URI=s3://bucket/prefix   (and AWS_* keys for the bucket)\n"
+        )
     if auth:
         header += "# Authentication is on: give Prometheus a token with the 'metrics' scope.\n"
     path.write_text(header + yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")

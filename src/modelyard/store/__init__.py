@@ -6,11 +6,13 @@ from modelyard.store._requests import RequestScope, current_scope, request_scope
 from modelyard.store._run_pages import MetricSeries, RunKeys, RunsPage
 from modelyard.store._sql_store import SqlStore
 from modelyard.store._user_store import ROLES, AuditedWrite, User, UserStore
+from modelyard.store._webhook_store import Delivery, Webhook, WebhookStore
 
 __all__ = [
     "HEAD",
     "ROLES",
     "AuditedWrite",
+    "Delivery",
     "MetricSeries",
     "RegistryStore",
     "RequestScope",
@@ -19,6 +21,8 @@ __all__ = [
     "SqlStore",
     "User",
     "UserStore",
+    "Webhook",
+    "WebhookStore",
     "current_scope",
     "request_scope",
 ]

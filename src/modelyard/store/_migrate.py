@@ -19,7 +19,7 @@ from modelyard.core.errors import StoreUnreadableError
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
 
-HEAD = "0007"  # tests check this equals Alembic's head
+HEAD = "0008"  # tests check this equals Alembic's head
 _PG_LOCK_ID = 0x6D6F64656C  # "model"
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -383,3 +383,31 @@ write_audit = Table(
     Column("target", String(512), nullable=False),
     Column("status", Integer, nullable=False),
 )
+
+# -- registry webhooks (0008) -------------------------------------------------------------
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # a JSON list of event names
+    Column("secret", Text, nullable=False),  # the HMAC key: needed to sign, so not hashed
+    Column("created_time", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(32), nullable=False),  # one per event and webhook, shared by its attempts
+    Column("webhook_id", String(32), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),  # None: no answer (refused, timed out)
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_webhook_deliveries_webhook_at", "webhook_id", "at"),
+)

@@ -64,6 +64,7 @@ from modelyard.store._search import (
     encode_page_token,
 )
 from modelyard.store._user_store import UserStore
+from modelyard.store._webhook_store import WebhookStore
 from modelyard.store._writer import Writer
 
 _CHUNK = 500
@@ -119,6 +120,7 @@ class SqlStore:
         self.profiles = ProfileStore(self._engines)
         self.pipelines = PipelineStore(self._engines)
         self.users = UserStore(self._engines)
+        self.webhooks = WebhookStore(self._engines)
 
     @property
     def dialect(self) -> str:

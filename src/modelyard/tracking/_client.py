@@ -34,6 +34,7 @@ from modelyard.core.settings import StoreLocation, busy_timeout_s, resolve
 from modelyard.store import SqlStore
 from modelyard.store._remote import HttpBlobStore, HttpStore
 from modelyard.tracking import _compare, _config, _names
+from modelyard.tracking import _openlineage as ol
 from modelyard.tracking._async import MetricQueue
 from modelyard.tracking._context import current_user
 
@@ -192,7 +193,7 @@ class Client:
             if os.environ.get(env) and key not in clean:
                 clean[key] = os.environ[env]
         name = v.check_name(run_name, "run name") if run_name is not None else _names.run_name()
-        return self._store.create_run(
+        run = self._store.create_run(
             run_id=new_run_id(),
             experiment_id=str(experiment_id),
             run_name=name,
@@ -201,6 +202,34 @@ class Client:
             parent_run_id=parent_run_id,
             tags_=clean,
             context=context or {},
+        )
+        if ol.emitter() is not None:
+            with contextlib.suppress(Exception):  # lineage never fails the run
+                ol.training_run_started(run.info.run_id, self._job_name(run.info.experiment_id), ol.step_parent(clean))
+        return run
+
+    def _job_name(self, experiment_id: str) -> str:
+        """A training run's OpenLineage job: its experiment's name."""
+        return self._store.get_experiment(experiment_id).name
+
+    def _lineage_ended(self, run_id: str, status: RunStatus) -> None:
+        if ol.emitter() is None:
+            return
+        run = self._store.get_run(run_id)
+        feature_service = run.data.tags.get("modelyard.feature_service")
+
+        def inputs() -> list[ol.LineageDataset]:
+            found = ol.dataset_inputs(run.inputs)
+            if feature_service:
+                found.append(ol.LineageDataset("modelyard.features", feature_service))
+            return found
+
+        def outputs() -> list[ol.LineageDataset]:
+            versions = self._store.registry.search_versions(f"run_id = '{run_id}'")
+            return ol.model_outputs(f"models:/{mv.name}/{mv.version}" for mv in versions)
+
+        ol.training_run_ended(
+            run_id, status.value, lambda: self._job_name(run.info.experiment_id), inputs, outputs, ol.step_parent(run.data.tags)
         )
 
     def flush(self) -> None:
@@ -230,6 +259,8 @@ class Client:
             )
         self.flush()
         self._store.set_run_status(run_id, final, end_time if end_time is not None else now_ms())
+        with contextlib.suppress(Exception):  # lineage never fails the run
+            self._lineage_ended(run_id, final)
 
     def resume_run(self, run_id: str) -> Run:
         """Mark a finished run RUNNING again so that it accepts more data."""
@@ -247,6 +278,9 @@ class Client:
         if status is not None:
             final = _status(status)
             self._store.set_run_status(run_id, final, now_ms() if final.is_terminated else None)
+            if final.is_terminated:
+                with contextlib.suppress(Exception):  # lineage never fails the run
+                    self._lineage_ended(run_id, final)
 
     def delete_run(self, run_id: str) -> None:
         self._store.set_run_lifecycle(run_id, LifecycleStage.DELETED)

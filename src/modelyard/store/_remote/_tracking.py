@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from modelyard.store._feature_store import FeatureRegistryStore
     from modelyard.store._monitor_store import MonitorStore
     from modelyard.store._pipeline_store import PipelineStore
+    from modelyard.store._profile_store import ProfileStore
     from modelyard.store._user_store import UserStore
 
 
@@ -97,6 +98,10 @@ class HttpStore:
     @property
     def monitoring(self) -> MonitorStore:
         self._not_remote("monitoring")
+
+    @property
+    def profiles(self) -> ProfileStore:
+        self._not_remote("monitoring profile")
 
     @property
     def pipelines(self) -> PipelineStore:
