@@ -15,16 +15,18 @@ tracking URI reachable (a shared store, or the team server).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from modelyard.core.errors import ValidationError
 from modelyard.core.extras import require
 from modelyard.core.signature import Signature
 from modelyard.flavors import Model
 from modelyard.registry import Client
+from modelyard.serving._batch import _score_table
 
 _LOADED: dict[tuple[str, str], Model] = {}
 
@@ -38,14 +40,19 @@ def _model(tracking_uri: str, uri: str) -> Model:
 
 
 def _predict(
-    tracking_uri: str, uri: str, names: list[str], columns: tuple[pd.Series, ...]
+    tracking_uri: str, uri: str, names: list[str], output: str, columns: tuple[pd.Series, ...]
 ) -> pd.Series:
     frame = pd.concat([c.reset_index(drop=True) for c in columns], axis=1)
     frame.columns = names
-    output = np.asarray(_model(tracking_uri, uri).predict(frame))
-    if output.ndim > 1:
-        output = output[:, 0] if output.shape[1] == 1 else output[:, -1]
-    return pd.Series(output)
+    # what `modelyard score` writes: the prediction (a classifier's arg-max label) and, for a
+    # binary classifier, the positive class's probability as the score
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    scored = _score_table(_model(tracking_uri, uri), table)
+    if output not in scored:
+        raise ValidationError(
+            f"{uri} gives no {output!r} (a score is a binary classifier's positive-class probability)"
+        )
+    return pd.Series(np.asarray(scored[output]))
 
 
 def score_udf(
@@ -55,16 +62,22 @@ def score_udf(
     tracking_uri: str | None = None,
     result_type: str = "double",
     columns: list[str] | None = None,
+    output: Literal["prediction", "score"] = "prediction",
 ) -> Any:
     """A pandas UDF that scores rows with the model at ``model_uri`` (``models:/name/3`` or
-    ``models:/name@alias``). Call it with the model's input columns in signature order (its
-    ``input_columns`` attribute names them). For a probabilistic classifier the result is the
-    last class's score."""
+    ``models:/name@alias``) as ``modelyard score`` does: ``output="prediction"`` gives the
+    prediction (a classifier's label), ``"score"`` a binary classifier's positive-class
+    probability. Call it with the model's input columns in signature order (its
+    ``input_columns`` attribute names them); ``result_type`` is the Spark type of the result
+    (``"string"`` for text labels)."""
     functions = require("pyspark.sql.functions", "Scoring on Spark")
     if not str(model_uri).startswith("models:"):
         raise ValidationError(
-            f"model_uri must be a registered model (models:/name/3 or models:/name@alias), got {model_uri!r}"
+            "model_uri must be a registered model (models:/name/3 or models:/name@alias), "
+            f"got {model_uri!r}"
         )
+    if output not in ("prediction", "score"):
+        raise ValidationError(f"output must be 'prediction' or 'score', got {output!r}")
     client = Client(tracking_uri)
     version = client.resolve(model_uri)
     pinned = f"models:/{version.name}/{version.version}"
@@ -79,7 +92,7 @@ def score_udf(
     store_uri = client.tracking_uri
 
     def predict(*series: pd.Series) -> pd.Series:
-        return _predict(store_uri, pinned, names, series)
+        return _predict(store_uri, pinned, names, output, series)
 
     udf = functions.pandas_udf(predict, result_type)
     udf.input_columns = list(names)

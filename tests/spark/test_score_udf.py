@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import modelyard as my
@@ -43,7 +44,7 @@ def spark(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def test_the_udf_scores_like_the_local_model_and_workers_verify_the_bundle(
     spark: Any, tmp_path: Path
 ) -> None:
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import LogisticRegression, Ridge
 
     from modelyard.spark import score_udf
 
@@ -67,6 +68,24 @@ def test_the_udf_scores_like_the_local_model_and_workers_verify_the_bundle(
     expected = client.load_model("models:/toy/1").predict(frame)
     np.testing.assert_allclose(scored["prediction"].to_numpy(), np.asarray(expected, dtype=float))
 
+    # a classifier: labels and positive-class scores, as `modelyard score` writes them
+    from modelyard.serving._batch import _score_table
+
+    labels = (target > 0).astype(int)
+    client.register_model(
+        "clf", LogisticRegression().fit(frame, labels), input_example=frame.head(3)
+    )
+    label_udf = score_udf(spark, "models:/clf/1", tracking_uri=uri)
+    score_of = score_udf(spark, "models:/clf/1", tracking_uri=uri, output="score")
+    cols = label_udf.input_columns
+    rows = data.select("id", label_udf(*cols).alias("label"), score_of(*cols).alias("p")).collect()
+    got = pd.DataFrame([r.asDict() for r in rows]).sort_values("id")
+    local = _score_table(client.load_model("models:/clf/1"), pa.Table.from_pandas(frame))
+    np.testing.assert_array_equal(got["label"].to_numpy(), local["prediction"].astype(float))
+    np.testing.assert_allclose(got["p"].to_numpy(), local["score"])
+
+    with pytest.raises(my.ValidationError, match="output must be"):
+        score_udf(spark, "models:/clf/1", tracking_uri=uri, output="proba")  # type: ignore[arg-type]
     with pytest.raises(my.ValidationError, match="registered model"):
         score_udf(spark, "runs:/abc/model", tracking_uri=uri)
 
