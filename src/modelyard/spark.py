@@ -24,19 +24,9 @@ import pyarrow as pa
 from modelyard.core.errors import ValidationError
 from modelyard.core.extras import require
 from modelyard.core.signature import Signature
-from modelyard.flavors import Model
 from modelyard.registry import Client
 from modelyard.serving._batch import _score_table
-
-_LOADED: dict[tuple[str, str], Model] = {}
-
-
-def _model(tracking_uri: str, uri: str) -> Model:
-    """The model, loaded (and verified) once per Python worker process."""
-    key = (tracking_uri, uri)
-    if key not in _LOADED:
-        _LOADED[key] = Client(tracking_uri).load_model(uri)
-    return _LOADED[key]
+from modelyard.serving._spark import worker_model
 
 
 def _predict(
@@ -47,7 +37,7 @@ def _predict(
     # what `modelyard score` writes: the prediction (a classifier's arg-max label) and, for a
     # binary classifier, the positive class's probability as the score
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    scored = _score_table(_model(tracking_uri, uri), table)
+    scored = _score_table(worker_model(tracking_uri, uri), table)
     if output not in scored:
         raise ValidationError(
             f"{uri} gives no {output!r} (a score is a binary classifier's positive-class probability)"

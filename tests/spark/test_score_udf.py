@@ -99,3 +99,68 @@ def test_the_udf_scores_like_the_local_model_and_workers_verify_the_bundle(
     with pytest.raises(Exception, match="corrupted") as failure:
         data.withColumn("prediction", predict(*predict.input_columns)).collect()
     assert "IntegrityError" in str(failure.value)
+
+
+def test_score_with_the_spark_engine_writes_what_the_local_engine_writes(
+    spark: Any, tmp_path: Path
+) -> None:
+    import json
+
+    from sklearn.linear_model import LogisticRegression
+    from typer.testing import CliRunner
+
+    from modelyard.cli import app
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "id": range(300)})
+    uri = str(tmp_path / "store")
+    client = my.Client(uri)
+    features = frame[["a", "b"]]
+    client.register_model(
+        "clf",
+        LogisticRegression().fit(features, (features["a"] > 0).astype(int)),
+        input_example=features.head(3),
+    )
+    frame.to_parquet(tmp_path / "in.parquet")
+    runner = CliRunner()
+    outputs = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        done = runner.invoke(
+            app,
+            [
+                "score",
+                "models:/clf/1",
+                str(tmp_path / "in.parquet"),
+                "-o",
+                str(out),
+                "--engine",
+                engine,
+                "--tracking-uri",
+                uri,
+                "--json",
+            ],
+        )
+        assert done.exit_code == 0, done.output
+        summary = json.loads(done.output)
+        assert summary["rows"] == 300 and summary["prediction_log"]
+        outputs[engine] = pd.read_parquet(out).sort_values("id", ignore_index=True)
+    local, spark_out = outputs["local"], outputs["spark"]
+    assert list(spark_out.columns) == list(local.columns)
+    np.testing.assert_array_equal(
+        spark_out["prediction"].to_numpy(), local["prediction"].to_numpy()
+    )
+    np.testing.assert_allclose(spark_out["score"].to_numpy(), local["score"].to_numpy())
+    refused = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "bundle"),
+            str(tmp_path / "in.parquet"),
+            "-o",
+            str(tmp_path / "x.parquet"),
+            "--engine",
+            "spark",
+        ],
+    )
+    assert refused.exit_code != 0 and "registered model" in refused.output
