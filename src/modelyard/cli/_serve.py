@@ -102,7 +102,7 @@ def score(
     output: Annotated[str, typer.Option("--output", "-o", help="Parquet file to write (written whole, then renamed).")],
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk: memory grows with this, not with the file.")] = 200_000,
     workers: Annotated[int | None, typer.Option(help="Scoring processes (default: one per core).")] = None,
-    engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (a Ray Data pipeline).")] = "local",
+    engine: Annotated[str, typer.Option(help="local (processes on this machine), ray (a Ray Data pipeline) or spark ($SPARK_MASTER, else local[*]).")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use with --engine ray (default: $RAY_ADDRESS, else a local one).")] = None,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
     tracking_uri: TrackingUri = None,
@@ -128,8 +128,12 @@ def score(
                 model_uri, input_path, output, chunk_rows=chunk_rows, workers=workers,
                 tracking_uri=tracking_uri, log=log, address=ray_address,
             )
+        elif engine == "spark":
+            from modelyard.serving._spark import score_file_spark
+
+            result = score_file_spark(model_uri, input_path, output, chunk_rows=chunk_rows, tracking_uri=tracking_uri, log=log)
         else:
-            raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
+            raise typer.BadParameter(f"--engine must be local, ray or spark, not {engine!r}")
     summary = {
         "output": str(result.output),
         "rows": result.rows,

@@ -27,6 +27,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("matplotlib", "plots"),
     "omegaconf": ("omegaconf", "config"),
     "ray": ("ray", "ray"),
+    "pyspark": ("pyspark", "spark"),
     "croniter": ("croniter", "schedule"),
     "redis": ("redis", "redis"),
     "psycopg": ("psycopg", "postgres"),
