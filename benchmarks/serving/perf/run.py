@@ -1,0 +1,221 @@
+"""Server CPU time per single-row request, a base commit against this working tree (issue 14).
+
+    .venv/bin/python benchmarks/serving/perf/run.py [--base d03e2c8] [--repeats 7] [--requests 400]
+
+* Model: GradientBoostingClassifier(n_estimators=100, max_depth=3) on breast-cancer (30 float
+  columns), registered with an input example and an ONNX graph (``onnx=True``).
+* Deployments, each served by ``modelyard serve DEPLOY.yaml --workers 2`` (so prometheus_client
+  runs in multiprocess mode, as in production), once with the base commit's ``src`` and once
+  with this tree's: ``sklearn`` (prediction log on), ``sklearn-nolog`` (log off), ``onnx``
+  (``engine: onnx``, log on), ``onnx-nolog``.
+* One keep-alive client per server, sequential native-JSON single-row requests; after each batch
+  of --requests requests, the CPU time (utime + stime from /proc) of the server's whole process
+  tree divided by the requests: unaffected by how long a process waited for a core on a loaded
+  machine, unlike wall time. Every repeat measures every deployment on both trees, alternating
+  which goes first; the figure is the median over repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+_OIP = importlib.util.spec_from_file_location(
+    "oip_run", Path(__file__).resolve().parents[1] / "oip" / "run.py"
+)
+assert _OIP is not None and _OIP.loader is not None
+oip = importlib.util.module_from_spec(_OIP)
+_OIP.loader.exec_module(oip)
+free_port, source_of = oip.free_port, oip.source_of
+
+VENV_BIN = Path(sys.executable).parent
+PATH = "/v1/endpoints/bc/predict"
+
+
+def register(store: Path) -> bytes:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from modelyard.registry import Client
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
+    Client(str(store)).register_model("bc", model, input_example=X.head(5), onnx=True)
+    return json.dumps({"records": X.head(1).to_dict(orient="records")}).encode()
+
+
+def deployments(folder: Path) -> dict[str, Path]:
+    out = {}
+    for name, engine, logged in (
+        ("sklearn", "native", True),
+        ("sklearn-nolog", "native", False),
+        ("onnx", "onnx", True),
+        ("onnx-nolog", "onnx", False),
+    ):
+        path = folder / f"{name}.yaml"
+        path.write_text(
+            json.dumps(
+                {
+                    "endpoints": [
+                        {"name": "bc", "routes": [{"model": "models:/bc/1", "engine": engine}]}
+                    ],
+                    "prediction_log": {"enabled": logged, "path": str(folder / f"log-{name}")},
+                }
+            )
+        )
+        out[name] = path
+    return out
+
+
+def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(src),
+        "MODELYARD_TRACKING_URI": str(store),
+        "MODELYARD_HOME": str(home),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    code = "from modelyard.cli import main; main()"
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "python"), "-c", code, "serve", str(deploy), "--port", str(port),
+         "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server {deploy.name} from {src} did not start")
+
+
+def tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants so far (Linux /proc)."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def run_batch(client: httpx.Client, body: bytes, count: int, pid: int) -> tuple[float, float]:
+    """(median wall latency ms, server CPU µs per request)."""
+    times = []
+    cpu = cpu_seconds(pid)
+    for _ in range(count):
+        started = time.perf_counter()
+        answer = client.post(PATH, content=body, headers={"content-type": "application/json"})
+        times.append(time.perf_counter() - started)
+        assert answer.status_code == 200, answer.text[:200]
+    return statistics.median(times) * 1000.0, (cpu_seconds(pid) - cpu) / count * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--base", default="d03e2c8")
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--only", nargs="*", default=None, help="deployment names to run")
+    ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        store = folder / "store"
+        body = register(store)
+        deploys = deployments(folder)
+        if args.only:
+            deploys = {k: v for k, v in deploys.items() if k in args.only}
+        sources = {"base": source_of(args.base, folder), "tree": source_of(None, folder)}
+        load_before = os.getloadavg()
+        servers = {
+            (label, name): serve(src, store, deploy, folder / f"home-{label}-{name}")
+            for label, src in sources.items()
+            for name, deploy in deploys.items()
+        }
+        runs: dict[tuple[str, str], list[tuple[float, float]]] = {k: [] for k in servers}
+        try:
+            clients = {k: httpx.Client(base_url=base, timeout=60) for k, (_, base) in servers.items()}
+            for k, client in clients.items():  # warm-up: both workers, imports, caches
+                run_batch(client, body, args.requests // 2, servers[k][0].pid)
+            for repeat in range(args.repeats):
+                labels = ["base", "tree"] if repeat % 2 == 0 else ["tree", "base"]
+                for name in deploys:
+                    for label in labels:
+                        k = (label, name)
+                        runs[k].append(run_batch(clients[k], body, args.requests, servers[k][0].pid))
+            for client in clients.values():
+                client.close()
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+            for proc, _ in servers.values():
+                proc.wait(timeout=30)
+        load_after = os.getloadavg()
+    results: dict[str, Any] = {
+        "base": args.base,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "cases": {
+            name: {
+                label: {
+                    "cpu_us_per_request": statistics.median(c for _, c in runs[(label, name)]),
+                    "median_wall_ms": statistics.median(w for w, _ in runs[(label, name)]),
+                    "runs": runs[(label, name)],
+                }
+                for label in sources
+            }
+            for name in deploys
+        },
+    }
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"load average before {load_before}, after {load_after}")
+    print(f"{'deployment':14s} {'cpu base µs':>12s} {'cpu tree µs':>12s} {'change':>8s} {'wall base':>10s} {'wall tree':>10s}")
+    for name, r in results["cases"].items():
+        b, t = r["base"], r["tree"]
+        change = (t["cpu_us_per_request"] / b["cpu_us_per_request"] - 1) * 100
+        print(
+            f"{name:14s} {b['cpu_us_per_request']:12.0f} {t['cpu_us_per_request']:12.0f} {change:+7.0f}%"
+            f" {b['median_wall_ms']:8.2f}ms {t['median_wall_ms']:8.2f}ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
