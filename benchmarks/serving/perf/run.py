@@ -90,8 +90,17 @@ def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     code = "from modelyard.cli import main; main()"
     proc = subprocess.Popen(
-        [str(VENV_BIN / "python"), "-c", code, "serve", str(deploy), "--port", str(port),
-         "--workers", "2"],
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            code,
+            "serve",
+            str(deploy),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -134,16 +143,20 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_batch(client: httpx.Client, body: bytes, count: int, pid: int) -> tuple[float, float]:
-    """(median wall latency ms, server CPU µs per request)."""
+def run_batch(base: str, body: bytes, count: int, pid: int) -> tuple[float, float]:
+    """(median wall latency ms, server CPU µs per request). A new keep-alive connection per
+    batch: the server closes connections left idle while the others were measured."""
     times = []
-    cpu = cpu_seconds(pid)
-    for _ in range(count):
-        started = time.perf_counter()
-        answer = client.post(PATH, content=body, headers={"content-type": "application/json"})
-        times.append(time.perf_counter() - started)
-        assert answer.status_code == 200, answer.text[:200]
-    return statistics.median(times) * 1000.0, (cpu_seconds(pid) - cpu) / count * 1e6
+    with httpx.Client(base_url=base, timeout=60) as client:
+        client.get("/v2/health/live")
+        cpu = cpu_seconds(pid)
+        for _ in range(count):
+            started = time.perf_counter()
+            answer = client.post(PATH, content=body, headers={"content-type": "application/json"})
+            times.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text[:200]
+        spent = cpu_seconds(pid) - cpu
+    return statistics.median(times) * 1000.0, spent / count * 1e6
 
 
 def main() -> None:
@@ -172,17 +185,15 @@ def main() -> None:
         }
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {k: [] for k in servers}
         try:
-            clients = {k: httpx.Client(base_url=base, timeout=60) for k, (_, base) in servers.items()}
-            for k, client in clients.items():  # warm-up: both workers, imports, caches
-                run_batch(client, body, args.requests // 2, servers[k][0].pid)
+            for proc, base in servers.values():  # warm-up: imports, caches
+                run_batch(base, body, args.requests // 2, proc.pid)
             for repeat in range(args.repeats):
                 labels = ["base", "tree"] if repeat % 2 == 0 else ["tree", "base"]
                 for name in deploys:
                     for label in labels:
                         k = (label, name)
-                        runs[k].append(run_batch(clients[k], body, args.requests, servers[k][0].pid))
-            for client in clients.values():
-                client.close()
+                        proc, base = servers[k]
+                        runs[k].append(run_batch(base, body, args.requests, proc.pid))
         finally:
             for proc, _ in servers.values():
                 proc.terminate()
@@ -207,7 +218,9 @@ def main() -> None:
     }
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"load average before {load_before}, after {load_after}")
-    print(f"{'deployment':14s} {'cpu base µs':>12s} {'cpu tree µs':>12s} {'change':>8s} {'wall base':>10s} {'wall tree':>10s}")
+    print(
+        f"{'deployment':14s} {'cpu base µs':>12s} {'cpu tree µs':>12s} {'change':>8s} {'wall base':>10s} {'wall tree':>10s}"
+    )
     for name, r in results["cases"].items():
         b, t = r["base"], r["tree"]
         change = (t["cpu_us_per_request"] / b["cpu_us_per_request"] - 1) * 100

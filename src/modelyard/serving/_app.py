@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -182,8 +182,9 @@ class ScoringServer:
     def _request_id(self, request: Request) -> str:
         """The server chooses every request id (feedback is matched by it, so a client must not
         be able to take another's); a client's own ``x-request-id`` comes back as
-        ``x-client-request-id`` for its tracing."""
-        return uuid.uuid4().hex
+        ``x-client-request-id`` for its tracing. 128 random bits as 32 hex digits (what
+        ``uuid4().hex`` gave, without building a UUID object)."""
+        return os.urandom(16).hex()
 
     @staticmethod
     def _client_id(request: Request) -> dict[str, str]:
