@@ -8,10 +8,12 @@
   runs in multiprocess mode, as in production), once with the base commit's ``src`` and once
   with this tree's: ``sklearn`` (prediction log on), ``sklearn-nolog`` (log off), ``onnx``
   (``engine: onnx``, log on), ``onnx-nolog``.
+* The floor: ``lean_onnx.py`` (Starlette, uvicorn with uvloop/httptools, 2 workers, orjson,
+  one onnxruntime run on the same graph), measured with ``onnx-nolog``.
 * One keep-alive client per server, sequential native-JSON single-row requests; after each batch
   of --requests requests, the CPU time (schedstat, ns, every thread) of the server's whole
-  process tree divided by the requests: unaffected by how long a process waited for a core on a loaded
-  machine, unlike wall time. Every repeat measures every deployment on both trees, alternating
+  process tree divided by the requests: unaffected by how long a process waited for a core
+  on a loaded machine, unlike wall time. Every repeat measures every deployment on both trees, alternating
   which goes first; the figure is the median over repeats.
 """
 
@@ -52,6 +54,12 @@ def register(store: Path) -> bytes:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
     Client(str(store)).register_model("bc", model, input_example=X.head(5), onnx=True)
+    import onnx
+
+    from modelyard.flavors._onnx_convert import _convert
+
+    # the floor's graph: converted the way register_model(onnx=True) converts it
+    onnx.save_model(_convert(model, "sklearn", X.shape[1]), str(store.parent / "bc.onnx"))
     return json.dumps({"records": X.head(1).to_dict(orient="records")}).encode()
 
 
@@ -118,6 +126,52 @@ def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.
     raise RuntimeError(f"server {deploy.name} from {src} did not start")
 
 
+def serve_floor(store: Path, body: bytes) -> tuple[subprocess.Popen[bytes], str]:
+    """The lean ONNX server (lean_onnx.py) on the graph modelyard registered, 2 workers."""
+    port = free_port()
+    columns = list(json.loads(body)["records"][0])
+    env = {
+        **os.environ,
+        "LEAN_ONNX": str(store.parent / "bc.onnx"),
+        "LEAN_COLUMNS": json.dumps(columns),
+    }
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "uvicorn",
+            "lean_onnx:app",
+            "--app-dir",
+            str(Path(__file__).parent),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"{base}{PATH}", content=body, timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the lean ONNX server did not start")
+
+
 def tree(pid: int) -> list[int]:
     pids, todo = [], [pid]
     while todo:
@@ -154,7 +208,7 @@ def run_batch(base: str, body: bytes, count: int, pid: int) -> tuple[float, floa
     batch: the server closes connections left idle while the others were measured."""
     times = []
     with httpx.Client(base_url=base, timeout=60) as client:
-        client.get("/v2/health/live")
+        client.post(PATH, content=body, headers={"content-type": "application/json"})
         cpu = cpu_seconds(pid)
         for _ in range(count):
             started = time.perf_counter()
@@ -189,15 +243,20 @@ def main() -> None:
             for label, src in sources.items()
             for name, deploy in deploys.items()
         }
+        if "onnx-nolog" in deploys:
+            servers[("floor", "onnx-nolog")] = serve_floor(store, body)
         runs: dict[tuple[str, str], list[tuple[float, float]]] = {k: [] for k in servers}
         try:
             for proc, base in servers.values():  # warm-up: imports, caches
                 run_batch(base, body, args.requests // 2, proc.pid)
             for repeat in range(args.repeats):
                 labels = ["base", "tree"] if repeat % 2 == 0 else ["tree", "base"]
+                labels += ["floor"]
                 for name in deploys:
                     for label in labels:
                         k = (label, name)
+                        if k not in servers:
+                            continue
                         proc, base = servers[k]
                         runs[k].append(run_batch(base, body, args.requests, proc.pid))
         finally:
@@ -217,7 +276,8 @@ def main() -> None:
                     "median_wall_ms": statistics.median(w for w, _ in runs[(label, name)]),
                     "runs": runs[(label, name)],
                 }
-                for label in sources
+                for label in [*sources, "floor"]
+                if (label, name) in runs
             }
             for name in deploys
         },
@@ -234,6 +294,12 @@ def main() -> None:
             f"{name:14s} {b['cpu_us_per_request']:12.0f} {t['cpu_us_per_request']:12.0f} {change:+7.0f}%"
             f" {b['median_wall_ms']:8.2f}ms {t['median_wall_ms']:8.2f}ms"
         )
+        if "floor" in r:
+            f = r["floor"]
+            print(
+                f"{'  lean floor':14s} {'':12s} {f['cpu_us_per_request']:12.0f} {'':8s}"
+                f" {'':10s} {f['median_wall_ms']:8.2f}ms"
+            )
 
 
 if __name__ == "__main__":
