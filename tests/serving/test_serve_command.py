@@ -42,8 +42,14 @@ def test_serve_with_two_workers(registered: Registered, tmp_path: Path) -> None:
         body = {"records": registered.rows(1)}
         for _ in range(40):  # new connections: both workers take some
             assert httpx.post(f"{base}/v1/endpoints/cancer/predict", json=body, timeout=10).status_code == 200
-        metrics = httpx.get(f"{base}/metrics", timeout=10).text
-        found = re.search(r'modelyard_requests_total\{endpoint="cancer",route="champion",status="200",version="1"\} (\S+)', metrics)
+        # each worker adds its counts to the shared files every 0.5 s: poll for all 40
+        deadline = time.monotonic() + 30
+        while True:
+            metrics = httpx.get(f"{base}/metrics", timeout=10).text
+            found = re.search(r'modelyard_requests_total\{endpoint="cancer",route="champion",status="200",version="1"\} (\S+)', metrics)
+            if (found is not None and float(found.group(1)) == 40.0) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert found is not None and float(found.group(1)) == 40.0, metrics[:2000]
         assert "modelyard_model_load_seconds" in metrics
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,27 @@ class ONNXFlavor:
         if len(outputs) < 2:
             return None
         return np.asarray(raw.run([outputs[1].name], _feed(raw, frame))[0])
+
+    def scorer(self, raw: Any) -> Callable[[np.ndarray, bool], tuple[np.ndarray, np.ndarray | None]] | None:
+        """For a graph with one ``[N, k]`` input: a function of a 2-D array giving the labels
+        and (when asked and the graph has them) the probabilities from one run, with the input
+        and output names looked up once; None for graphs fed column by column."""
+        inputs = raw.get_inputs()
+        if len(inputs) != 1:
+            return None
+        feed = inputs[0].name
+        names = [o.name for o in raw.get_outputs()]
+        both, first = names[:2], names[:1]
+        run = raw.run
+
+        def score(matrix: np.ndarray, want_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+            x = matrix.astype(np.float32, copy=False)
+            if want_proba and len(both) == 2:
+                labels, proba = run(both, {feed: x})
+                return np.asarray(labels).ravel(), np.asarray(proba)
+            return np.asarray(run(first, {feed: x})[0]).ravel(), None
+
+        return score
 
     def feature_importance(self, raw: Any, names: list[str]) -> dict[str, float] | None:
         return None
