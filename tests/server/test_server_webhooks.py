@@ -41,10 +41,14 @@ def hooked(open_server: Live, monkeypatch: pytest.MonkeyPatch) -> Live:
     return open_server
 
 
-def test_writes_through_the_server_arrive_signed_at_the_receiver(hooked: Live, tmp_path: Path) -> None:
+def test_writes_through_the_server_arrive_signed_at_the_receiver(
+    hooked: Live, tmp_path: Path
+) -> None:
     local = modelyard.Client(hooked.store_url, artifact_uri=hooked.artifacts)  # the same database
     with receiver() as got:
-        hook = local.create_webhook(got.url, "version_created,alias_moved,approval,gate_result", SECRET)
+        hook = local.create_webhook(
+            got.url, "version_created,alias_moved,approval,gate_result", SECRET
+        )
 
         modelyard.set_tracking_uri(hooked.url)  # our client, over HTTP
         remote = modelyard.Client()
@@ -63,25 +67,80 @@ def test_writes_through_the_server_arrive_signed_at_the_receiver(hooked: Live, t
         assert verify(SECRET, request.body, request.headers["X-Modelyard-Signature"])
     bodies = [r.json() for r in requests]
     assert [b["event"] for b in bodies] == [
-        "version_created", "approval", "gate_result", "alias_moved", "version_created", "alias_moved",
+        "version_created",
+        "approval",
+        "gate_result",
+        "alias_moved",
+        "version_created",
+        "alias_moved",
     ]
     assert len(ours) == 4
     data = [b["data"] for b in bodies]
-    assert data[0] == {"model": "from-http", "version": 1, "uri": "models:/from-http/1", "run_id": None, "actor": data[0]["actor"]}
-    assert data[1] == {"model": "from-http", "version": 1, "approver": "ana", "reason": "looks right", "actor": data[1]["actor"]}
+    assert data[0] == {
+        "model": "from-http",
+        "version": 1,
+        "uri": "models:/from-http/1",
+        "run_id": None,
+        "actor": data[0]["actor"],
+    }
+    assert data[1] == {
+        "model": "from-http",
+        "version": 1,
+        "approver": "ana",
+        "reason": "looks right",
+        "actor": data[1]["actor"],
+    }
     assert data[2]["passed"] is True and data[2]["alias"] == "champion" and data[2]["checks"]
     assert data[3] == {
-        "model": "from-http", "alias": "champion", "from_version": None, "to_version": 1,
-        "actor": data[3]["actor"], "reason": "", "action": "promote",
+        "model": "from-http",
+        "alias": "champion",
+        "from_version": None,
+        "to_version": 1,
+        "actor": data[3]["actor"],
+        "reason": "",
+        "action": "promote",
     }
     assert data[4] == {
-        "model": "from-mlflow", "version": 1, "uri": "models:/from-mlflow/1", "run_id": out["run_id"],
+        "model": "from-mlflow",
+        "version": 1,
+        "uri": "models:/from-mlflow/1",
+        "run_id": out["run_id"],
         "actor": data[4]["actor"],
     }
     assert data[5] == {
-        "model": "from-mlflow", "alias": "champion", "from_version": None, "to_version": 1,
-        "actor": data[5]["actor"], "reason": "", "action": "set_alias",
+        "model": "from-mlflow",
+        "alias": "champion",
+        "from_version": None,
+        "to_version": 1,
+        "actor": data[5]["actor"],
+        "reason": "",
+        "action": "set_alias",
     }
     assert all(d["actor"] for d in data if "actor" in d)
     deliveries = local.list_webhook_deliveries(hook.webhook_id)
     assert len(deliveries) == 6 and all(d.ok for d in deliveries)
+
+
+def test_the_events_name_the_authenticated_user_on_each_backend(
+    live_server: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_WEBHOOK_BACKOFF", "0")
+    monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", live_server.user("ada", "editor"))
+    local = modelyard.Client(live_server.store_url, artifact_uri=live_server.artifacts)
+    with receiver() as got:
+        local.create_webhook(got.url, ["version_created", "alias_moved"], SECRET)
+        modelyard.set_tracking_uri(live_server.url)
+        remote = modelyard.Client()
+        x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+        remote.register_model("owned", LogisticRegression().fit(x, [0, 1, 0, 1]))
+        remote.set_registered_model_alias("owned", "staging", 1, reason="try it")
+        remote.delete_registered_model_alias("owned", "staging", reason="done")
+        assert live_server.state.client.flush_webhooks()
+        requests = got.wait_for(3)
+    data = [r.json()["data"] for r in requests]
+    assert [d["actor"] for d in data] == ["ada", "ada", "ada"]
+    assert [(d.get("from_version"), d.get("to_version"), d.get("action")) for d in data[1:]] == [
+        (None, 1, "set_alias"),
+        (1, None, "delete_alias"),
+    ]
+    assert [d.get("reason") for d in data[1:]] == ["try it", "done"]
