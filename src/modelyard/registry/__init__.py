@@ -16,6 +16,7 @@ from modelyard.registry._fluent import (
 from modelyard.registry._gate import CheckResult, Gate, parse_gate
 from modelyard.registry._loader import fetch_bundle
 from modelyard.registry._mlflow_export import export_model
+from modelyard.registry._webhooks import RegistryEvents
 
 __all__ = [
     "Card",
@@ -23,6 +24,7 @@ __all__ = [
     "Client",
     "EvaluationResult",
     "Gate",
+    "RegistryEvents",
     "autolog",
     "evaluate",
     "export_model",

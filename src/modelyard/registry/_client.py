@@ -259,10 +259,7 @@ class Client(TrackingClient):
         finally:
             if staging is not None:
                 staging.cleanup()
-        self._notify(
-            "version_created",
-            {"model": name, "version": version.version, "uri": version.uri, "run_id": run_id, "actor": actor},
-        )
+        self._events.version_created(version, actor)
         if version.signature is None:
             live = not isinstance(source, str | os.PathLike)
             warn_no_signature(version.uri, source if live else None)
@@ -529,10 +526,7 @@ class Client(TrackingClient):
     def _alias_moved(
         self, name: str, alias: str, before: int | None, after: int | None, actor: str, reason: str, action: str
     ) -> None:
-        self._notify(
-            "alias_moved",
-            {"model": name, "alias": alias, "from_version": before, "to_version": after, "actor": actor, "reason": reason, "action": action},
-        )
+        self._events.alias_moved(name, alias, before, after, actor, reason, action)
 
     def archive_model_version(self, name: str, version: int | str, reason: str = "") -> None:
         self._registry.set_state(
@@ -607,7 +601,7 @@ class Client(TrackingClient):
             f"approved by {approver}" + (f": {reason}" if reason else ""),
             approvals=approvals,
         )
-        self._notify("approval", {"model": name, "version": number, "approver": approver, "reason": reason, "actor": current_user()})
+        self._events.approval(name, number, approver, reason, current_user())
         return updated
 
     # -- gates and promotion -----------------------------------------------------------
@@ -635,16 +629,7 @@ class Client(TrackingClient):
             results.append(approver_outcome([a["approver"] for a in candidate.approvals]))
         for check in chosen.checks if chosen else []:
             results.append(self._run_check(check, candidate, alias))
-        self._notify(
-            "gate_result",
-            {
-                "model": name,
-                "version": candidate.version,
-                "alias": alias,
-                "passed": all(r.passed for r in results),
-                "checks": [r.to_dict() for r in results],
-            },
-        )
+        self._events.gate_result(name, candidate.version, alias, [r.to_dict() for r in results])
         return results
 
     def _run_check(self, check: Any, candidate: ModelVersion, alias: str) -> CheckResult:
@@ -771,13 +756,10 @@ class Client(TrackingClient):
             return True  # a remote store sends no webhooks from this process
         return _webhooks.dispatcher(self.store).flush(timeout)
 
-    def _notify(self, event: str, data: dict[str, Any]) -> None:
-        if not isinstance(self.store, SqlStore):  # a team server's clients send none (yet)
-            return
-        try:
-            _webhooks.dispatcher(self.store).send(event, data)
-        except Exception:  # a webhook never fails the registry call
-            _webhooks.log.warning("webhook event %s not queued", event, exc_info=True)
+    @property
+    def _events(self) -> _webhooks.RegistryEvents:
+        """This store's webhook events (a team server's clients send none: the server does)."""
+        return _webhooks.RegistryEvents(self.store)
 
     # -- evaluation and cards ----------------------------------------------------------
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from modelyard.core.errors import ConfigurationError, ValidationError
 from modelyard.core.ids import now_ms
+from modelyard.core.models import ModelVersion
 from modelyard.store import Delivery, SqlStore, Webhook
 
 log = logging.getLogger("modelyard.webhooks")
@@ -187,3 +188,43 @@ def flush_all(timeout: float = 10.0) -> None:
     """Wait for every dispatcher's queued deliveries (at exit, and in a pipeline step's worker)."""
     for each in list(_dispatchers.values()):
         each.flush(timeout=timeout)
+
+
+class RegistryEvents:
+    """The registry's webhook events of one store, with the bodies every writer sends: the
+    library's ``Client`` and the team server (native REST and MLflow façade) alike.
+
+    Only a database store sends (a team server's clients send none: the server does); an event
+    is queued, never awaited, and a failure to queue it is logged, never raised."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+
+    def send(self, event: str, data: dict[str, Any]) -> None:
+        if not isinstance(self._store, SqlStore):
+            return
+        try:
+            dispatcher(self._store).send(event, data)
+        except Exception:  # a webhook never fails the registry call
+            log.warning("webhook event %s not queued", event, exc_info=True)
+
+    def version_created(self, version: ModelVersion, actor: str) -> None:
+        self.send(
+            "version_created",
+            {"model": version.name, "version": version.version, "uri": version.uri, "run_id": version.run_id, "actor": actor},
+        )
+
+    def alias_moved(
+        self, name: str, alias: str, before: int | None, after: int | None, actor: str, reason: str, action: str
+    ) -> None:
+        self.send(
+            "alias_moved",
+            {"model": name, "alias": alias, "from_version": before, "to_version": after, "actor": actor, "reason": reason, "action": action},
+        )
+
+    def approval(self, name: str, version: int, approver: str, reason: str, actor: str) -> None:
+        self.send("approval", {"model": name, "version": version, "approver": approver, "reason": reason, "actor": actor})
+
+    def gate_result(self, name: str, version: int, alias: str, checks: list[dict[str, Any]]) -> None:
+        passed = all(check.get("passed") is True for check in checks)
+        self.send("gate_result", {"model": name, "version": version, "alias": alias, "passed": passed, "checks": checks})

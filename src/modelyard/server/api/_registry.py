@@ -33,7 +33,7 @@ from modelyard.core.wire import (
     VersionOut,
     VersionPage,
 )
-from modelyard.registry import parse_gate
+from modelyard.registry import RegistryEvents, parse_gate
 from modelyard.server._operations import Access, Call, Operation
 
 API = "/api/v1"
@@ -106,9 +106,9 @@ def create_version(call: Call) -> VersionOut:
         )
     fields = body.model_dump(exclude={"actor"})
     fields["files"] = body.files
-    version = call.state.store.registry.create_version(
-        name, actor=_actor(call, body.actor), **fields
-    )
+    actor = _actor(call, body.actor)
+    version = call.state.store.registry.create_version(name, actor=actor, **fields)
+    RegistryEvents(call.state.store).version_created(version, actor)
     return VersionOut(version=version)
 
 
@@ -135,32 +135,36 @@ def resolve_alias(call: Call) -> AliasTarget:
 
 def set_alias(call: Call) -> PreviousVersion:
     body: SetAlias = call.body
+    name, alias, actor = call.path["name"], check_alias(call.path["alias"]), _actor(call, body.actor)
     previous = call.state.store.registry.set_alias(
-        call.path["name"],
-        check_alias(call.path["alias"]),
-        body.version,
-        _actor(call, body.actor),
-        body.reason,
-        action=body.action,
-        details=body.details,
+        name, alias, body.version, actor, body.reason, action=body.action, details=body.details
     )
+    events = RegistryEvents(call.state.store)
+    checks = (body.details or {}).get("checks")
+    if body.action != "set_alias" and isinstance(checks, list):  # a promotion: its gate's checks
+        events.gate_result(name, body.version, alias, [c for c in checks if isinstance(c, dict)])
+    events.alias_moved(name, alias, previous, body.version, actor, body.reason, body.action)
     return PreviousVersion(previous=previous)
 
 
 def delete_alias(call: Call) -> PreviousVersion:
     body = DeleteAlias(reason=call.query.get("reason", ""), actor=call.query.get("actor", ""))
-    previous = call.state.store.registry.delete_alias(
-        call.path["name"], call.path["alias"], _actor(call, body.actor), body.reason
-    )
+    name, alias, actor = call.path["name"], call.path["alias"], _actor(call, body.actor)
+    previous = call.state.store.registry.delete_alias(name, alias, actor, body.reason)
+    RegistryEvents(call.state.store).alias_moved(name, alias, previous, None, actor, body.reason, "delete_alias")
     return PreviousVersion(previous=previous)
 
 
 def update_version(call: Call) -> VersionOut:
     body: UpdateVersion = call.body
     values = _changes(body, skip=("actor", "reason"))
-    version = call.state.store.registry.update_version(
-        call.path["name"], _version(call), _actor(call, body.actor), body.reason, **values
-    )
+    name, number, actor = call.path["name"], _version(call), _actor(call, body.actor)
+    registry = call.state.store.registry
+    before = len(registry.get_version(name, number).approvals) if body.approvals is not None else 0
+    version = registry.update_version(name, number, actor, body.reason, **values)
+    events = RegistryEvents(call.state.store)
+    for added in version.approvals[before:] if body.approvals is not None else []:
+        events.approval(name, number, str(added.get("approver", "")), str(added.get("note", "")), actor)
     return VersionOut(version=version)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from modelyard.core.errors import ConflictError, NotFoundError, ValidationError
 from modelyard.core.models import ModelVersion, VersionState, check_alias, check_model_name
 from modelyard.core.search_filter import quote
+from modelyard.registry import RegistryEvents
 from modelyard.server.mlflow import _convert as convert
 from modelyard.server.mlflow import _logged_models as logged
 from modelyard.server.mlflow import _wire as w
@@ -191,6 +192,7 @@ def create_model_version(call: MlflowCall) -> Answer:
         risk_category=model.risk_category,
         card={},
     )
+    RegistryEvents(call.state.store).version_created(version, call.actor)
     return {"model_version": convert.model_version(version)}
 
 
@@ -279,8 +281,12 @@ def delete_version_tag(call: MlflowCall) -> Answer:
 def set_alias(call: MlflowCall) -> Answer:
     body: w.SetAlias = call.body
     call.require("edit", "model", body.name)
-    call.state.store.registry.set_alias(
-        body.name, check_alias(body.alias), _version(body.version), call.actor, ""
+    number = _version(body.version)
+    previous = call.state.store.registry.set_alias(
+        body.name, check_alias(body.alias), number, call.actor, ""
+    )
+    RegistryEvents(call.state.store).alias_moved(
+        body.name, body.alias, previous, number, call.actor, "", "set_alias"
     )
     return None
 
@@ -288,7 +294,10 @@ def set_alias(call: MlflowCall) -> Answer:
 def delete_alias(call: MlflowCall) -> Answer:
     body: w.AliasRef = call.body
     call.require("edit", "model", body.name)
-    call.state.store.registry.delete_alias(body.name, body.alias, call.actor, "")
+    previous = call.state.store.registry.delete_alias(body.name, body.alias, call.actor, "")
+    RegistryEvents(call.state.store).alias_moved(
+        body.name, body.alias, previous, None, call.actor, "", "delete_alias"
+    )
     return None
 
 
