@@ -6,12 +6,8 @@ download is streamed in chunks (the client checks the sha256 at the end)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Iterator
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -19,8 +15,8 @@ from starlette.responses import Response, StreamingResponse
 from modelyard.core.errors import IntegrityError, NotFoundError
 from modelyard.core.hashing import CHUNK_SIZE, check_digest
 from modelyard.core.wire import BlobStored
-from modelyard.http import PayloadTooLarge
-from modelyard.server._operations import Access, Call, Operation, RequestTimeout, json_answer
+from modelyard.server._operations import Access, Call, Operation, json_answer
+from modelyard.server._uploads import received_file
 
 API = "/api/v1"
 
@@ -30,40 +26,13 @@ async def upload(request: Request, call: Call) -> Response:
     state = call.state
     if await run_in_threadpool(state.blobs.exists, digest):
         return json_answer(BlobStored(digest=digest))
-    limit = state.config.max_artifact_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the file is {declared} bytes; this server takes at most {limit}")
-    hasher = hashlib.sha256()
-    size = 0
-    fd, tmp_name = tempfile.mkstemp(prefix="modelyard-upload-")
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            stream = request.stream().__aiter__()
-            while True:
-                try:
-                    with anyio.fail_after(state.config.body_timeout_seconds):
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise RequestTimeout(
-                        f"no bytes of the upload arrived for {state.config.body_timeout_seconds:g} s"
-                    ) from None
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the file exceeds this server's limit of {limit} bytes")
-                hasher.update(chunk)
-                sink.write(chunk)
-        if hasher.hexdigest() != digest:
+    async with received_file(request, state, "modelyard-upload-") as received:
+        if received.sha256 != digest:
             raise IntegrityError(
-                f"the uploaded bytes hash to {hasher.hexdigest()}, not to the {digest} named in the "
+                f"the uploaded bytes hash to {received.sha256}, not to the {digest} named in the "
                 "path; nothing was stored"
             )
-        stored, stored_size = await run_in_threadpool(state.blobs.put_file, tmp_name)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+        stored, stored_size = await run_in_threadpool(state.blobs.put_file, received.path)
     return json_answer(BlobStored(digest=stored, size=stored_size))
 
 

@@ -13,13 +13,9 @@ percent sign (an encoded path that would decode again) is refused with a 400."""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -27,8 +23,8 @@ from starlette.responses import Response, StreamingResponse
 from modelyard.core import validation as v
 from modelyard.core.errors import NotFoundError, ValidationError
 from modelyard.core.hashing import CHUNK_SIZE
-from modelyard.http import PayloadTooLarge
 from modelyard.server._state import Principal, ServerState
+from modelyard.server._uploads import received_file
 from modelyard.server.mlflow._endpoint import CHECKS, answer
 from modelyard.server.mlflow._errors import error_answer
 
@@ -104,35 +100,8 @@ def list_files(state: ServerState, loc: Location) -> dict[str, object]:
 
 async def _receive(request: Request, state: ServerState) -> tuple[str, int]:
     """Stream the body into the artifact store; its (sha256, size)."""
-    limit = state.config.max_artifact_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the file is {declared} bytes; this server takes at most {limit}")
-    hasher = hashlib.sha256()
-    size = 0
-    fd, tmp_name = tempfile.mkstemp(prefix="modelyard-mlflow-upload-")
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            stream = request.stream().__aiter__()
-            while True:
-                try:
-                    with anyio.fail_after(state.config.body_timeout_seconds):
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise ValidationError(
-                        f"no bytes of the upload arrived for {state.config.body_timeout_seconds:g} s"
-                    ) from None
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"the file exceeds this server's limit of {limit} bytes")
-                hasher.update(chunk)
-                sink.write(chunk)
-        return await run_in_threadpool(state.blobs.put_file, tmp_name)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    async with received_file(request, state, "modelyard-mlflow-upload-") as received:
+        return await run_in_threadpool(state.blobs.put_file, received.path)
 
 
 def artifact_routes_endpoint(state: ServerState) -> Callable[[Request], Awaitable[Response]]:
