@@ -43,7 +43,9 @@ def test_the_loop_detects_drift_retrains_and_recovers(tmp_path: Path, capsys: py
     assert any(line.startswith(f"retraining: logistic (v{new}") or line.startswith(f"retraining: logistic (v{new - 1}") for line in lines)
     assert any(line.startswith("done: 0 failed requests of 3,000") for line in lines)
     explore = lines[lines.index("Explore what it left:") + 1 :]
-    assert [line.split("  #")[0].strip() for line in explore][:2] == ["modelyard lineage models:/credit@champion", "modelyard monitor alerts"]
+    commands = [line.split("  #")[0].strip() for line in explore]
+    assert commands[:2] == ["modelyard lineage models:/credit@champion", "modelyard monitor alerts"]
+    assert "modelyard ui" in commands  # the web UI shows what the demo left
     assert "─ 2 · serving, monitoring, retraining ─" in out  # the section title is whole
     # the report: weeks by the dates they replay, the swap, the drifted columns of each week
     twin = json.loads(Path(summary["report"]).with_suffix(".json").read_text())

@@ -371,6 +371,7 @@ def _next_steps(workdir: Path, deployment: Path) -> None:
         (f"modelyard models show {MODEL}", "versions, aliases, gate, audit trail"),
         ('modelyard runs search "metrics.holdout_auc > 0.7"', "the tracked training runs"),
         (f"modelyard serve {shown}", "serve it again (/metrics, /openapi.json)"),
+        ("modelyard ui", "the web UI on http://127.0.0.1:5000/ui: runs, the champion, drift, the swap"),
     ]
     say(("Explore what it left:", "bold"))
     width = max(len(c) for c, _ in commands)
