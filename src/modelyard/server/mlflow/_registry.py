@@ -10,6 +10,7 @@ what ``models:/<name>@<alias>`` loads."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.core.errors import ConflictError, NotFoundError, ValidationError
@@ -88,25 +89,30 @@ def update_registered_model(call: MlflowCall) -> Answer:
     return {"registered_model": convert.registered_model(registry.get_model(body.name))}
 
 
-def search_registered_models(call: MlflowCall) -> Answer:
+def _search(
+    call: MlflowCall, search: Callable[..., Any], key: str, to_wire: Callable[[Any], Any]
+) -> Answer:
+    """One page of registered models or versions, as MLflow's search answers: only what the
+    caller may read, and the next page's token."""
     body: w.SearchModels = call.body
     if not 0 < body.max_results <= _MAX_RESULTS:
         raise ValidationError(f"max_results must be from 1 to {_MAX_RESULTS}")
     filter_string, possible = _without_prompts(body.filter)
     if not possible:
         return {}
-    page = call.state.store.registry.search_models(
-        filter_string, body.order_by or None, body.max_results, body.page_token or None
-    )
+    page = search(filter_string, body.order_by or None, body.max_results, body.page_token or None)
     auth, who = call.state.auth, call.principal
     out: dict[str, Any] = {
-        "registered_models": [
-            convert.registered_model(m) for m in page if auth.can(who, "read", "model", m.name)
-        ]
+        key: [to_wire(found) for found in page if auth.can(who, "read", "model", found.name)]
     }
     if page.token:
         out["next_page_token"] = page.token
     return out
+
+
+def search_registered_models(call: MlflowCall) -> Answer:
+    registry = call.state.store.registry
+    return _search(call, registry.search_models, "registered_models", convert.registered_model)
 
 
 def get_latest_versions(call: MlflowCall) -> Answer:
@@ -227,24 +233,8 @@ def delete_model_version(call: MlflowCall) -> Answer:
 
 
 def search_model_versions(call: MlflowCall) -> Answer:
-    body: w.SearchModels = call.body
-    if not 0 < body.max_results <= _MAX_RESULTS:
-        raise ValidationError(f"max_results must be from 1 to {_MAX_RESULTS}")
-    filter_string, possible = _without_prompts(body.filter)
-    if not possible:
-        return {}
-    page = call.state.store.registry.search_versions(
-        filter_string, body.order_by or None, body.max_results, body.page_token or None
-    )
-    auth, who = call.state.auth, call.principal
-    out: dict[str, Any] = {
-        "model_versions": [
-            convert.model_version(v) for v in page if auth.can(who, "read", "model", v.name)
-        ]
-    }
-    if page.token:
-        out["next_page_token"] = page.token
-    return out
+    registry = call.state.store.registry
+    return _search(call, registry.search_versions, "model_versions", convert.model_version)
 
 
 def download_uri(call: MlflowCall) -> Answer:
