@@ -4,13 +4,16 @@ remote promotion sends it once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
+from typer.testing import CliRunner
 
 import modelyard
+from modelyard.cli import app
 from modelyard.core import errors as E
 from modelyard.registry._webhooks import verify
 
@@ -118,3 +121,20 @@ def test_a_gate_result_for_a_missing_version_is_a_404_and_needs_an_editor(
             "/api/v1/models/none/versions/1/gate-results", json={"alias": "champion", "checks": []}
         )
     assert missing.status_code == 404 and bad.status_code == 400 and refused.status_code == 403
+
+
+def test_the_webhooks_command_manages_a_team_servers_webhooks(
+    live_server: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", live_server.user("ops", "admin"))
+    runner, uri = CliRunner(), live_server.url
+    added = runner.invoke(app, ["webhooks", "add", "http://127.0.0.1:9/x", "--events", "approval", "-t", uri, "--json"])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    made = json.loads(added.output)
+    assert made["actor"] == "ops" and len(made["secret"]) >= 32  # a new secret, shown this once
+    listed = json.loads(runner.invoke(app, ["webhooks", "list", "-t", uri, "--json"]).output)
+    assert [h["webhook_id"] for h in listed] == [made["webhook_id"]] and "secret" not in listed[0]
+    shown = runner.invoke(app, ["webhooks", "deliveries", "-t", uri, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.output) == []
+    removed = runner.invoke(app, ["webhooks", "remove", made["webhook_id"], "-t", uri])
+    assert removed.exit_code == 0 and live_server.state.store.webhooks.find() == []
