@@ -72,10 +72,8 @@ REMOTE_SKIPS = {  # page -> why it cannot run against a team server (yet)
     "features.md": "the feature store's registry is not served by the team server yet",
     "serving.md": "uses what the demo left (features, prediction logs), which needs the feature and monitoring stores",
     "monitoring.md": "the monitoring store (results, alerts) is not served by the team server yet",
-    "pipelines.md": "the pipeline store (runs, schedules, leases) is not served by the team server yet",
     "ui.md": "the web UI reads its store in process (on a team, it is the team server's own pages)",
     "server.md": "starts its own server on the scratch folder's store",
-    "events.md": "webhooks are kept in the store, which the team server does not expose yet",
 }
 
 

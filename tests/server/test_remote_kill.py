@@ -44,10 +44,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 class ServerProcess:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, store: str | None = None) -> None:
+        """A server on ``store`` (default: a fresh SQLite file) and ``tmp_path``'s artifacts:
+        two of them on one store are two replicas."""
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.store = f"sqlite:///{tmp_path / 'server' / 'modelyard.db'}"
+        self.store = store or f"sqlite:///{tmp_path / 'server' / 'modelyard.db'}"
         self.artifacts = str(tmp_path / "server-artifacts")
         self.proc: subprocess.Popen[bytes] | None = None
 

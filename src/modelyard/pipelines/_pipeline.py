@@ -274,7 +274,8 @@ class Pipeline:
     ) -> PipelineResult:
         """Trace, then execute the steps in order (skipping cached ones); recorded throughout.
         The run's lease is renewed every third of ``lease_seconds``; ``clock`` (a callable
-        returning an aware UTC datetime) dates the lease, the wall clock by default."""
+        returning an aware UTC datetime) dates the lease; by default the store's clock does (the
+        wall clock here, the server's on a team server)."""
         if engine not in ENGINES:
             raise ValidationError(f"engine {engine!r} is not one of {list(ENGINES)}")
         nodes, output = self.trace(params)
@@ -283,7 +284,8 @@ class Pipeline:
         run_id = run_id or uuid.uuid4().hex
         owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         lease_ms = int(lease_seconds * 1000)
-        ms = clock_ms(clock or utc_now)
+        # no clock given: the store's (a team server dates leases by its own clock, one for all runners)
+        ms: Callable[[], int | None] = clock_ms(clock) if clock is not None else lambda: None
         existing = store.get_run(run_id, now=ms())
         if existing is None and not store.create_run(
             run_id, self.name, trigger=trigger, params=params, engine=engine, owner=owner, lease_ms=lease_ms, firing_key=firing_key, now=ms()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import secrets
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Unpack
 
 from modelyard.core.entities import PagedList
 from modelyard.core.errors import (
-    ConfigurationError,
     GateFailedError,
     IntegrityError,
     InvalidStateError,
@@ -74,8 +71,8 @@ from modelyard.registry._options import (
     check_options,
     for_the_version,
 )
-from modelyard.store import Delivery, RegistryStore, SqlStore, Webhook
-from modelyard.store._remote import HttpRegistryStore
+from modelyard.store import Delivery, RegistryStore, SqlStore, Webhook, WebhookStore
+from modelyard.store._remote import HttpRegistryStore, HttpWebhookStore
 from modelyard.tracking import Client as TrackingClient
 from modelyard.tracking._context import current_user
 
@@ -713,48 +710,38 @@ class Client(TrackingClient):
 
     # -- webhooks ------------------------------------------------------------------------
 
-    def _webhook_store(self) -> SqlStore:
-        """The store that keeps webhooks: a database, not a team server (yet)."""
+    def _webhook_keeper(self) -> WebhookStore | HttpWebhookStore:
+        """Where webhooks are kept: the store's database, or the team server (admins only)."""
         if isinstance(self.store, SqlStore):
-            return self.store
-        raise ConfigurationError(
-            "webhooks are kept in the store's database, which the team server does not expose "
-            "yet; manage them with MODELYARD_TRACKING_URI pointing at that database"
-        )
+            return self.store.webhooks
+        return HttpWebhookStore(self.store.transport)
 
     def create_webhook(self, url: str, events: str | list[str] | tuple[str, ...], secret: str | None = None) -> Webhook:
         """Subscribe ``url`` to registry ``events`` (any of ``version_created``, ``alias_moved``,
         ``approval``, ``gate_result``; a list or a comma-separated string). Deliveries are
         signed with ``secret`` (a new random one when None: read it from the result, it is
         not shown again)."""
-        if secret is not None and not secret.strip():
-            raise ValidationError("secret: empty; give a secret or leave it out to have one made")
-        return self._webhook_store().webhooks.create(
-            uuid.uuid4().hex,
-            _webhooks.check_url(url),
-            _webhooks.check_events(events),
-            secret if secret is not None else secrets.token_urlsafe(32),
-            current_user(),
-        )
+        return _webhooks.create_webhook(self._webhook_keeper(), url, events, secret, current_user())
 
     def list_webhooks(self) -> list[Webhook]:
         """Every webhook, oldest first (``.to_dict()`` leaves the secret out)."""
-        return self._webhook_store().webhooks.find()
+        return self._webhook_keeper().find()
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self._webhook_store().webhooks.delete(webhook_id)
+        self._webhook_keeper().delete(webhook_id)
 
     def list_webhook_deliveries(self, webhook_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """The latest delivery attempts, newest first (each retry is one attempt)."""
         if limit < 1:
             raise ValidationError(f"limit: must be at least 1, got {limit}")
-        return self._webhook_store().webhooks.deliveries(webhook_id, limit)
+        return self._webhook_keeper().deliveries(webhook_id, limit)
 
     def flush_webhooks(self, timeout: float = 30.0) -> bool:
-        """Wait until the events sent so far were delivered or given up (False on timeout)."""
-        if not isinstance(self.store, SqlStore):
-            return True  # a remote store sends no webhooks from this process
-        return _webhooks.dispatcher(self.store).flush(timeout)
+        """Wait until the events sent so far were delivered or given up (False on timeout);
+        on a team server, those its replica that answers has queued."""
+        if isinstance(self.store, SqlStore):
+            return _webhooks.dispatcher(self.store).flush(timeout)
+        return HttpWebhookStore(self.store.transport).flush(timeout)
 
     @property
     def _events(self) -> _webhooks.RegistryEvents:

@@ -23,19 +23,21 @@ import json
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from modelyard.core.errors import ConfigurationError, ValidationError
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
 from modelyard.store import Delivery, SqlStore, Webhook
+from modelyard.store._remote import HttpStore, HttpWebhookStore
 
 log = logging.getLogger("modelyard.webhooks")
 
@@ -60,7 +62,7 @@ def verify(secret: str | bytes, body: bytes, signature: str) -> bool:
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValidationError(f"url: a webhook needs an http:// or https:// URL with a host, got {url[:80]!r}")
+        raise ValidationError("url: a webhook needs an http:// or https:// URL with a host")  # not echoed: it may hold a token
     return url
 
 
@@ -72,6 +74,33 @@ def check_events(events: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     if unknown:
         raise ValidationError(f"events: {unknown[0][:40]!r} is not one of {list(EVENTS)}")
     return tuple(dict.fromkeys(names))
+
+
+class WebhookKeeper(Protocol):
+    """Where webhooks are kept: the store's database, or a team server (``HttpWebhookStore``)."""
+
+    def create(self, webhook_id: str, url: str, events: tuple[str, ...], secret: str, actor: str) -> Webhook: ...
+
+
+def create_webhook(
+    keeper: WebhookKeeper,
+    url: str,
+    events: str | list[str] | tuple[str, ...],
+    secret: str | None,
+    actor: str,
+    webhook_id: str | None = None,
+) -> Webhook:
+    """Check and keep a new subscription: the library's ``Client`` and the team server alike
+    (a secret left out is made here, and shown only in the answer)."""
+    if secret is not None and not secret.strip():
+        raise ValidationError("secret: empty; give a secret or leave it out to have one made")
+    return keeper.create(
+        webhook_id or uuid.uuid4().hex,
+        check_url(url),
+        check_events(events),
+        secret if secret is not None else secrets.token_urlsafe(32),
+        actor,
+    )
 
 
 def _positive(name: str, default: float) -> float:
@@ -226,5 +255,13 @@ class RegistryEvents:
         self.send("approval", {"model": name, "version": version, "approver": approver, "reason": reason, "actor": actor})
 
     def gate_result(self, name: str, version: int, alias: str, checks: list[dict[str, Any]]) -> None:
+        """A gate checked. A team server's client has no write for the server to send this
+        after, so it asks the server to send it (a failure is logged, never raised)."""
+        if isinstance(self._store, HttpStore):
+            try:
+                HttpWebhookStore(self._store.transport).gate_result(name, version, alias, checks)
+            except Exception:
+                log.warning("gate_result of %s version %s not sent to the server", name, version, exc_info=True)
+            return
         passed = all(check.get("passed") is True for check in checks)
         self.send("gate_result", {"model": name, "version": version, "alias": alias, "passed": passed, "checks": checks})

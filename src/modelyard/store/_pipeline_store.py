@@ -12,6 +12,9 @@ and a runner that was only late (not dead) takes its run back with its next rene
 
 Every method that compares against the time takes ``now`` (milliseconds since the epoch;
 the wall clock when omitted), so that schedulers and tests can bring their own clock.
+
+Through the team server each write runs in its request's scope (``store._requests``): a retried
+lease write answers what its first attempt answered, and a retried step is recorded once.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, desc, insert, or_, select, update
+from sqlalchemy import Executable, and_, delete, desc, insert, or_, select, update
 from sqlalchemy import exc as sa_exc
 
 from modelyard.core.ids import now_ms
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
+from modelyard.store._requests import claim, settle
 from modelyard.store._schema import pipeline_runs, schedules, step_cache, step_runs
 
 RUNNING = ("claimed", "running")
@@ -103,6 +107,8 @@ class PipelineStore:
         now = now_ms() if now is None else now
         try:
             with translated(self.where), self._engines.write.begin() as conn:
+                if not claim(conn, self._engines.dialect).fresh:
+                    return True  # a retry: the first attempt inserted the run (its claim committed with it)
                 conn.execute(
                     insert(pipeline_runs).values(
                         run_id=run_id, pipeline=pipeline, status="claimed", trigger=trigger, firing_key=firing_key,
@@ -118,27 +124,23 @@ class PipelineStore:
         """Extend the lease; False if someone else holds the run now. A run marked abandoned
         while its runner was only late is taken back."""
         now = now_ms() if now is None else now
-        with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(
-                update(pipeline_runs)
-                .where(
-                    pipeline_runs.c.run_id == run_id,
-                    pipeline_runs.c.lease_owner == owner,
-                    pipeline_runs.c.status.in_((*RUNNING, ABANDONED)),
-                )
-                .values(lease_expires=now + lease_ms, status=status, ended_time=None, error=None)
+        return self._compare_and_set(
+            update(pipeline_runs)
+            .where(
+                pipeline_runs.c.run_id == run_id,
+                pipeline_runs.c.lease_owner == owner,
+                pipeline_runs.c.status.in_((*RUNNING, ABANDONED)),
             )
-            return bool(result.rowcount == 1)
+            .values(lease_expires=now + lease_ms, status=status, ended_time=None, error=None)
+        )
 
     def finish(self, run_id: str, owner: str, status: str, error: str | None = None, now: int | None = None) -> bool:
         now = now_ms() if now is None else now
-        with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(
-                update(pipeline_runs)
-                .where(pipeline_runs.c.run_id == run_id, pipeline_runs.c.lease_owner == owner)
-                .values(status=status, ended_time=now, lease_expires=None, error=error)
-            )
-            return bool(result.rowcount == 1)
+        return self._compare_and_set(
+            update(pipeline_runs)
+            .where(pipeline_runs.c.run_id == run_id, pipeline_runs.c.lease_owner == owner)
+            .values(status=status, ended_time=now, lease_expires=None, error=error)
+        )
 
     def mark_abandoned(self, now: int | None = None) -> list[str]:
         """Mark the runs whose lease expired (their runner was killed or crashed) abandoned;
@@ -177,23 +179,32 @@ class PipelineStore:
         """Claim an abandoned scheduled run, or one whose lease expired (one winner among many
         schedulers)."""
         now = now_ms() if now is None else now
-        with translated(self.where), self._engines.write.begin() as conn:
-            result = conn.execute(
-                update(pipeline_runs)
-                .where(
-                    pipeline_runs.c.run_id == run_id,
-                    pipeline_runs.c.trigger.startswith(SCHEDULED, autoescape=True),
-                    or_(
-                        pipeline_runs.c.status == ABANDONED,
-                        and_(pipeline_runs.c.status.in_(RUNNING), pipeline_runs.c.lease_expires < now),
-                    ),
-                )
-                .values(
-                    lease_owner=owner, lease_expires=now + lease_ms, status="claimed", ended_time=None, error=None,
-                    attempts=pipeline_runs.c.attempts + 1,
-                )
+        return self._compare_and_set(
+            update(pipeline_runs)
+            .where(
+                pipeline_runs.c.run_id == run_id,
+                pipeline_runs.c.trigger.startswith(SCHEDULED, autoescape=True),
+                or_(
+                    pipeline_runs.c.status == ABANDONED,
+                    and_(pipeline_runs.c.status.in_(RUNNING), pipeline_runs.c.lease_expires < now),
+                ),
             )
-            return bool(result.rowcount == 1)
+            .values(
+                lease_owner=owner, lease_expires=now + lease_ms, status="claimed", ended_time=None, error=None,
+                attempts=pipeline_runs.c.attempts + 1,
+            )
+        )
+
+    def _compare_and_set(self, statement: Executable) -> bool:
+        """One conditional UPDATE: True when it changed the run. A retry of the same request
+        answers what the first attempt answered, without running the statement again."""
+        with translated(self.where), self._engines.write.begin() as conn:
+            claimed = claim(conn, self._engines.dialect)
+            if not claimed.fresh:
+                return claimed.result == "1"
+            changed = conn.execute(statement).rowcount == 1
+            settle(conn, "1" if changed else "0")
+            return bool(changed)
 
     def get_run(self, run_id: str, now: int | None = None) -> PipelineRunRow | None:
         """One run (expired leases are marked abandoned first)."""
@@ -220,6 +231,8 @@ class PipelineStore:
 
     def record_step(self, row: StepRunRow) -> None:
         with translated(self.where), self._engines.write.begin() as conn:
+            if not claim(conn, self._engines.dialect).fresh:
+                return  # a retry of a step already recorded
             conn.execute(
                 insert(step_runs).values(
                     run_id=row.run_id, step=row.step, cache_key=row.cache_key, status=row.status,

@@ -139,11 +139,10 @@ def set_alias(call: Call) -> PreviousVersion:
     previous = call.state.store.registry.set_alias(
         name, alias, body.version, actor, body.reason, action=body.action, details=body.details
     )
-    events = RegistryEvents(call.state.store)
-    checks = (body.details or {}).get("checks")
-    if body.action != "set_alias" and isinstance(checks, list):  # a promotion: its gate's checks
-        events.gate_result(name, body.version, alias, [c for c in checks if isinstance(c, dict)])
-    events.alias_moved(name, alias, previous, body.version, actor, body.reason, body.action)
+    # a promotion's gate_result was sent when the client checked the gate (send_gate_result)
+    RegistryEvents(call.state.store).alias_moved(
+        name, alias, previous, body.version, actor, body.reason, body.action
+    )
     return PreviousVersion(previous=previous)
 
 

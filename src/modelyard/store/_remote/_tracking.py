@@ -54,13 +54,13 @@ from modelyard.core.wire import (
     UpdateRun,
 )
 from modelyard.store._remote._blobs import HttpBlobStore
+from modelyard.store._remote._pipelines import HttpPipelineStore
 from modelyard.store._remote._registry import HttpRegistryStore
 from modelyard.store._remote._transport import Transport, wire
 
 if TYPE_CHECKING:
     from modelyard.store._feature_store import FeatureRegistryStore
     from modelyard.store._monitor_store import MonitorStore
-    from modelyard.store._pipeline_store import PipelineStore
     from modelyard.store._profile_store import ProfileStore
     from modelyard.store._user_store import UserStore
 
@@ -104,8 +104,8 @@ class HttpStore:
         self._not_remote("monitoring profile")
 
     @property
-    def pipelines(self) -> PipelineStore:
-        self._not_remote("pipeline")
+    def pipelines(self) -> HttpPipelineStore:
+        return HttpPipelineStore(self.transport)
 
     @property
     def users(self) -> UserStore:
