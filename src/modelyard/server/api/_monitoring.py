@@ -3,6 +3,8 @@ Reads need ``viewer``, writes ``editor``; writes are audited like every other.""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from modelyard.core.wire_monitoring import (
     Alert,
     AlertOut,
@@ -23,14 +25,6 @@ _EDIT = Access("edit")
 _MAX_ALERTS = 10_000
 
 
-def _alert_out(event: AlertEvent) -> AlertOut:
-    return AlertOut(
-        endpoint=event.endpoint, rule=event.rule, window_end=event.window_end,
-        fired_time=event.fired_time, value=event.value, action=event.action,
-        status=event.status, detail=event.detail,
-    )  # fmt: skip
-
-
 def endpoints(call: Call) -> Endpoints:
     return Endpoints(endpoints=call.state.store.monitoring.endpoints())
 
@@ -38,12 +32,9 @@ def endpoints(call: Call) -> Endpoints:
 def record(call: Call) -> None:
     body: RecordWindow = call.body
     endpoint = call.path["endpoint"]
-    points = [
-        MetricPoint(endpoint, body.window_start, body.window_end, p.name, p.column, p.version,
-                    p.route, p.value)
-        for p in body.points
-    ]  # fmt: skip
-    call.state.store.monitoring.record(endpoint, body.window_start, body.window_end, points)
+    start, end = body.window_start, body.window_end
+    points = [MetricPoint(endpoint, start, end, **p.model_dump()) for p in body.points]
+    call.state.store.monitoring.record(endpoint, start, end, points)
 
 
 def points(call: Call) -> Points:
@@ -53,13 +44,7 @@ def points(call: Call) -> Points:
         since=optional_int(call, "since"),
         until=optional_int(call, "until"),
     )
-    return Points(
-        points=[
-            PointOut(endpoint=p.endpoint, window_start=p.window_start, window_end=p.window_end,
-                     name=p.name, column=p.column, version=p.version, route=p.route, value=p.value)
-            for p in found
-        ]
-    )  # fmt: skip
+    return Points(points=[PointOut(**asdict(p)) for p in found])
 
 
 def rows(call: Call) -> Rows:
@@ -69,14 +54,13 @@ def rows(call: Call) -> Rows:
 def record_alert(call: Call) -> None:
     body: Alert = call.body
     call.state.store.monitoring.record_alert(
-        AlertEvent(body.rule, call.path["endpoint"], body.window_end, body.fired_time, body.value,
-                   body.action, body.status, body.detail)
-    )  # fmt: skip
+        AlertEvent(endpoint=call.path["endpoint"], **body.model_dump())
+    )
 
 
 def last_alert(call: Call) -> MaybeAlert:
     found = call.state.store.monitoring.last_alert(call.path["endpoint"], required(call, "rule"))
-    return MaybeAlert(alert=None if found is None else _alert_out(found))
+    return MaybeAlert(alert=None if found is None else AlertOut(**asdict(found)))
 
 
 def alerts(call: Call) -> Alerts:
@@ -84,7 +68,7 @@ def alerts(call: Call) -> Alerts:
     found = call.state.store.monitoring.alerts(
         call.query.get("endpoint") or None, 200 if limit is None else limit
     )
-    return Alerts(alerts=[_alert_out(a) for a in found])
+    return Alerts(alerts=[AlertOut(**asdict(a)) for a in found])
 
 
 _ENDPOINT = f"{API}/{{endpoint}}"

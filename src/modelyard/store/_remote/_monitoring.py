@@ -6,7 +6,6 @@ from __future__ import annotations
 from modelyard.core.wire import Empty
 from modelyard.core.wire_monitoring import Alert as AlertIn
 from modelyard.core.wire_monitoring import (
-    AlertOut,
     Alerts,
     Endpoints,
     MaybeAlert,
@@ -17,12 +16,6 @@ from modelyard.core.wire_monitoring import (
 from modelyard.store._monitor_store import AlertEvent, MetricPoint
 from modelyard.store._remote._paths import q
 from modelyard.store._remote._transport import Transport, wire
-
-
-def _event(a: AlertOut) -> AlertEvent:
-    return AlertEvent(
-        a.rule, a.endpoint, a.window_end, a.fired_time, a.value, a.action, a.status, a.detail
-    )
 
 
 class HttpMonitorStore:
@@ -63,19 +56,7 @@ class HttpMonitorStore:
     ) -> list[MetricPoint]:
         params = {"name": name, "since": since, "until": until}
         found = self.transport.call("GET", f"/monitors/{q(endpoint)}/points", Points, params=params)
-        return [
-            MetricPoint(
-                p.endpoint,
-                p.window_start,
-                p.window_end,
-                p.name,
-                p.column,
-                p.version,
-                p.route,
-                p.value,
-            )
-            for p in found.points
-        ]
+        return [MetricPoint(**p.model_dump()) for p in found.points]
 
     def rows(self, endpoint: str) -> list[tuple[int, int, str, str, str, str, float | None]]:
         return self.transport.call("GET", f"/monitors/{q(endpoint)}/rows", Rows).rows
@@ -95,10 +76,9 @@ class HttpMonitorStore:
         found = self.transport.call(
             "GET", f"/monitors/{q(endpoint)}/alerts/last", MaybeAlert, params={"rule": rule}
         ).alert
-        return None if found is None else _event(found)
+        return None if found is None else AlertEvent(**found.model_dump())
 
     def alerts(self, endpoint: str | None = None, limit: int = 200) -> list[AlertEvent]:
         params = {"endpoint": endpoint, "limit": limit}
-        return [
-            _event(a) for a in self.transport.call("GET", "/alerts", Alerts, params=params).alerts
-        ]
+        found = self.transport.call("GET", "/alerts", Alerts, params=params)
+        return [AlertEvent(**a.model_dump()) for a in found.alerts]
