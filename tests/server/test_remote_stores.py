@@ -21,6 +21,8 @@ from modelyard.store._profile_store import ProfileStore
 from modelyard.store._remote import HttpStore
 from modelyard.store._remote._profiles import HttpProfileStore
 from tests.monitoring.test_profile_store import (  # noqa: F401 - run again over HTTP
+    _merge_bytes,
+    _profile,
     test_files_are_folded_in_once_and_hours_merge,
     test_folder_marks_are_replaced,
 )
@@ -151,8 +153,6 @@ def test_alerts_are_recorded_and_the_last_one_found(stores: Stores) -> None:
 
 
 def test_profiles_conflict_the_same_way(stores: Stores) -> None:
-    from tests.monitoring.test_profile_store import _merge_bytes, _profile
-
     profiles = stores.profiles
     profiles.add("credit", ["a"], {0: (1, _profile([1.0]))}, _merge_bytes)
     with pytest.raises(ConflictError, match="another monitor pass"):
