@@ -68,10 +68,6 @@ NEEDS_DEMO = ("Quickstart", "Serving", "Monitoring", "getting-started.md", "serv
 READY_SECONDS = 240  # a loaded machine (CI shares its cores) may take long to import and load
 REMOTE = bool(TRACKING_URI and TRACKING_URI.startswith(("http://", "https://")))
 REMOTE_SKIPS = {  # page -> why it cannot run against a team server (yet)
-    "getting-started.md": "the demo writes the feature, monitoring and pipeline stores, which the team server does not serve yet",
-    "features.md": "the feature store's registry is not served by the team server yet",
-    "serving.md": "uses what the demo left (features, prediction logs), which needs the feature and monitoring stores",
-    "monitoring.md": "the monitoring store (results, alerts) is not served by the team server yet",
     "ui.md": "the web UI reads its store in process (on a team, it is the team server's own pages)",
     "server.md": "starts its own server on the scratch folder's store",
 }

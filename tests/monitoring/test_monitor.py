@@ -38,14 +38,19 @@ def _applications(n: int, rng: np.random.Generator, shift: float) -> pd.DataFram
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Client, Path]:
+def tracking_uri(tmp_path: Path) -> str:
+    """The store of the model and the monitor (tests/server runs tests against a team server)."""
+    return str(tmp_path / "store")
+
+
+@pytest.fixture
+def setup(tmp_path: Path, tracking_uri: str) -> tuple[Client, Path]:
     """A model registered from a run whose training set is recorded; two weeks of logged
     traffic (the second drifted, with worse predictions), and late labels."""
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
-    uri = str(tmp_path / "store")
-    client = Client(uri)
+    client = Client(tracking_uri)
     train = _applications(3000, rng, 0.0)
     train["default"] = (train.debt_ratio + rng.normal(0, 0.05, 3000) > 0.35).astype(int)
     run = client.create_run(client.create_experiment("credit"))
@@ -105,9 +110,9 @@ def receiver() -> Iterator[str]:
     server.server_close()
 
 
-def test_windows_drift_performance_and_alerts(setup: tuple[Client, Path], receiver: str, tmp_path: Path) -> None:
+def test_windows_drift_performance_and_alerts(setup: tuple[Client, Path], receiver: str, tmp_path: Path, tracking_uri: str) -> None:
     _, root = setup
-    monitor = Monitor("credit", tracking_uri=str(tmp_path / "store"), log_root=root)
+    monitor = Monitor("credit", tracking_uri=tracking_uri, log_root=root)
     calm = monitor.run("7d", end=T0 + _dt.timedelta(days=7))
     assert calm.rows == 2000 and "training set of models:/credit/1" in calm.reference_source
     assert calm.drift is not None and calm.drift.drifted_columns == []

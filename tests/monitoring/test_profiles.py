@@ -114,8 +114,10 @@ def log(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     return root, _frame(5000, np.random.default_rng(1), 0.0)
 
 
-def _client(tmp_path: Path) -> Client:
-    return Client(str(tmp_path / "store"))
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> str:
+    """The store the monitor writes to (tests/server runs these tests against a team server)."""
+    return str(tmp_path / "store")
 
 
 def test_sketches_merge_into_the_sketch_of_the_union() -> None:
@@ -137,10 +139,10 @@ def test_sketches_merge_into_the_sketch_of_the_union() -> None:
 
 
 def test_a_pass_reads_only_the_files_new_since_the_last(
-    log: tuple[Path, pd.DataFrame], tmp_path: Path
+    log: tuple[Path, pd.DataFrame], tracking_uri: str
 ) -> None:
     root, _ = log
-    store = _client(tmp_path).store.profiles
+    store = Client(tracking_uri).store.profiles
     first = update_profiles(store, "credit", root, settle_ns=0)
     assert (first.files_listed, first.files_read) == (96, 96)
     again = update_profiles(store, "credit", root, settle_ns=0)
@@ -168,9 +170,11 @@ def test_a_pass_reads_only_the_files_new_since_the_last(
     assert day.rows == 48 * ROWS_PER_FILE
 
 
-def test_compacted_files_are_not_read_again(log: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+def test_compacted_files_are_not_read_again(
+    log: tuple[Path, pd.DataFrame], tracking_uri: str
+) -> None:
     root, _ = log
-    store = _client(tmp_path).store.profiles
+    store = Client(tracking_uri).store.profiles
     update_profiles(store, "credit", root, settle_ns=0)
     done = compact("credit", root=root, before=_dt.date(2026, 6, 3))
     assert [c.files for c in done] == [48, 48]
@@ -183,10 +187,10 @@ def test_compacted_files_are_not_read_again(log: tuple[Path, pd.DataFrame], tmp_
 
 
 def test_a_compacted_file_holding_unseen_rows_is_read_for_those_rows_only(
-    log: tuple[Path, pd.DataFrame], tmp_path: Path
+    log: tuple[Path, pd.DataFrame], tmp_path: Path, tracking_uri: str
 ) -> None:
     root, _ = log
-    store = _client(tmp_path).store.profiles
+    store = Client(tracking_uri).store.profiles
     day1 = root / "requests" / "endpoint=credit" / "date=2026-06-01"
     hidden = sorted(day1.glob("part-*.parquet"))[-5:]
     parked = tmp_path / "parked"
@@ -207,11 +211,10 @@ def test_a_compacted_file_holding_unseen_rows_is_read_for_those_rows_only(
 
 @pytest.mark.parametrize("end_minute", [0, 17])
 def test_drift_from_profiles_agrees_with_the_rows(
-    log: tuple[Path, pd.DataFrame], tmp_path: Path, end_minute: int
+    log: tuple[Path, pd.DataFrame], tracking_uri: str, end_minute: int
 ) -> None:
     root, reference = log
-    client_uri = str(tmp_path / "store")
-    monitor = Monitor("credit", reference=reference, tracking_uri=client_uri, log_root=root)
+    monitor = Monitor("credit", reference=reference, tracking_uri=tracking_uri, log_root=root)
     for day, drifted in ((0, False), (1, True)):
         end = T0 + _dt.timedelta(days=day + 1, minutes=end_minute)
         exact = monitor.run("1d", end=end, store=False)
@@ -248,11 +251,11 @@ def test_drift_from_profiles_agrees_with_the_rows(
 
 
 def test_results_from_profiles_are_stored_like_any_window(
-    log: tuple[Path, pd.DataFrame], tmp_path: Path
+    log: tuple[Path, pd.DataFrame], tracking_uri: str
 ) -> None:
     root, reference = log
     monitor = Monitor(
-        "credit", reference=reference, tracking_uri=str(tmp_path / "store"), log_root=root
+        "credit", reference=reference, tracking_uri=tracking_uri, log_root=root
     )
     result = monitor.run("1d", end=T0 + _dt.timedelta(days=2), profiles=True)
     stored = {
@@ -265,11 +268,11 @@ def test_results_from_profiles_are_stored_like_any_window(
 
 
 def test_a_pass_can_compact_the_days_it_has_profiled(
-    log: tuple[Path, pd.DataFrame], tmp_path: Path
+    log: tuple[Path, pd.DataFrame], tracking_uri: str
 ) -> None:
     root, reference = log
     monitor = Monitor(
-        "credit", reference=reference, tracking_uri=str(tmp_path / "store"), log_root=root
+        "credit", reference=reference, tracking_uri=tracking_uri, log_root=root
     )
     with pytest.raises(ValidationError, match="compact=True needs profiles=True"):
         monitor.run("1d", end=T0 + _dt.timedelta(days=2), compact=True)

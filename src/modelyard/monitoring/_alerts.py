@@ -21,6 +21,7 @@ from modelyard.core.errors import ValidationError
 from modelyard.core.ids import now_ms
 from modelyard.monitoring._monitor import WindowResult, parse_window
 from modelyard.store._monitor_store import AlertEvent, MonitorStore
+from modelyard.store._remote._monitoring import HttpMonitorStore
 
 log = logging.getLogger("modelyard.alerts")
 
@@ -158,7 +159,7 @@ def _post(action: Action, payload: dict[str, Any], sleep: Callable[[float], None
 def evaluate(
     rules: list[Rule],
     result: WindowResult,
-    store: MonitorStore,
+    store: MonitorStore | HttpMonitorStore,
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Firing]:

@@ -39,6 +39,7 @@ from modelyard.monitoring._drift import (
 from modelyard.monitoring._sketch import CategorySketch, NumericSketch, Profile
 from modelyard.monitoring._window import _ms, read_log
 from modelyard.store._profile_store import ProfileStore
+from modelyard.store._remote._profiles import HttpProfileStore
 
 HOUR_MS = 3_600_000
 BATCH = 1_000_000
@@ -100,7 +101,7 @@ def _merge_bytes(stored: bytes, new: bytes) -> bytes:
 
 
 def update_profiles(
-    store: ProfileStore,
+    store: ProfileStore | HttpProfileStore,
     endpoint: str,
     root: str | Path | None = None,
     *,
@@ -179,7 +180,7 @@ def _raw_profile(endpoint: str, start_ms: int, end_ms: int, root: str | Path | N
 
 
 def window_profile(
-    store: ProfileStore,
+    store: ProfileStore | HttpProfileStore,
     endpoint: str,
     start: _dt.datetime,
     end: _dt.datetime,

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from modelyard.core.ids import now_ms
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
+from modelyard.store._requests import claim
 from modelyard.store._schema import feature_definitions, materializations
 
 
@@ -60,7 +61,10 @@ class FeatureRegistryStore:
     def record_materialization(
         self, project: str, view: str, online_store: str, start: int, end: int, rows: int
     ) -> None:
+        """One completed run (a retry of the same request over HTTP is recorded once)."""
         with translated(self.where), self._engines.write.begin() as conn:
+            if not claim(conn, self._engines.dialect).fresh:
+                return
             conn.execute(
                 insert(materializations).values(
                     project=project,

@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, desc, insert, select
 from modelyard.core.ids import now_ms
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
+from modelyard.store._requests import claim
 from modelyard.store._schema import alert_events, monitor_metrics
 
 
@@ -112,7 +113,10 @@ class MonitorStore:
             return [r[0] for r in conn.execute(select(monitor_metrics.c.endpoint).distinct().order_by(monitor_metrics.c.endpoint))]
 
     def record_alert(self, event: AlertEvent) -> None:
+        """One firing (a retry of the same request over HTTP is recorded once)."""
         with translated(self.where), self._engines.write.begin() as conn:
+            if not claim(conn, self._engines.dialect).fresh:
+                return
             conn.execute(
                 insert(alert_events).values(
                     rule=event.rule,

@@ -17,6 +17,7 @@ from modelyard.core.errors import ConflictError
 from modelyard.core.ids import now_ms
 from modelyard.store._engine import Engines
 from modelyard.store._errors import translated
+from modelyard.store._requests import claim
 from modelyard.store._schema import monitor_profiles, monitor_seen_files, monitor_seen_folders
 
 _CHUNK = 500
@@ -53,6 +54,8 @@ class ProfileStore:
         p = monitor_profiles
         try:
             with translated(self.where), self._engines.write.begin() as conn:
+                if not claim(conn, self._engines.dialect).fresh:
+                    return  # a retry over HTTP of a fold that was done
                 if names:
                     conn.execute(
                         insert(monitor_seen_files),

@@ -2,9 +2,11 @@
 
 ``Client("http://host:5000")`` (or ``set_tracking_uri`` / ``$MODELYARD_TRACKING_URI``) gets this
 store instead of a ``SqlStore``: same methods, same answers, same exception classes, so the
-clients above it do not know the difference. The feature, monitoring and pipeline stores stay
-in the team's database (``modelyard server`` does not proxy them yet): asking for them here is a
-ConfigurationError that says so.
+clients above it do not know the difference. The feature registry (definitions, watermarks),
+the monitoring results and alerts, the monitor's profiles, pipelines (runs, leases, steps, the
+step cache, schedules) and webhooks are served too (``HttpFeatureRegistryStore``,
+``HttpMonitorStore``, ``HttpProfileStore``, ``HttpPipelineStore``); online feature lookups stay
+on the feature server, and users are managed with the admin routes (``create_user``).
 """
 
 from __future__ import annotations
@@ -54,14 +56,14 @@ from modelyard.core.wire import (
     UpdateRun,
 )
 from modelyard.store._remote._blobs import HttpBlobStore
+from modelyard.store._remote._features import HttpFeatureRegistryStore
+from modelyard.store._remote._monitoring import HttpMonitorStore
 from modelyard.store._remote._pipelines import HttpPipelineStore
+from modelyard.store._remote._profiles import HttpProfileStore
 from modelyard.store._remote._registry import HttpRegistryStore
 from modelyard.store._remote._transport import Transport, wire
 
 if TYPE_CHECKING:
-    from modelyard.store._feature_store import FeatureRegistryStore
-    from modelyard.store._monitor_store import MonitorStore
-    from modelyard.store._profile_store import ProfileStore
     from modelyard.store._user_store import UserStore
 
 
@@ -92,16 +94,16 @@ class HttpStore:
         )
 
     @property
-    def features(self) -> FeatureRegistryStore:
-        self._not_remote("feature")
+    def features(self) -> HttpFeatureRegistryStore:
+        return HttpFeatureRegistryStore(self.transport)
 
     @property
-    def monitoring(self) -> MonitorStore:
-        self._not_remote("monitoring")
+    def monitoring(self) -> HttpMonitorStore:
+        return HttpMonitorStore(self.transport)
 
     @property
-    def profiles(self) -> ProfileStore:
-        self._not_remote("monitoring profile")
+    def profiles(self) -> HttpProfileStore:
+        return HttpProfileStore(self.transport)
 
     @property
     def pipelines(self) -> HttpPipelineStore:
