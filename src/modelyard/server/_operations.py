@@ -28,7 +28,7 @@ from modelyard.server._state import Principal, ServerState
 from modelyard.store import request_scope
 
 Level = Literal["read", "edit", "admin"]
-Resource = Literal["global", "experiment", "run", "model", "blob"]
+Resource = Literal["global", "somewhere", "experiment", "run", "model", "blob"]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _JSON_TYPES = ("application/json", "application/problem+json")
@@ -37,7 +37,9 @@ _JSON_TYPES = ("application/json", "application/problem+json")
 @dataclass(frozen=True, slots=True)
 class Access:
     """The role an operation needs: ``read`` (viewer), ``edit`` (editor) or ``admin``, on
-    the whole server or on the experiment / run / model / blob named by the path ``param``."""
+    the whole server (the global role), ``somewhere`` (the global role or a grant on any one
+    experiment or model: creating a new experiment or model, uploading bytes) or on the
+    experiment / run / model / blob named by the path ``param``."""
 
     level: Level = "read"
     resource: Resource = "global"

@@ -60,7 +60,7 @@ async def download(request: Request, call: Call) -> Response:
 OPERATIONS = [
     Operation("upload_blob", "PUT", f"{API}/blobs/{{digest}}",
               "Upload an artifact file's bytes (application/octet-stream), checked against the sha256 in the path",
-              response=BlobStored, access=Access("edit"), raw=upload,
+              response=BlobStored, access=Access("edit", "somewhere"), raw=upload,
               raw_body="application/octet-stream", tag="artifacts"),
     Operation("blob_exists", "HEAD", f"{API}/blobs/{{digest}}", "200 when the blob is stored, else 404",
               access=Access("read", "blob", "digest"), raw=exists, tag="artifacts"),

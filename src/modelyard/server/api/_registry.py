@@ -249,7 +249,7 @@ def audit_log(call: Call) -> AuditLog:
 
 OPERATIONS = [
     Operation("create_registered_model", "POST", f"{API}/models", "Create a registered model unless it exists",
-              ensure_model, EnsureModel, Created, Access("edit"), tag="registry"),
+              ensure_model, EnsureModel, Created, Access("edit", "somewhere"), tag="registry"),
     Operation("search_registered_models", "GET", f"{API}/models", "Registered models (?name_like=)",
               search_models, None, ModelList, tag="registry"),
     Operation("get_registered_model", "GET", f"{API}/models/{{name}}", "A registered model",

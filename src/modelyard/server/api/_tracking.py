@@ -251,7 +251,7 @@ def get_dataset(call: Call) -> DatasetOut:
 
 OPERATIONS = [
     Operation("create_experiment", "POST", f"{API}/experiments", "Create an experiment",
-              create_experiment, CreateExperiment, ExperimentId, Access("edit")),
+              create_experiment, CreateExperiment, ExperimentId, Access("edit", "somewhere")),
     Operation("search_experiments", "GET", f"{API}/experiments", "Experiments (?view_type=&name_like=)",
               search_experiments, None, ExperimentList),
     Operation("get_experiment_by_name", "GET", f"{API}/experiments/by-name", "The experiment called ?name=",

@@ -109,7 +109,7 @@ OPERATIONS = [
               tag="webhooks"),
     Operation("flush_webhooks", "POST", f"{API}/webhook-deliveries/flush",
               "Wait until this replica delivered (or gave up on) the events queued so far",
-              flush, FlushWebhooks, Flushed, Access("edit"), tag="webhooks"),
+              flush, FlushWebhooks, Flushed, Access("edit", "somewhere"), tag="webhooks"),
     Operation("send_gate_result", "POST", f"{API}/models/{{name}}/versions/{{version}}/gate-results",
               "Send the gate_result event of a gate a client checked without promoting",
               gate_result, GateResult, access=Access("edit", "model", "name"), tag="webhooks"),

@@ -128,8 +128,8 @@ class Authorizer:
             return
         access = op.access
         needed = _NEEDS[access.level]
-        if access.level == "admin" or access.resource == "global":
-            if access.resource == "global" and access.level == "edit" and self._edits_somewhere(principal):
+        if access.level == "admin" or access.resource in ("global", "somewhere"):
+            if access.resource == "somewhere" and access.level == "edit" and self._edits_somewhere(principal):
                 return
             if not role_at_least(principal.role, needed):
                 raise PermissionDeniedError(
@@ -153,7 +153,8 @@ class Authorizer:
             self.require(principal, access.level, access.resource, value)
 
     def _edits_somewhere(self, principal: Principal) -> bool:
-        """Uploading bytes needs editor somewhere: globally or on one experiment or model."""
+        """Creating an experiment or a model and uploading bytes need editor somewhere:
+        globally or on one experiment or model (the new thing is theirs to fill)."""
         return role_at_least(principal.role, "editor") or any(
             role_at_least(r, "editor") for r in self._grants(principal).values()
         )

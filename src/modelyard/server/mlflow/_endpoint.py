@@ -37,7 +37,7 @@ CHECKS = {
         f"mlflow_{level}_{kind}", "POST", "", "", access=Access(level, kind, "id")
     )
     for level in ("read", "edit")
-    for kind in ("experiment", "run", "model", "global")
+    for kind in ("experiment", "run", "model", "somewhere")
 }
 
 
@@ -150,7 +150,7 @@ def _target(body: Any, path: Mapping[str, str]) -> str:
 
 def endpoint(op: MlflowOp, state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     lists = _list_fields(op.body)
-    edit_somewhere = CHECKS[("edit", "global")]
+    edit_somewhere = CHECKS[("edit", "somewhere")]
 
     checks_tokens = getattr(state.auth, "enabled", True)
 
