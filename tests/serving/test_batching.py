@@ -367,3 +367,19 @@ def test_hot_swap_while_batching_loses_nothing(
         t.join()
     assert failures == []
     assert running.server.runtime.swaps == 1
+
+
+def test_a_request_as_big_as_a_batch_is_scored_alone(
+    registered: Registered, serve: Callable[..., Running], tmp_path: Path
+) -> None:
+    running = _picky(registered, serve, tmp_path, max_batch=2)
+    scorer = running.server.runtime.endpoints["picky"].routes[0].scorer
+    records = [{"x": v, "y": 0.0} for v in (0.1, 0.2, 0.3)]
+    answer = running.http.post("/v1/endpoints/picky/predict", json={"records": records})
+    assert answer.status_code == 200, answer.text
+    assert [p[1] for p in answer.json()["probabilities"]] == pytest.approx(
+        [1.0 / (1.0 + np.exp(-v)) for v in (0.1, 0.2, 0.3)]
+    )
+    assert scorer.model.raw.calls_[-1] == [0.1, 0.2, 0.3]
+    assert _queued(running, "picky") == 0
+    assert 'modelyard_batch_rows_count{endpoint="picky"} 0.0' in running.http.get("/metrics").text
