@@ -26,6 +26,7 @@ from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
 from modelyard.http import STATUS, PayloadTooLarge, cap_message, parse_json, read_body, shown
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
+from modelyard.serving._batcher import Batcher, QueueFull
 from modelyard.serving._feedback import REQUEST_ID, parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
@@ -92,6 +93,7 @@ class ScoringServer:
         self.max_body = config.max_body_bytes
         self.offload_bytes = config.offload_bytes
         self._limiter = anyio.CapacityLimiter(config.score_threads)
+        self._batchers: dict[str, Batcher] = {}
         log_config = config.prediction_log
         self.writer: PredictionLogWriter | None = (
             PredictionLogWriter(
@@ -270,28 +272,107 @@ class ScoringServer:
         want_proba: bool = True,
     ) -> tuple[Scorer, Batch, Output]:
         scorer = route.scorer  # read once: a swap during this request does not affect it
+        batch = self._checked(endpoint, scorer, build)
+        return self._score_checked(endpoint, route, scorer, batch, request_id, started, keys, want_proba)
+
+    def _score_checked(
+        self,
+        endpoint: Endpoint,
+        route: Route,
+        scorer: Scorer,
+        batch: Batch,
+        request_id: str,
+        started: float,
+        keys: list[Any] | None,
+        want_proba: bool = True,
+    ) -> tuple[Scorer, Batch, Output]:
+        try:
+            out = scorer.score(batch, want_proba=want_proba)
+        except Exception as error:
+            raise self._model_failure(endpoint, route, scorer, request_id, error) from None
+        self._scored(endpoint, route, scorer, batch, out, request_id, started, keys)
+        return scorer, batch, out
+
+    async def _score_via(
+        self,
+        off: Callable[..., Awaitable[Any]],
+        endpoint: Endpoint,
+        route: Route,
+        build: Callable[[Scorer], Batch],
+        request_id: str,
+        started: float,
+        keys: list[Any] | None,
+    ) -> tuple[Scorer, Batch, Output]:
+        """Score a request where ``off`` says, or, for a small request to an endpoint that
+        batches, together with other requests (``_batcher.py``)."""
+        batcher = self._batcher(endpoint) if off is self._inline else None
+        if batcher is None:
+            return await off(self._score, endpoint, route, build, request_id, started, keys)  # type: ignore[no-any-return]
+        scorer = route.scorer  # read once: the batch is scored by the version it was checked against
+        batch = self._checked(endpoint, scorer, build)
+        if not batcher.joins(scorer, batch):
+            return self._score_checked(endpoint, route, scorer, batch, request_id, started, keys)
+        try:
+            out = await batcher.score(scorer, batch)
+        except QueueFull as error:
+            raise ClientError(503, "Overloaded", str(error), {"retry-after": "1"}) from None
+        except Exception as error:
+            raise self._model_failure(endpoint, route, scorer, request_id, error) from None
+        self._scored(endpoint, route, scorer, batch, out, request_id, started, keys)
+        return scorer, batch, out
+
+    def _batcher(self, endpoint: Endpoint) -> Batcher | None:
+        """The endpoint's batching queue in this worker; a new one when a reloaded deployment
+        changed its settings (the old one still answers what it holds)."""
+        config = endpoint.config.batching
+        if config is None:
+            return None
+        batcher = self._batchers.get(endpoint.name)
+        if batcher is None or batcher.config != config:
+            histogram = self.metrics.batch_rows.labels(endpoint.name)
+            batcher = self._batchers[endpoint.name] = Batcher(config, self._off, histogram.observe)
+        return batcher
+
+    @staticmethod
+    def _checked(endpoint: Endpoint, scorer: Scorer, build: Callable[[Scorer], Batch]) -> Batch:
+        """The request's rows read against ``scorer``'s signature, within the row limit."""
         batch = build(scorer)
         if batch.rows > endpoint.config.max_rows:
             raise ClientError(
                 413, "TooManyRows", f"the request holds {batch.rows} rows; this endpoint takes at most {endpoint.config.max_rows}"
             )
-        try:
-            out = scorer.score(batch, want_proba=want_proba)
-        except SchemaError:
-            raise  # the model refused the input (ModelRejectedInput): a 422, not a model failure
-        except Exception as error:
-            self.metrics.errors.labels(endpoint.name, route.label).inc()
-            self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
-            log.error(
-                "request %s: model %s version %s raised", request_id, scorer.name, scorer.label, exc_info=error
-            )
-            raise ClientError(
-                500, "ModelError", f"the model raised {type(error).__name__} while scoring; request {request_id} is in the server log"
-            ) from None
+        return batch
+
+    def _model_failure(self, endpoint: Endpoint, route: Route, scorer: Scorer, request_id: str, error: Exception) -> Exception:
+        """What to raise when scoring raised ``error``: the model refusing the input
+        (``ModelRejectedInput``) stays a 422; anything else is a model failure, counted and
+        logged, answered 500 without details."""
+        if isinstance(error, SchemaError):
+            return error
+        self.metrics.errors.labels(endpoint.name, route.label).inc()
+        self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
+        log.error(
+            "request %s: model %s version %s raised", request_id, scorer.name, scorer.label, exc_info=error
+        )
+        return ClientError(
+            500, "ModelError", f"the model raised {type(error).__name__} while scoring; request {request_id} is in the server log"
+        )
+
+    def _scored(
+        self,
+        endpoint: Endpoint,
+        route: Route,
+        scorer: Scorer,
+        batch: Batch,
+        out: Output,
+        request_id: str,
+        started: float,
+        keys: list[Any] | None,
+    ) -> None:
+        """Count and log one answered request."""
         elapsed = time.perf_counter() - started
         self.tally.add((endpoint.name, route.label, scorer.label), elapsed, batch.rows)
         self._log(endpoint, route, scorer, batch, out, request_id, elapsed, keys, shadow=False)
-        return scorer, batch, out
 
     def _log(
         self,
@@ -380,7 +461,7 @@ class ScoringServer:
                     data = {k: v for k, v in payload.items() if k not in drop}
                 return proto.native_batch(scorer.spec, layout, data)
 
-            scorer, batch, out = await off(self._score, endpoint, route, build, request_id, started, keys)
+            scorer, batch, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
             answer = {
                 "request_id": request_id,
                 "endpoint": endpoint.name,
@@ -472,7 +553,7 @@ class ScoringServer:
                     return proto.mlflow_batch(scorer.spec, key, payload)
 
             route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
-            _, _, out = await off(self._score, endpoint, route, build, request_id, started, keys)
+            _, _, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
             return _json(
                 {"predictions": proto.jsonable(out.predictions)},
                 headers={"x-request-id": request_id, **self._client_id(request)},
@@ -526,7 +607,7 @@ class ScoringServer:
                     raise ValidationError("'outputs' must be a list of objects with a 'name'")
                 wanted = [o["name"] for o in data["outputs"]]
 
-            scorer, _, out = await off(self._score, endpoint, route, build, request_id, started, keys)
+            scorer, _, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
             answer: dict[str, Any] = {
                 "model_name": endpoint.name,
                 "model_version": scorer.label,

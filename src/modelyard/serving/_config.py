@@ -9,6 +9,7 @@ endpoints:
     shadow:                       # scored and logged, never returned
       - {name: candidate, model: "models:/credit/7"}
     sticky_key: applicant_id      # same key, same route
+    batching: {max_batch: 64, max_wait_ms: 2}   # optional: concurrent small requests scored together
     features: {repo: ./feature_repo, service: credit_v1}   # optional enrichment
 auth:
   tokens:
@@ -62,6 +63,18 @@ class FeaturesConfig(_Strict):
     online_store: str | None = None
 
 
+class BatchingConfig(_Strict):
+    """Adaptive micro-batching of one endpoint's small requests (see ``_batcher.py``)."""
+
+    max_batch: int = Field(default=64, gt=0, le=100_000, description="rows scored by one model call at most")
+    max_wait_ms: float = Field(
+        default=2.0, ge=0, le=10_000, description="how long a request may wait for others to join its batch"
+    )
+    max_queue: int = Field(
+        default=1000, gt=0, description="requests waiting or being scored in batches, per worker; past it 503"
+    )
+
+
 class EndpointConfig(_Strict):
     name: str
     routes: list[RouteConfig] = Field(min_length=1)
@@ -70,6 +83,7 @@ class EndpointConfig(_Strict):
     features: FeaturesConfig | None = None
     explain: bool = True
     max_rows: int = Field(default=10_000, gt=0)
+    batching: BatchingConfig | None = Field(default=None, description="off unless given")
 
     @pydantic.field_validator("name")
     @classmethod

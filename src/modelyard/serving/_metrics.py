@@ -23,6 +23,7 @@ try:
 except ImportError as error:  # a plain install: the scoring server is the serve extra
     raise missing("prometheus_client", "The scoring server's metrics") from error
 
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -79,6 +80,13 @@ class Metrics:
             "modelyard_prediction_log_dropped",
             "Requests and feedback not logged, by reason: queue_full, queue_bytes, write_failed, bad_batch.",
             ["reason"],
+            registry=reg,
+        )
+        self.batch_rows = Histogram(
+            "modelyard_batch_rows",
+            "Rows per model call of an endpoint with batching on (1: a request scored alone).",
+            ["endpoint"],
+            buckets=_BATCH_BUCKETS,
             registry=reg,
         )
         self.errors = Counter(

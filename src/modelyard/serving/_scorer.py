@@ -52,6 +52,7 @@ _REJECTION_WORDS = re.compile(
     re.IGNORECASE,
 )
 _MESSAGE_CAP = 300
+_ROW_WISE = frozenset({"sklearn", "lightgbm", "xgboost"})
 
 
 def model_rejection(error: BaseException) -> str | None:
@@ -144,6 +145,9 @@ class Scorer:
         # batch's matrix (no DataFrame, no second run, names looked up once).
         make = getattr(self.model.flavor, "scorer", None)
         self._graph = make(self.model.raw) if make is not None else None
+        # Rows scored independently of each other, so rows of many requests may share one
+        # call (micro-batching) and each gets the answer it would get alone.
+        self.batchable = self._graph is not None or self.model.flavor.name in _ROW_WISE
 
     @property
     def label(self) -> str:
