@@ -17,9 +17,8 @@ def dump(model: Any, folder: Path) -> None:
 
 
 def load(bundle: BundleFolder, config: dict[str, Any]) -> Any:
-    # Only ever called on files whose sha256 matched the registered digest (see _bundle).
-    with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
-        return pickle.load(handle)
+    # bundle.read returns only bytes whose sha256 matched the registered digest as they were read
+    return pickle.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
 
 
 def importance_from(raw: Any, names: list[str]) -> dict[str, float] | None:

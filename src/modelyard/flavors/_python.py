@@ -36,13 +36,14 @@ class PythonFlavor:
         )
 
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
-        # Only ever called on files whose sha256 matched the registered digest (see _bundle).
+        # artifacts are paths handed to user code: asked for first, so a bundle read in place
+        # from the blob store (which has no folder) is refused before anything is unpickled
         artifacts = {
             name: str(bundle.folder(f"{ARTIFACTS}/{rel}", f"artifacts.{name}"))
             for name, rel in (config.get("artifacts") or {}).items()
         }
-        with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
-            model = cloudpickle.load(handle)
+        # bundle.read returns only bytes whose sha256 matched the registered digest as read
+        model = cloudpickle.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
         model.load_context(ModelContext(artifacts=artifacts))
         return model
 
