@@ -65,7 +65,7 @@ def _example_of(bundle: BundleFolder, manifest: Manifest) -> pd.DataFrame | None
     return _example_frame_of(bundle.read(manifest.input_example, "input_example"), manifest)
 
 
-def _example_frame_of(data: bytes, manifest: Manifest) -> pd.DataFrame:
+def _example_frame_of(data: bytes | bytearray, manifest: Manifest) -> pd.DataFrame:
     payload = json.loads(data.decode("utf-8"))
     frame = pd.DataFrame(payload["data"], columns=payload["columns"])
     if manifest.signature is not None:
@@ -283,7 +283,7 @@ def verified_manifest(
 
 
 def manifest_from_bytes(
-    data: bytes, expected_files: Mapping[str, str], *, where: str, place: str
+    data: bytes | bytearray, expected_files: Mapping[str, str], *, where: str, place: str
 ) -> Manifest:
     """The manifest in ``data`` (read from ``place``), or IntegrityError: its bytes must hash
     to the digest recorded for ``modelyard.yaml`` in ``expected_files`` before they are
@@ -294,7 +294,7 @@ def manifest_from_bytes(
         raise IntegrityError(
             f"the files recorded for {where!r} include no {MANIFEST}; it was not loaded"
         )
-    actual = sha256_bytes(data)
+    actual = sha256_bytes(bytes(data))  # a manifest: small
     if actual != manifest_digest:
         raise IntegrityError(
             f"the manifest of {where!r} in {place!r} hashes to {actual[:16]}..., not the "

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from modelyard.artifacts import path_inside
+from modelyard.artifacts import path_inside, read_hashed
 from modelyard.core.errors import IntegrityError, ValidationError
-from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes
+from modelyard.core.hashing import CHUNK_SIZE, check_digest
 from modelyard.core.signature import Signature
 from modelyard.core.validation import check_bundle_path
 
@@ -95,7 +95,7 @@ class Manifest:
             raise ValidationError(f"{where} lacks the field {error.args[0]!r}") from None
 
     @classmethod
-    def parse(cls, data: bytes, where: str) -> Manifest:
+    def parse(cls, data: bytes | bytearray, where: str) -> Manifest:
         """The manifest in ``data`` (the bytes of a ``modelyard.yaml``)."""
         try:
             loaded = yaml.load(data.decode("utf-8"), Loader=_SafeLoader)
@@ -158,7 +158,7 @@ class BundleFolder:
     root: Path
     names: frozenset[str]
     digests: Mapping[str, str] | None = None
-    blobs: Callable[[str], bytes] | None = None
+    blobs: Callable[[str], bytes | bytearray] | None = None
     label: str | None = None
 
     @classmethod
@@ -172,7 +172,9 @@ class BundleFolder:
         return cls(root, frozenset(files), dict(files))
 
     @classmethod
-    def in_place(cls, files: Mapping[str, str], blobs: Callable[[str], bytes], label: str) -> BundleFolder:
+    def in_place(
+        cls, files: Mapping[str, str], blobs: Callable[[str], bytes | bytearray], label: str
+    ) -> BundleFolder:
         """A registered bundle read straight from its blobs (``label`` names it in errors)."""
         return cls(Path(), frozenset(files), dict(files), blobs, label)
 
@@ -180,7 +182,7 @@ class BundleFolder:
     def where(self) -> str:
         return self.label if self.label is not None else str(self.root)
 
-    def read(self, name: object, field_name: str) -> bytes:
+    def read(self, name: object, field_name: str) -> bytes | bytearray:
         """The bytes of the listed file ``name`` (named by the config field ``field_name``),
         verified as described above."""
         listed = self._listed(name, field_name)
@@ -188,8 +190,8 @@ class BundleFolder:
             return _checked_path(self.root, listed).read_bytes()
         if self.blobs is not None:
             return self.blobs(self.digests[listed])
-        data = _checked_path(self.root, listed).read_bytes()
-        _check_hash(self.root, listed, sha256_bytes(data), self.digests[listed])
+        data, actual = read_hashed(_checked_path(self.root, listed))
+        _check_hash(self.root, listed, actual, self.digests[listed])
         return data
 
     def file(self, name: object, field_name: str) -> Path:

@@ -18,12 +18,12 @@ from modelyard.flavors._manifest import BundleFolder
 MODEL_FILE = "model.onnx"
 
 
-def session(model: Path | bytes) -> ort.InferenceSession:
+def session(model: Path | bytes | bytearray) -> ort.InferenceSession:
     """An inference session on a graph file, or on a graph's bytes (a bundle's, verified)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     options.intra_op_num_threads = 1  # one request, one core; servers scale with workers
-    source = model if isinstance(model, bytes) else str(model)
+    source = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 

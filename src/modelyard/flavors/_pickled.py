@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from modelyard.flavors import _pickle_buffers
 from modelyard.flavors._manifest import BundleFolder
 
 MODEL_FILE = "model.pkl"
@@ -18,7 +19,7 @@ def dump(model: Any, folder: Path) -> None:
 
 def load(bundle: BundleFolder, config: dict[str, Any]) -> Any:
     # bundle.read returns only bytes whose sha256 matched the registered digest as they were read
-    return pickle.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
+    return _pickle_buffers.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
 
 
 def importance_from(raw: Any, names: list[str]) -> dict[str, float] | None:

@@ -8,6 +8,7 @@ from typing import Any
 import cloudpickle
 
 from modelyard.core.signature import Signature
+from modelyard.flavors import _pickle_buffers
 from modelyard.flavors._base import Saved, requirement, version_of
 from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import ModelContext, PythonModel
@@ -43,7 +44,8 @@ class PythonFlavor:
             for name, rel in (config.get("artifacts") or {}).items()
         }
         # bundle.read returns only bytes whose sha256 matched the registered digest as read
-        model = cloudpickle.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
+        data = bundle.read(config.get("model_file", MODEL_FILE), "model_file")
+        model = _pickle_buffers.loads(data, cloudpickle.loads)
         model.load_context(ModelContext(artifacts=artifacts))
         return model
 

@@ -154,9 +154,9 @@ def _load_in_place(
 ) -> Model | None:
     """The model loaded from the blobs themselves (each read once, hashed, then loaded from
     the same bytes; see the module's docstring), or None when its flavor needs a folder."""
-    data = blobs.get_bytes(expected[MANIFEST])
+    data = blobs.read_blob(expected[MANIFEST])
     manifest = manifest_from_bytes(data, expected, where=uri, place=blobs.uri)
-    bundle = BundleFolder.in_place(manifest.files, blobs.get_bytes, uri)
+    bundle = BundleFolder.in_place(manifest.files, blobs.read_blob, uri)
     try:
         return load_from(bundle, manifest, uri=uri, engine=engine)
     except FolderNeeded:
