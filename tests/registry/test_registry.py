@@ -247,9 +247,11 @@ def test_a_tampered_blob_is_not_loaded(
 
 
 def test_a_tampered_disk_cache_is_not_loaded_but_fetched_again(
-    reg: my.Client, data: tuple[pd.DataFrame, pd.Series], caplog: pytest.LogCaptureFixture
+    cached_client: my.Client, data: tuple[pd.DataFrame, pd.Series], caplog: pytest.LogCaptureFixture
 ) -> None:
     X, y = data
+    reg = cached_client
+    reg.register_model("diabetes", Ridge(alpha=1.0).fit(X, y), input_example=X.head(3))
     first = reg.load_model("models:/diabetes/1")
     assert reg.load_model("models:/diabetes/1") is first  # served from memory the second time
     expected = first.predict(X)

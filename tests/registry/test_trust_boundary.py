@@ -22,6 +22,7 @@ import modelyard as my
 from modelyard.core.models import RiskCategory
 from modelyard.flavors import MANIFEST, save_model
 from modelyard.registry._loader import CACHE, cache_root
+from tests.registry.blobs import overwrite_blob
 
 PAYLOAD = b"owned\n"
 
@@ -178,8 +179,9 @@ def test_building_a_stored_version_with_a_bad_manifest_writes_nothing(
 
 
 def test_a_tampered_cached_manifest_is_fetched_again_and_its_pickle_never_runs(
-    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+    cached_client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
 ) -> None:
+    client = cached_client
     X, _ = data
     version = client.register_model("good", _bundle(tmp_path / "bundle", data))
     expected = client.load_model(version.uri).predict(X)  # fills the disk cache
@@ -199,17 +201,61 @@ def test_a_tampered_cached_manifest_is_fetched_again_and_its_pickle_never_runs(
 
 
 def test_a_corrupt_cache_over_a_corrupt_blob_is_refused(
-    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+    cached_client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
 ) -> None:
+    client = cached_client
     version = client.register_model("good", _bundle(tmp_path / "bundle", data))
     client.load_model(version.uri)
     CACHE.clear()
     digest, _ = version.files["model.pkl"]
     (_cached_folder(client, "good") / "model.pkl").write_bytes(b"rot")
-    Path(client.blobs.blob_path(digest)).write_bytes(b"rot")
+    overwrite_blob(client, digest, b"rot")
     with pytest.raises(my.IntegrityError, match="corrupted"):
         client.load_model(version.uri)
     assert not _cached_folder(client, "good").exists()
+
+
+class _Scaled(my.PythonModel):
+    """A custom model whose artifact, a factor, is a file read at load time."""
+
+    def load_context(self, context: my.ModelContext) -> None:
+        self.factor = float(Path(context.artifacts["factor"]).read_text())
+
+    def predict(self, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        return (model_input["a"] * self.factor).to_numpy()
+
+
+def test_a_local_store_loads_in_place_and_refuses_a_blob_that_rots_afterwards(
+    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    X, _ = data
+    version = client.register_model("good", _bundle(tmp_path / "bundle", data))
+    expected = client.load_model(version.uri).predict(X)
+    assert not cache_root().exists()  # read from the blobs themselves, nothing copied
+    CACHE.clear()  # as in a new process
+    marker = tmp_path / "RCE"
+    overwrite_blob(client, version.files["model.pkl"][0], pickle.dumps(_Evil(marker)))
+    with pytest.raises(my.IntegrityError, match="corrupted"):
+        client.load_model(version.uri)
+    assert not marker.exists()
+    overwrite_blob(client, version.files["model.pkl"][0], (tmp_path / "bundle" / "model.pkl").read_bytes())
+    assert np.array_equal(client.load_model(version.uri).predict(X), expected)
+
+
+def test_a_model_whose_artifacts_are_files_loads_from_the_verified_cache_which_heals(
+    client: my.Client, data: tuple[pd.DataFrame, pd.Series], tmp_path: Path
+) -> None:
+    X, _ = data
+    (tmp_path / "factor.txt").write_text("2.5")
+    save_model(_Scaled(), tmp_path / "py", input_example=X.head(2), artifacts={"factor": tmp_path / "factor.txt"})
+    version = client.register_model("scaled", tmp_path / "py")
+    assert np.allclose(client.load_model(version.uri).predict(X), X.a * 2.5)
+    cached = _cached_folder(client, "scaled") / "artifacts" / "factor.txt"
+    assert cached.read_text() == "2.5"  # user code is handed paths: they come from the cache
+    CACHE.clear()
+    cached.write_text("999")
+    assert np.allclose(client.load_model(version.uri).predict(X), X.a * 2.5)
+    assert cached.read_text() == "2.5"  # the tampered entry was fetched again
 
 
 @pytest.mark.parametrize("engine", ["native", "onnx"])

@@ -2,5 +2,6 @@
 
 from modelyard.artifacts._cas import ContentAddressedStore
 from modelyard.artifacts._paths import files_under, path_inside
+from modelyard.artifacts._read import read_hashed
 
-__all__ = ["ContentAddressedStore", "files_under", "path_inside"]
+__all__ = ["ContentAddressedStore", "files_under", "path_inside", "read_hashed"]

@@ -24,6 +24,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from modelyard.artifacts._paths import path_inside
 from modelyard.artifacts._progress import callback_for
+from modelyard.artifacts._read import read_hashed
 from modelyard.core.errors import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -226,6 +227,24 @@ class ContentAddressedStore:
         except OSError as error:
             raise ArtifactError(f"cannot read blob {digest} from {self.uri!r}: {error}") from error
         actual = sha256_bytes(data)
+        if actual != digest:
+            raise self._corrupt(digest, actual)
+        return data
+
+    def read_blob(self, digest: str) -> bytearray:
+        """The blob's bytes in a new buffer, read once and hashed as read (``read_hashed``),
+        after checking they hash to ``digest``: what a loader unpickles in place. Local
+        stores only (others fetch into a cache)."""
+        if not self._local:
+            raise ArtifactError(f"read_blob reads a local store's blobs; {self.uri!r} is not local")
+        try:
+            data, actual = read_hashed(self.blob_path(digest))
+        except FileNotFoundError as error:
+            raise ArtifactError(
+                f"blob {digest} is missing from the artifact store {self.uri!r}"
+            ) from error
+        except OSError as error:
+            raise ArtifactError(f"cannot read blob {digest} from {self.uri!r}: {error}") from error
         if actual != digest:
             raise self._corrupt(digest, actual)
         return data

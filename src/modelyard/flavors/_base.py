@@ -34,7 +34,9 @@ class Flavor(Protocol):
     def save(self, model: Any, folder: Path) -> Saved: ...
 
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
-        """The model in ``bundle``; files are opened only through ``bundle.file``."""
+        """The model in ``bundle``; files are reached only through ``bundle.read`` (bytes,
+        verified as read: use it whenever the library loads from memory), ``bundle.file`` or
+        ``bundle.folder`` (paths, only when the library insists on opening files)."""
         ...
 
     def predict(self, raw: Any, frame: Any) -> Any: ...

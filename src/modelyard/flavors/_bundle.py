@@ -3,7 +3,9 @@
 ``save_model`` writes one; ``load_bundle`` loads one only after every file matched the
 hashes the caller trusts (those recorded at registration), or with ``trusted=True``.
 For a registered bundle, ``verified_manifest`` hashes the manifest's bytes against the
-registered digest before parsing them, and ``load_verified`` then loads it.
+registered digest before parsing them (``manifest_from_bytes`` when the bytes come from
+elsewhere than a folder, a blob store), and ``load_verified`` / ``load_from`` then load it;
+every file is hashed as the flavor reads it (``BundleFolder``).
 """
 
 from __future__ import annotations
@@ -53,10 +55,18 @@ def _write_example(frame: pd.DataFrame, folder: Path) -> None:
 
 
 def read_example(folder: Path, manifest: Manifest) -> pd.DataFrame | None:
+    """The input example of the bundle in ``folder`` (hashed as it is read)."""
+    return _example_of(BundleFolder.verified(folder, manifest.files), manifest)
+
+
+def _example_of(bundle: BundleFolder, manifest: Manifest) -> pd.DataFrame | None:
     if not manifest.input_example:
         return None
-    path = BundleFolder.of(folder, manifest.files).file(manifest.input_example, "input_example")
-    payload = json.loads(path.read_text(encoding="utf-8"))
+    return _example_frame_of(bundle.read(manifest.input_example, "input_example"), manifest)
+
+
+def _example_frame_of(data: bytes | bytearray, manifest: Manifest) -> pd.DataFrame:
+    payload = json.loads(data.decode("utf-8"))
     frame = pd.DataFrame(payload["data"], columns=payload["columns"])
     if manifest.signature is not None:
         for spec in manifest.signature.inputs:
@@ -217,9 +227,11 @@ def load_bundle(
     """Load a bundle folder.
 
     With ``expected_files`` (path -> sha256 recorded at registration, the manifest's own
-    digest included) the manifest and every file are hashed and compared before anything is
-    parsed or unpickled. Without it, the folder is not vouched for by anyone and loading it
-    needs ``trusted=True`` (its files are still checked against its own manifest).
+    digest included) the manifest is hashed and compared before it is parsed, and every file
+    a flavor reads is hashed as it is read, before anything is unpickled. Without it, the
+    folder is not vouched for by anyone and loading it needs ``trusted=True`` (its files are
+    still checked against its own manifest). ``already_verified`` is kept for callers of
+    earlier versions; files are verified as they are read either way.
     """
     folder = Path(path)
     if expected_files is None:
@@ -230,11 +242,8 @@ def load_bundle(
                 "made it yourself"
             )
         manifest = read_manifest(folder)
-        verify_folder(folder, manifest.files)
     else:
-        manifest = verified_manifest(
-            folder, expected_files, uri=uri, check_files=not already_verified
-        )
+        manifest = verified_manifest(folder, expected_files, uri=uri, check_files=False)
     return load_verified(folder, manifest, uri=uri, engine=engine)
 
 
@@ -253,9 +262,7 @@ def verified_manifest(
     is hashed too.
     """
     where = uri or str(folder)
-    recorded = dict(expected_files)
-    manifest_digest = recorded.pop(MANIFEST, None)
-    if manifest_digest is None:
+    if MANIFEST not in expected_files:
         raise IntegrityError(
             f"the files recorded for {where!r} include no {MANIFEST}; it was not loaded"
         )
@@ -269,10 +276,28 @@ def verified_manifest(
             f"the bundle of {where!r} in {str(folder)!r} has no readable {MANIFEST}; "
             "it was not loaded"
         ) from None
-    actual = sha256_bytes(data)
+    manifest = manifest_from_bytes(data, expected_files, where=where, place=str(folder))
+    if check_files:
+        verify_folder(folder, manifest.files)
+    return manifest
+
+
+def manifest_from_bytes(
+    data: bytes | bytearray, expected_files: Mapping[str, str], *, where: str, place: str
+) -> Manifest:
+    """The manifest in ``data`` (read from ``place``), or IntegrityError: its bytes must hash
+    to the digest recorded for ``modelyard.yaml`` in ``expected_files`` before they are
+    parsed, and its file map must equal the rest of ``expected_files``."""
+    recorded = dict(expected_files)
+    manifest_digest = recorded.pop(MANIFEST, None)
+    if manifest_digest is None:
+        raise IntegrityError(
+            f"the files recorded for {where!r} include no {MANIFEST}; it was not loaded"
+        )
+    actual = sha256_bytes(bytes(data))  # a manifest: small
     if actual != manifest_digest:
         raise IntegrityError(
-            f"the manifest of {where!r} in {str(folder)!r} hashes to {actual[:16]}..., not the "
+            f"the manifest of {where!r} in {place!r} hashes to {actual[:16]}..., not the "
             f"registered {manifest_digest[:16]}...; it was tampered with or corrupted and was "
             "not read"
         )
@@ -285,23 +310,25 @@ def verified_manifest(
             f"the manifest of {where!r} lists files or hashes that differ from those recorded "
             "at registration; it was not loaded"
         )
-    if check_files:
-        verify_folder(folder, manifest.files)
     return manifest
 
 
 def load_verified(
     folder: Path, manifest: Manifest, *, uri: str | None = None, engine: str = "native"
 ) -> Model:
-    """Load the bundle in ``folder`` whose ``manifest`` and files were verified already.
+    """Load the bundle in ``folder`` whose ``manifest`` was verified already; each file is
+    hashed as the flavor reads it, and flavors reach only files the manifest lists."""
+    bundle = BundleFolder.verified(folder, manifest.files)
+    return load_from(bundle, manifest, uri=uri or str(folder), engine=engine)
 
-    Flavors open only files the manifest lists (``BundleFolder``)."""
-    bundle = BundleFolder.of(folder, manifest.files)
+
+def load_from(bundle: BundleFolder, manifest: Manifest, *, uri: str, engine: str = "native") -> Model:
+    """Load ``bundle`` (a folder, or blobs read in place) under its verified ``manifest``."""
     if engine == "onnx":
         onnx_info = manifest.flavor_config.get("onnx") or {}
         if not onnx_info.get("kept"):
             raise ValidationError(
-                f"{uri or str(folder)!r} has no ONNX graph ({onnx_info.get('reason', 'it was saved without onnx=True')}); "
+                f"{uri!r} has no ONNX graph ({onnx_info.get('reason', 'it was saved without onnx=True')}); "
                 "load it with engine='native'"
             )
         onnx_flavor = get_flavor("onnx")
@@ -309,12 +336,16 @@ def load_verified(
             onnx_flavor.load(bundle, {"model_file": onnx_info.get("file")}),
             onnx_flavor,
             manifest,
-            uri=uri or str(folder),
+            uri=uri,
         )
     if engine != "native":
         raise ValidationError(f"engine {engine!r} is not 'native' or 'onnx'")
     flavor = get_flavor(manifest.flavor)
     raw = flavor.load(bundle, manifest.flavor_config)
+    if not manifest.input_example:
+        return Model(raw, flavor, manifest, uri=uri)
+    # the example's bytes are read (and hashed) now, its DataFrame built on first use
+    data = bundle.read(manifest.input_example, "input_example")
     return Model(
-        raw, flavor, manifest, uri=uri or str(folder), example=read_example(folder, manifest)
+        raw, flavor, manifest, uri=uri, example_reader=lambda: _example_frame_of(data, manifest)
     )

@@ -9,20 +9,22 @@ manifest does not list.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from modelyard.artifacts import path_inside
+from modelyard.artifacts import path_inside, read_hashed
 from modelyard.core.errors import IntegrityError, ValidationError
 from modelyard.core.hashing import CHUNK_SIZE, check_digest
 from modelyard.core.signature import Signature
 from modelyard.core.validation import check_bundle_path
 
 MANIFEST = "modelyard.yaml"
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~10x faster to parse
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FORMAT = "modelyard-bundle/1"
 
 
@@ -93,10 +95,10 @@ class Manifest:
             raise ValidationError(f"{where} lacks the field {error.args[0]!r}") from None
 
     @classmethod
-    def parse(cls, data: bytes, where: str) -> Manifest:
+    def parse(cls, data: bytes | bytearray, where: str) -> Manifest:
         """The manifest in ``data`` (the bytes of a ``modelyard.yaml``)."""
         try:
-            loaded = yaml.safe_load(data.decode("utf-8"))
+            loaded = yaml.load(data.decode("utf-8"), Loader=_SafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ValidationError(f"{where} is not valid YAML: {error}") from error
         return cls.from_dict(loaded, where)
@@ -127,41 +129,103 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest.parse(path.read_bytes(), str(path))
 
 
+class FolderNeeded(Exception):
+    """A flavor asked a bundle read in place from the blob store for a path on disk.
+
+    Internal: the registry's loader catches it and loads from a verified folder instead
+    (a PythonModel's artifacts, for example, are handed to user code as paths)."""
+
+
 @dataclass(frozen=True)
 class BundleFolder:
-    """A bundle folder on local disk, seen through its manifest's file list.
+    """A bundle seen through its manifest's file list.
 
-    Flavors open the files a ``flavor_config`` names only through ``file`` and ``folder``,
-    which refuse any name the manifest does not list (and so did not hash): a config cannot
-    point a loader at a file elsewhere on the machine.
+    Flavors reach the files a ``flavor_config`` names only through ``read`` (their bytes),
+    ``file`` and ``folder`` (paths, for libraries that open files themselves), which refuse
+    any name the manifest does not list (and so did not hash): a config cannot point a
+    loader at a file elsewhere on the machine.
+
+    With ``digests`` (the verified manifest's file map) each file is checked when it is
+    reached. ``read`` reads the file once into memory and hashes those very bytes, so what
+    is unpickled is what was hashed whatever happens to the file afterwards; an open file
+    descriptor would not give that (another writer can change the bytes under it), and
+    hashing then reading again is a second pass. ``file`` and ``folder`` hash the files
+    before handing out their paths. With ``blobs`` (digest -> bytes, verified by the blob
+    store as it reads them) nothing is on disk as a folder: ``read`` loads each file in
+    place from its blob, and ``file``/``folder`` raise ``FolderNeeded``.
     """
 
     root: Path
     names: frozenset[str]
+    digests: Mapping[str, str] | None = None
+    blobs: Callable[[str], bytes | bytearray] | None = None
+    label: str | None = None
 
     @classmethod
     def of(cls, root: Path, names: Iterable[str]) -> BundleFolder:
+        """A folder whose files are not checked again (one this process just wrote)."""
         return cls(root, frozenset(names))
+
+    @classmethod
+    def verified(cls, root: Path, files: Mapping[str, str]) -> BundleFolder:
+        """A folder whose files are hashed against ``files`` (path -> sha256) as reached."""
+        return cls(root, frozenset(files), dict(files))
+
+    @classmethod
+    def in_place(
+        cls, files: Mapping[str, str], blobs: Callable[[str], bytes | bytearray], label: str
+    ) -> BundleFolder:
+        """A registered bundle read straight from its blobs (``label`` names it in errors)."""
+        return cls(Path(), frozenset(files), dict(files), blobs, label)
+
+    @property
+    def where(self) -> str:
+        return self.label if self.label is not None else str(self.root)
+
+    def read(self, name: object, field_name: str) -> bytes | bytearray:
+        """The bytes of the listed file ``name`` (named by the config field ``field_name``),
+        verified as described above."""
+        listed = self._listed(name, field_name)
+        if self.digests is None:
+            return _checked_path(self.root, listed).read_bytes()
+        if self.blobs is not None:
+            return self.blobs(self.digests[listed])
+        data, actual = read_hashed(_checked_path(self.root, listed))
+        _check_hash(self.root, listed, actual, self.digests[listed])
+        return data
 
     def file(self, name: object, field_name: str) -> Path:
         """The path of the listed file ``name`` (named by the config field ``field_name``)."""
-        if isinstance(name, str) and name in self.names:
-            return self.root / name
-        raise self._unlisted(name, field_name)
+        listed = self._listed(name, field_name)
+        self._verify(lambda rel: rel == listed, listed)
+        return self.root / listed
 
     def folder(self, name: object, field_name: str) -> Path:
         """The path of ``name``: a listed file, or a folder inside the bundle (whose files
         are those of the manifest's list that lie under it; it may be empty)."""
         if isinstance(name, str) and name in self.names:
-            return self.root / name
+            return self.file(name, field_name)
         try:
-            return self.root / check_bundle_path(name)
+            clean = check_bundle_path(name)
         except ValidationError:
             raise self._unlisted(name, field_name) from None
+        self._verify(lambda rel: rel.startswith(f"{clean}/"), clean)
+        return self.root / clean
+
+    def _listed(self, name: object, field_name: str) -> str:
+        if isinstance(name, str) and name in self.names:
+            return name
+        raise self._unlisted(name, field_name)
+
+    def _verify(self, wanted: Callable[[str], bool], name: str) -> None:
+        if self.blobs is not None:
+            raise FolderNeeded(name)
+        if self.digests is not None:
+            verify_folder(self.root, {r: d for r, d in self.digests.items() if wanted(r)})
 
     def _unlisted(self, name: object, field_name: str) -> IntegrityError:
         return IntegrityError(
-            f"the bundle {str(self.root)!r} names {str(name)[:80]!r} in {field_name}, which is not "
+            f"the bundle {self.where!r} names {str(name)[:80]!r} in {field_name}, which is not "
             "a file its manifest lists and hashes; it was not loaded"
         )
 
@@ -193,35 +257,43 @@ def hash_folder(folder: Path) -> dict[str, str]:
     return hashed
 
 
-def verify_folder(folder: Path, expected: dict[str, str]) -> None:
+def _checked_path(folder: Path, rel: str) -> Path:
+    """``folder / rel`` after checking the name stays inside ``folder`` and is a regular
+    file, not a symbolic link (IntegrityError otherwise): nothing outside the bundle is
+    ever read."""
+    try:
+        check_bundle_path(rel)
+        path_inside(folder, rel, "bundle file name")
+    except ValidationError as error:
+        raise IntegrityError(
+            f"model bundle {str(folder)!r} lists a file outside itself ({error}); "
+            "it was not loaded"
+        ) from None
+    path = folder / rel
+    if path.is_symlink():
+        raise IntegrityError(
+            f"model bundle file {rel!r} in {str(folder)!r} is a symbolic link; a bundle holds "
+            "its own files, so it was not loaded"
+        )
+    if not path.is_file():
+        raise IntegrityError(f"model bundle {str(folder)!r} is missing {rel!r}; it was not loaded")
+    return path
+
+
+def _check_hash(folder: Path, rel: str, actual: str, digest: str) -> None:
+    if actual != digest:
+        raise IntegrityError(
+            f"model bundle file {rel!r} in {str(folder)!r} hashes to {actual[:16]}..., not the "
+            f"recorded {digest[:16]}...; it was tampered with or corrupted and was not loaded"
+        )
+
+
+def verify_folder(folder: Path, expected: Mapping[str, str]) -> None:
     """Raise IntegrityError unless every file hashes to ``expected`` and none is missing.
 
     Every name is checked and resolved inside ``folder`` first (a bad name is an
     IntegrityError too): nothing outside the bundle is ever read.
     """
-    for rel in expected:
-        try:
-            check_bundle_path(rel)
-            path_inside(folder, rel, "bundle file name")
-        except ValidationError as error:
-            raise IntegrityError(
-                f"model bundle {str(folder)!r} lists a file outside itself ({error}); "
-                "it was not loaded"
-            ) from None
+    paths = {rel: _checked_path(folder, rel) for rel in expected}
     for rel, digest in expected.items():
-        path = folder / rel
-        if path.is_symlink():
-            raise IntegrityError(
-                f"model bundle file {rel!r} in {str(folder)!r} is a symbolic link; a bundle holds "
-                "its own files, so it was not loaded"
-            )
-        if not path.is_file():
-            raise IntegrityError(
-                f"model bundle {str(folder)!r} is missing {rel!r}; it was not loaded"
-            )
-        actual = file_sha256(path)
-        if actual != digest:
-            raise IntegrityError(
-                f"model bundle file {rel!r} in {str(folder)!r} hashes to {actual[:16]}..., not the "
-                f"recorded {digest[:16]}...; it was tampered with or corrupted and was not loaded"
-            )
+        _check_hash(folder, rel, file_sha256(paths[rel]), digest)

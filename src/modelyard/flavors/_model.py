@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,23 @@ class Model:
         manifest: Manifest,
         uri: str | None = None,
         example: pd.DataFrame | None = None,
+        example_reader: Callable[[], pd.DataFrame | None] | None = None,
     ) -> None:
         self.raw = raw
         self.flavor = flavor
         self.manifest = manifest
         self.uri = uri
-        self.example = example  # the registered input example: background for explanations
+        self._example = example
+        # building the example's DataFrame costs more than a small model's whole load and
+        # only explanations and gates use it: it is built on first use
+        self._example_reader = example_reader
+
+    @property
+    def example(self) -> pd.DataFrame | None:
+        """The registered input example: background for explanations."""
+        if self._example_reader is not None:
+            self._example, self._example_reader = self._example_reader(), None
+        return self._example
 
     @property
     def signature(self) -> Any:

@@ -18,11 +18,13 @@ from modelyard.flavors._manifest import BundleFolder
 MODEL_FILE = "model.onnx"
 
 
-def session(path: Path) -> ort.InferenceSession:
+def session(model: Path | bytes | bytearray) -> ort.InferenceSession:
+    """An inference session on a graph file, or on a graph's bytes (a bundle's, verified)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     options.intra_op_num_threads = 1  # one request, one core; servers scale with workers
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    source = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _feed(sess: ort.InferenceSession, frame: Any) -> dict[str, Any]:
@@ -48,7 +50,7 @@ class ONNXFlavor:
         )
 
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
-        return session(bundle.file(config.get("model_file", MODEL_FILE), "model_file"))
+        return session(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
 
     def predict(self, raw: Any, frame: Any) -> Any:
         return np.asarray(raw.run(None, _feed(raw, frame))[0]).ravel()

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from modelyard.flavors import _pickle_buffers
 from modelyard.flavors._manifest import BundleFolder
 
 MODEL_FILE = "model.pkl"
@@ -17,9 +18,8 @@ def dump(model: Any, folder: Path) -> None:
 
 
 def load(bundle: BundleFolder, config: dict[str, Any]) -> Any:
-    # Only ever called on files whose sha256 matched the registered digest (see _bundle).
-    with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
-        return pickle.load(handle)
+    # bundle.read returns only bytes whose sha256 matched the registered digest as they were read
+    return _pickle_buffers.loads(bundle.read(config.get("model_file", MODEL_FILE), "model_file"))
 
 
 def importance_from(raw: Any, names: list[str]) -> dict[str, float] | None:

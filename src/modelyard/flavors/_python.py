@@ -8,6 +8,7 @@ from typing import Any
 import cloudpickle
 
 from modelyard.core.signature import Signature
+from modelyard.flavors import _pickle_buffers
 from modelyard.flavors._base import Saved, requirement, version_of
 from modelyard.flavors._manifest import BundleFolder
 from modelyard.flavors._python_model import ModelContext, PythonModel
@@ -36,13 +37,15 @@ class PythonFlavor:
         )
 
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
-        # Only ever called on files whose sha256 matched the registered digest (see _bundle).
+        # artifacts are paths handed to user code: asked for first, so a bundle read in place
+        # from the blob store (which has no folder) is refused before anything is unpickled
         artifacts = {
             name: str(bundle.folder(f"{ARTIFACTS}/{rel}", f"artifacts.{name}"))
             for name, rel in (config.get("artifacts") or {}).items()
         }
-        with open(bundle.file(config.get("model_file", MODEL_FILE), "model_file"), "rb") as handle:
-            model = cloudpickle.load(handle)
+        # bundle.read returns only bytes whose sha256 matched the registered digest as read
+        data = bundle.read(config.get("model_file", MODEL_FILE), "model_file")
+        model = _pickle_buffers.loads(data, cloudpickle.loads)
         model.load_context(ModelContext(artifacts=artifacts))
         return model
 

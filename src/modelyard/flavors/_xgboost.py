@@ -48,7 +48,7 @@ class XGBoostFlavor:
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
         if config.get("kind") == "booster":
             booster = xgboost.Booster()
-            booster.load_model(str(bundle.file(config.get("model_file", BOOSTER_FILE), "model_file")))
+            booster.load_model(bytearray(bundle.read(config.get("model_file", BOOSTER_FILE), "model_file")))
             return booster
         return _pickled.load(bundle, config)
 

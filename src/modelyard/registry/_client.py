@@ -37,7 +37,6 @@ from modelyard.flavors import (
     Model,
     hash_folder,
     load_bundle,
-    read_example,
     read_manifest,
     save_model,
 )
@@ -63,7 +62,7 @@ from modelyard.registry._gate import (
     parse_gate,
     risk_outcome,
 )
-from modelyard.registry._loader import cache_root, fetch_and_load, load_located
+from modelyard.registry._loader import fetch_and_load, load_located
 from modelyard.registry._options import (
     LogModelOptions,
     RegisterOptions,
@@ -661,10 +660,8 @@ class Client(TrackingClient):
         raise ValidationError(f"unknown gate check {check!r}")
 
     def _example(self, version: ModelVersion) -> Any:
-        model = self.load_model(version.uri)
-        if not model.manifest.input_example:
-            return None
-        return read_example(cache_root() / version.manifest_digest, model.manifest)
+        example = self.load_model(version.uri).example  # read (verified) when it loaded
+        return None if example is None else example.copy()
 
     def promote(
         self,

@@ -1,11 +1,21 @@
-"""Fetching a version's files into a local cache, verified, and keeping loaded models.
+"""Loading a registered version's model, verified, and keeping loaded models.
 
 The trust boundary of loading: the registry's record of a version (its manifest digest
-and file map) is trusted; the local disk cache is not. A cache entry is used only after
-its manifest's bytes hash to the registered digest and every file hashes to its recorded
-sha256; an entry that fails is discarded and fetched again from the blob store, whose
-reads are verified too. Every file name is a bundle path (``check_bundle_path``) and
-every write lands inside the fetch's staging folder.
+and file map) is trusted; the blob store and the local disk cache are not. Nothing is
+parsed or unpickled before its bytes hash to what registration recorded.
+
+From a local blob store a version loads in place: each file is read once into memory from
+its blob, hashed, and loaded from those same bytes (``BundleFolder.in_place``), with no
+copy into the cache. In memory rather than through an open file descriptor, because a
+descriptor does not pin the bytes (anyone who can write the blob can change them between
+the hash and the load), and reading the bytes twice would cost a second pass.
+
+From a remote store (S3, a team server), or when a flavor needs files on disk (a
+PythonModel's artifacts), the files are copied into a local cache, verified while copied,
+and hashed again as the flavor reads them. A cache entry whose manifest does not match, or
+whose files fail as they are read, is discarded and fetched again from the blob store.
+Every file name is a bundle path (``check_bundle_path``) and every write lands inside the
+fetch's staging folder.
 """
 
 from __future__ import annotations
@@ -26,7 +36,9 @@ from modelyard.core.hashing import check_digest
 from modelyard.core.models import ModelVersion
 from modelyard.core.settings import home_dir
 from modelyard.core.validation import check_bundle_path
-from modelyard.flavors import MANIFEST, Model, load_verified, verified_manifest
+from modelyard.flavors import MANIFEST, BundleFolder, Model, load_verified, verified_manifest
+from modelyard.flavors._bundle import load_from, manifest_from_bytes
+from modelyard.flavors._manifest import FolderNeeded
 from modelyard.store._remote import HttpBlobStore
 
 log = logging.getLogger("modelyard.registry")
@@ -119,31 +131,60 @@ def fetch_bundle(
 def fetch_and_load(
     version: ModelVersion, blobs: ContentAddressedStore | HttpBlobStore, uri: str, engine: str = "native"
 ) -> Model:
-    """The version's model: from memory, else from the disk cache (re-verified), else from
-    the artifact store (verified while copied). Nothing is parsed or unpickled before its
-    bytes match the digests recorded at registration; a cache entry that does not match is
-    discarded and fetched again."""
+    """The version's model: from memory, else in place from a local blob store, else from
+    the disk cache (fetched, verified while copied, when missing or bad). Nothing is parsed
+    or unpickled before its bytes match the digests recorded at registration."""
     key = f"{version.manifest_digest}:{engine}"
     cached = CACHE.get(key)
     if cached is not None:
         return cached
     files = checked_files(version.files, uri, version.manifest_digest)
     expected = {path: digest for path, (digest, _) in files.items()}
-    folder = cache_root() / version.manifest_digest
-    manifest = None
+    model = None
+    if isinstance(blobs, ContentAddressedStore) and blobs.is_local:
+        model = _load_in_place(expected, blobs, uri, engine)
+    if model is None:
+        model = _load_cached(files, expected, blobs, uri, engine, version.manifest_digest)
+    CACHE.put(key, model)
+    return model
+
+
+def _load_in_place(
+    expected: Mapping[str, str], blobs: ContentAddressedStore, uri: str, engine: str
+) -> Model | None:
+    """The model loaded from the blobs themselves (each read once, hashed, then loaded from
+    the same bytes; see the module's docstring), or None when its flavor needs a folder."""
+    data = blobs.read_blob(expected[MANIFEST])
+    manifest = manifest_from_bytes(data, expected, where=uri, place=blobs.uri)
+    bundle = BundleFolder.in_place(manifest.files, blobs.read_blob, uri)
+    try:
+        return load_from(bundle, manifest, uri=uri, engine=engine)
+    except FolderNeeded:
+        return None
+
+
+def _load_cached(
+    files: Mapping[str, tuple[str, int]],
+    expected: Mapping[str, str],
+    blobs: ContentAddressedStore | HttpBlobStore,
+    uri: str,
+    engine: str,
+    digest: str,
+) -> Model:
+    """The model loaded from its folder in the disk cache, fetched first when missing; an
+    entry that fails verification (its manifest, or a file as it is read) is fetched again."""
+    folder = cache_root() / digest
     if folder.exists():
         try:
-            manifest = verified_manifest(folder, expected, uri=uri)
+            return load_verified(
+                folder, verified_manifest(folder, expected, uri=uri, check_files=False), uri=uri, engine=engine
+            )
         except IntegrityError as error:
             log.warning("%s; discarding the cached copy and fetching it again", error)
             shutil.rmtree(folder, ignore_errors=True)
-    if manifest is None:
-        ours = fetch_bundle(files, blobs, folder, uri)
-        # our copy's blobs were verified while copied; the manifest is hashed again as read
-        manifest = verified_manifest(folder, expected, uri=uri, check_files=not ours)
-    model = load_verified(folder, manifest, uri=uri, engine=engine)
-    CACHE.put(key, model)
-    return model
+    fetch_bundle(files, blobs, folder, uri)
+    manifest = verified_manifest(folder, expected, uri=uri, check_files=False)
+    return load_verified(folder, manifest, uri=uri, engine=engine)
 
 
 class _Located:
