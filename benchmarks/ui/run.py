@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -184,7 +185,7 @@ def main() -> None:
         info_file.write_text(built.stdout.strip().splitlines()[-1])
     info = json.loads(info_file.read_text())
     info["bulk"] = info["runs"] - 1 - C.COMPARE_RUNS
-    results: dict[str, Any] = {"runs": info["runs"], "repeats": args.repeats, "tools": {}}
+    results: dict[str, Any] = {"runs": info["runs"], "repeats": args.repeats, "load_average_start": os.getloadavg(), "tools": {}}
     servers = []
     try:
         port = free_port()
@@ -206,7 +207,7 @@ def main() -> None:
             servers.append(subprocess.Popen([str(MLFLOW_PY), "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(mport),
                                              "--backend-store-uri", f"sqlite:///{theirs / 'mlflow.db'}", "--workers", "1"],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_http(f"http://127.0.0.1:{mport}/health")
+            wait_http(f"http://127.0.0.1:{mport}/health", 300)  # its start alone takes ~40 s under load
             tools["mlflow"] = (f"http://127.0.0.1:{mport}", mlflow_case, minfo)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -221,6 +222,7 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait(timeout=30)
+    results["load_average_end"] = os.getloadavg()
     out = REPO / "benchmarks" / "results" / ("ui_mlflow.json" if args.mlflow else "ui.json")
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out.relative_to(REPO)}")
