@@ -71,8 +71,23 @@ def test_the_demo_story_is_on_the_pages(demo_site: Site) -> None:
         assert card.headers["content-security-policy"].startswith("sandbox")
         run = http.get(f"/ui/pipelines/{version['lineage']['pipeline_run']['run_id']}.json").json()
         assert run["run"]["trigger_kind"] == "alert"
+        assert run["run"]["trigger_detail"] == "drift_share >= 0.3"  # the rule, not "alert alert:..."
+        for path in ("/ui/pipelines", f"/ui/pipelines/{run['run']['run_id']}"):
+            text = http.get(path).text
+            assert "<code>drift_share &gt;= 0.3</code>" in text and "alert:drift_share" not in text, path
         assert {"training_data", "train", "promote"} <= {s["step"] for s in run["steps"]}
         assert any(s["after"] for s in run["steps"])  # the DAG's edges were recorded
+
+
+@pytest.mark.parametrize(
+    ("trigger", "kind", "detail"),
+    [("manual", "manual", ""), ("", "manual", ""), ("alert:auc < 0.7", "alert", "auc < 0.7"),
+     ("schedule:nightly", "schedule", "nightly"), ("schedule", "schedule", ""), ("webhook:deploy", "webhook", "deploy")],
+)
+def test_a_pipeline_trigger_is_shown_once(trigger: str, kind: str, detail: str) -> None:
+    from modelyard.server.ui._pipelines import trigger_detail, trigger_kind
+
+    assert (trigger_kind(trigger), trigger_detail(trigger)) == (kind, detail)
 
 
 def test_runs_table_sorts_filters_and_pages(demo_site: Site) -> None:

@@ -19,9 +19,20 @@ def trigger_kind(trigger: str) -> str:
     return "manual" if trigger in ("", "manual") else trigger.split(":", 1)[0][:20]
 
 
+def trigger_detail(trigger: str) -> str:
+    """What set the run off, without the kind the badge next to it already shows: the rule of
+    an alert (``drift_share >= 0.3``), the schedule's name; empty for a manual run."""
+    kind = trigger_kind(trigger)
+    head, sep, rest = trigger.partition(":")
+    if kind == "manual" or trigger == kind:
+        return ""
+    return rest if sep and head == kind else trigger
+
+
 def _run(row: PipelineRunRow) -> dict[str, Any]:
     return {"run_id": row.run_id, "pipeline": row.pipeline, "status": row.status,
-            "trigger": row.trigger, "trigger_kind": trigger_kind(row.trigger), "engine": row.engine,
+            "trigger": row.trigger, "trigger_kind": trigger_kind(row.trigger),
+            "trigger_detail": trigger_detail(row.trigger), "engine": row.engine,
             "created_time": row.created_time, "started_time": row.started_time,
             "ended_time": row.ended_time, "attempts": row.attempts, "error": row.error,
             "duration_ms": (row.ended_time - row.started_time) if row.ended_time and row.started_time else None,
