@@ -65,14 +65,16 @@ def test_settings_read_from_the_repository(repo: Path) -> None:
 
 
 def test_spark_gives_duckdb_answers_in_any_time_zone(
-    repo: Path, fluent: str, spark_session: Any, tmp_path: Path
+    repo: Path, spark_session: Any, tmp_path: Path
 ) -> None:
     (repo / "feature_store.yaml").write_text("offline_engine: spark\nspark: {master: 'local[2]'}\n")
-    spark = FeatureStore(repo_path=repo)
+    spark = FeatureStore(repo_path=repo, tracking_uri=str(tmp_path / "meta"))
     spark.apply()
-    duck = FeatureStore(repo_path=repo, offline_engine="duckdb")
+    duck = FeatureStore(
+        repo_path=repo, tracking_uri=str(tmp_path / "meta"), offline_engine="duckdb"
+    )
     paris = [
-        (T0 + timedelta(days=d, hours=h)).tz_convert("Europe/Paris")
+        pd.Timestamp(T0 + timedelta(days=d, hours=h)).tz_convert("Europe/Paris")
         for d, h in ((5, 0), (10, -1), (10, 0), (40, 0), (-1, 0), (3, 0), (12, 0))
     ]
     rows = pd.DataFrame(

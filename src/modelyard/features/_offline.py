@@ -9,7 +9,9 @@ views without one), run out of core by DuckDB; the entity frame's row order is k
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,6 +65,18 @@ def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, size: int) -> Any:
     relation = con.sql(sql)
     method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
     return method(size)
+
+
+@contextmanager
+def pandas_bridge() -> Iterator[None]:
+    """PySpark 4 warns on every pandas conversion that its pandas 3 support is partial; what
+    the Spark engine converts (flat frames of numbers, strings, timestamps) is covered by the
+    tests, so the warning is not passed on to every training set."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "PySpark does not yet fully support pandas", FutureWarning
+        )
+        yield
 
 
 def connect(
@@ -488,4 +502,6 @@ class RetrievalJob:
             return native()
         sql = require("pyspark.sql", "to_spark_df()")
         session = spark or getattr(self._query, "spark", None) or sql.SparkSession.builder.getOrCreate()
-        return session.createDataFrame(self.to_df())
+        frame = self.to_df()
+        with pandas_bridge():
+            return session.createDataFrame(frame)

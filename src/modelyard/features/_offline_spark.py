@@ -19,9 +19,7 @@ repository's settings say otherwise, so naive timestamps mean UTC on both engine
 from __future__ import annotations
 
 import uuid
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from modelyard.features._offline import (
     connect,
     hit_column,
     in_entity_order,
+    pandas_bridge,
     prepare_entities,
     source_sql,
     too_many_pairs,
@@ -61,6 +60,7 @@ _AS_DUCKDB = {
     "timestamp_ntz": "TIMESTAMP",
     "date": "DATE",
 }
+_FLOAT_MAX = "3.4028234663852886E38"
 _LOWEST = "(-9223372036854775807L - 1)"  # a missing created time ranks below every other
 
 
@@ -72,23 +72,24 @@ def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-@contextmanager
-def _pandas_bridge() -> Iterator[None]:
-    """PySpark 4 warns on every pandas conversion that its pandas 3 support is partial; what
-    this engine converts (flat frames of numbers, strings, timestamps) is covered by the
-    tests, so the warning is not passed on to every training set."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", "PySpark does not yet fully support pandas", FutureWarning
-        )
-        yield
+def _as_float(column: str) -> str:
+    """``column`` as FLOAT, null when out of FLOAT's range (DuckDB's TRY_CAST; Spark's cast
+    would give infinity)."""
+    return (
+        f"CASE WHEN abs({column}) > {_FLOAT_MAX} AND abs({column}) != double('infinity') "
+        f"THEN NULL ELSE try_cast({column} AS FLOAT) END"
+    )
 
 
 def spark_session(settings: SparkSettings) -> Any:
     """The session ``settings`` describe, or the running one (which then gets their conf)."""
     sql = require("pyspark.sql", "The Spark offline engine (offline_engine: spark)")
     builder = sql.SparkSession.builder.master(settings.master).appName("modelyard-features")
-    conf = {"spark.sql.session.timeZone": "UTC", **settings.conf}
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        **settings.conf,
+    }
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
@@ -118,7 +119,7 @@ def read_source(spark: Any, view: FeatureView, repo: Path) -> Any:
                 f"source of feature view {view.name!r} ({source.path}) cannot be read: {first}"
             ) from error
     con = connect(repo=repo)
-    with _pandas_bridge():
+    with pandas_bridge():
         return spark.createDataFrame(
             arrow_table(con, f"SELECT * FROM {source_sql(view, repo)}").to_pandas()
         )
@@ -141,9 +142,15 @@ class SparkRetrievalQuery:
     def arrow(self, keep_hidden: bool = False) -> Any:
         """The rows collected to the driver as Arrow, in the entity frame's order, with
         timestamps in UTC (Spark labels them with the session's zone)."""
+        return in_entity_order(self._collected, self.hidden, keep_hidden)
+
+    @cached_property
+    def _collected(self) -> Any:
+        """The rows, collected once per job: ``to_df()``, ``to_arrow()`` and ``to_parquet()``
+        of one job share one Spark run."""
         import pyarrow as pa
 
-        with _pandas_bridge():
+        with pandas_bridge():
             table = self.frame.toArrow()
         for i, kind in enumerate(table.schema.types):
             if pa.types.is_timestamp(kind) and kind.tz is not None:
@@ -152,7 +159,7 @@ class SparkRetrievalQuery:
                     table.schema.field(i).name,
                     table.column(i).cast(pa.timestamp(kind.unit, "UTC")),
                 )
-        return in_entity_order(table, self.hidden, keep_hidden)
+        return table
 
     def spark_df(self) -> Any:
         return self.frame.orderBy(ROW).drop(ROW, *self.hidden)
@@ -171,7 +178,7 @@ def build_spark_query(
     """``build_query``'s statement in Spark SQL (see the module's docstring for the plans)."""
     entities = prepare_entities(entity_df, requests, timestamp)
     tag = uuid.uuid4().hex[:12]  # temporary views of concurrent queries never collide
-    with _pandas_bridge():
+    with pandas_bridge():
         spark.createDataFrame(entities).createOrReplaceTempView(f"e_{tag}")
     ts = _q(timestamp)
     selects = [f"e.{_q(c)}" for c in entities.columns if c != ROW]
@@ -184,7 +191,7 @@ def build_spark_query(
         jk = [_q(k) for k in view.join_keys]
         dtypes = {f.name: f.dtype for f in view.schema}
         values = [
-            f"CAST({_q(f)} AS FLOAT) AS {_q(f)}" if dtypes[f] is DType.FLOAT32 else _q(f)
+            f"{_as_float(_q(f))} AS {_q(f)}" if dtypes[f] is DType.FLOAT32 else _q(f)
             for f in features
         ]
         created = (
