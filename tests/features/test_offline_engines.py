@@ -59,7 +59,8 @@ def test_settings_read_from_the_repository(repo: Path) -> None:
     }
     assert FeatureStore(repo_path=repo, offline_engine="duckdb").settings.offline_engine == "duckdb"
     with pytest.raises(
-        my.ValidationError, match="offline_engine: Input should be 'duckdb' or 'spark'"
+        my.ValidationError,
+        match=r"FeatureStore\(offline_engine=\.\.\.\): offline_engine: Input should be 'duckdb' or 'spark'",
     ):
         FeatureStore(repo_path=repo, offline_engine="ray")  # type: ignore[arg-type]
 

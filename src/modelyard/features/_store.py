@@ -192,7 +192,8 @@ class FeatureStore:
         self.settings = load_settings(self.repo_path)
         if offline_engine is not None:
             self.settings = parse_settings(
-                {**self.settings.model_dump(), "offline_engine": offline_engine}, "offline_engine"
+                {**self.settings.model_dump(), "offline_engine": offline_engine},
+                "FeatureStore(offline_engine=...)",
             )
         self.memory_limit = memory_limit or os.environ.get("MODELYARD_DUCKDB_MEMORY") or None
         self.threads = threads
