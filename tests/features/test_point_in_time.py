@@ -164,6 +164,8 @@ def test_latest_row_within_ttl_with_rewrites(
 ) -> None:
     if plan == "asof":  # as if the join keys had long histories: the ASOF plan, same answer
         monkeypatch.setattr(_offline, "MAX_PAIRS_PER_ROW", 0)
+    elif engine == "spark" and view == "forever":
+        pytest.skip("without a TTL both plans are the as-of join: Spark runs it once")
     repo, rides, _, entities = rides_repo
     fs = FeatureStore(repo_path=repo, offline_engine=engine)
     fs.apply()

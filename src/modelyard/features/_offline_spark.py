@@ -250,4 +250,7 @@ def build_spark_query(
     selects.append(f"e.{ROW}")
     sql = f"WITH {', '.join(ctes)} SELECT {', '.join(selects)} FROM e_{tag} e {' '.join(joins)}"
     columns = [c for c in entities.columns if c != ROW]
-    return SparkRetrievalQuery(spark, spark.sql(sql), columns, hidden)
+    frame = spark.sql(sql)  # analysed now: the temporary views are part of its plan
+    for name in [f"e_{tag}", *(f"s{i}_{tag}" for i in range(len(requests)))]:
+        spark.catalog.dropTempView(name)  # so a long-lived session does not keep every frame
+    return SparkRetrievalQuery(spark, frame, columns, hidden)
