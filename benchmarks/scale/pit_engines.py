@@ -18,6 +18,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 
@@ -77,7 +78,7 @@ def one(engine: str, data: str, store: str, memory_limit: str | None) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", action="append", choices=sorted(C.SIZES), default=[])
-    parser.add_argument("--work", default=os.path.join(HERE, ".work"))
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "modelyard-scale"))
     parser.add_argument("--memory-limit", default="4GB", help="DuckDB's memory_limit")
     parser.add_argument(
         "--child", nargs=3, metavar=("ENGINE", "DATA", "STORE"), help=argparse.SUPPRESS
