@@ -97,3 +97,49 @@ def test_spark_gives_duckdb_answers_in_any_time_zone(
     assert [r["n"] for r in lazy.select("n").collect()] == list(range(7))
     converted = duck.get_historical_features(rows, refs).to_spark_df(spark_session)
     assert converted.count() == 7 and converted.columns == list(expected.columns)
+
+
+SPARK_TABLE_VIEW = """
+
+from modelyard.features import SparkSource
+
+lake_finances = FeatureView(
+    name="lake_finances",
+    entities=[applicant],
+    ttl=timedelta(days=30),
+    schema=[Field(name="income", dtype=Float64), Field(name="segment", dtype=String)],
+    source=SparkSource(table="finances_lake", timestamp_field="event_time", created_timestamp_column="created"),
+)
+"""
+
+
+def test_a_spark_table_source_gives_what_its_files_give(
+    repo: Path, spark_session: Any, tmp_path: Path
+) -> None:
+    spark_session.read.parquet(str(repo / "data" / "finances.parquet")).createOrReplaceTempView(
+        "finances_lake"
+    )
+    (repo / "definitions.py").write_text((repo / "definitions.py").read_text() + SPARK_TABLE_VIEW)
+    meta = str(tmp_path / "meta")
+    with pytest.raises(
+        my.ValidationError, match=r"read by the Spark engine only: set offline_engine: spark"
+    ):
+        FeatureStore(repo_path=repo, tracking_uri=meta).apply()
+    store = FeatureStore(repo_path=repo, tracking_uri=meta, offline_engine="spark")
+    store.apply()
+    rows = pd.DataFrame(
+        {
+            "applicant_id": [1, 1, 2, 3, 9],
+            "event_timestamp": [T0 + timedelta(days=d) for d in (5, 12, 40, -1, 3)],
+        }
+    )
+    from_table = store.get_historical_features(
+        rows, ["lake_finances:income", "lake_finances:segment"]
+    )
+    from_files = store.get_historical_features(rows, ["finances:income", "finances:segment"])
+    pd.testing.assert_frame_equal(from_table.to_df(), from_files.to_df())
+    spark_session.catalog.dropTempView("finances_lake")
+    with pytest.raises(
+        my.ValidationError, match=r"lake_finances.*<Spark table finances_lake>.*cannot be read"
+    ):
+        store.get_historical_features(rows, ["lake_finances:income"])

@@ -45,6 +45,7 @@ from modelyard.features._offline import (
     too_many_pairs,
 )
 from modelyard.features._settings import SparkSettings
+from modelyard.features._sources import SparkSource
 
 # Spark's type names (``DataFrame.dtypes``) as DuckDB names them, for ``check_columns``
 _AS_DUCKDB = {
@@ -104,8 +105,9 @@ def duckdb_type(spark_type: str) -> str:
 
 
 def read_source(spark: Any, view: FeatureView, repo: Path) -> Any:
-    """The view's source as a Spark DataFrame: files are read by Spark; other sources (a
-    DataFrame, a DuckDB or PostgreSQL query) are computed by DuckDB and handed over as Arrow."""
+    """The view's source as a Spark DataFrame: files and Spark tables are read by Spark; other
+    sources (a DataFrame, a DuckDB or PostgreSQL query) are computed by DuckDB and handed over
+    as Arrow."""
     source = view.source
     if isinstance(source, FileSource):
         path = source.resolved(repo)
@@ -114,6 +116,14 @@ def read_source(spark: Any, view: FeatureView, repo: Path) -> Any:
                 return spark.read.options(header="true", inferSchema="true").csv(path)
             return spark.read.option("mergeSchema", "true").parquet(path)
         except Exception as error:  # AnalysisException: a missing path, an unreadable file
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ValidationError(
+                f"source of feature view {view.name!r} ({source.path}) cannot be read: {first}"
+            ) from error
+    if isinstance(source, SparkSource):
+        try:
+            return spark.table(source.table)
+        except Exception as error:  # AnalysisException: no such table or view
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise ValidationError(
                 f"source of feature view {view.name!r} ({source.path}) cannot be read: {first}"
@@ -254,3 +264,11 @@ def build_spark_query(
     for name in [f"e_{tag}", *(f"s{i}_{tag}" for i in range(len(requests)))]:
         spark.catalog.dropTempView(name)  # so a long-lived session does not keep every frame
     return SparkRetrievalQuery(spark, frame, columns, hidden)
+
+
+def check_spark_source(
+    spark: Any, view: FeatureView, repo: Path, *, applying: bool = False
+) -> None:
+    """``check_source`` through Spark, for sources only Spark reads (a Spark table)."""
+    frame = read_source(spark, view, repo)
+    check_columns(view, {name: duckdb_type(kind) for name, kind in frame.dtypes}, applying=applying)

@@ -38,11 +38,16 @@ from modelyard.features._offline import (
     connect,
     hit_column,
 )
-from modelyard.features._offline_spark import build_spark_query, spark_session
+from modelyard.features._offline_spark import (
+    build_spark_query,
+    check_spark_source,
+    spark_session,
+)
 from modelyard.features._on_demand import OnDemandFeatureView, RequestSource
 from modelyard.features._online import OnlineStore, open_online_store
 from modelyard.features._repo import load_definitions
 from modelyard.features._settings import load_settings, parse_settings
+from modelyard.features._sources import SparkSource
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
 
@@ -332,7 +337,10 @@ class FeatureStore:
         definitions = list(objects) if objects is not None else self._loaded()
         con = connect(self.threads, self.memory_limit, repo=self.repo_path)
         for view in (d for d in definitions if isinstance(d, FeatureView)):
-            check_source(con, view, self.repo_path, applying=True)
+            if isinstance(view.source, SparkSource) and self.settings.offline_engine == "spark":
+                check_spark_source(spark_session(self.settings.spark), view, self.repo_path, applying=True)
+            else:
+                check_source(con, view, self.repo_path, applying=True)
         plan = self.plan(objects)
         wanted = {(_kind(d), d.name): d.to_spec() for d in definitions}
         removed = [tuple(label.split(" ", 1)) for label in plan.removed]
