@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,13 @@ from datetime import datetime
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "features"))
 import _common as C  # noqa: E402
+
+
+def _peak_mib(pid: str) -> int:
+    """The peak resident memory of a process (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as status:
+        hwm = next(line for line in status if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) // 1024
 
 
 def one(engine: str, data: str, store: str, memory_limit: str | None) -> dict[str, object]:
@@ -53,15 +59,12 @@ def one(engine: str, data: str, store: str, memory_limit: str | None) -> dict[st
     started = time.perf_counter()
     table = fs.get_historical_features(entities, C.FEATURE_REFS).to_arrow()
     wall = time.perf_counter() - started
-    python_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    python_mib = _peak_mib("self")  # not ru_maxrss: it survives exec, so it would be the parent's
     jvm_mib = None
     if engine == "spark":
         from pyspark import SparkContext
 
-        pid = SparkContext._gateway.proc.pid  # type: ignore[union-attr]
-        with open(f"/proc/{pid}/status") as status:
-            hwm = next(line for line in status if line.startswith("VmHWM:"))
-        jvm_mib = int(hwm.split()[1]) // 1024
+        jvm_mib = _peak_mib(str(SparkContext._gateway.proc.pid))  # type: ignore[union-attr]
     frame = table.to_pandas()
     digest = int(pd.util.hash_pandas_object(frame, index=False).sum()) & (2**64 - 1)
     return {
