@@ -145,6 +145,13 @@ def _postgres(_: Path) -> Any:
     return my.Client("postgresql://nobody@127.0.0.1:1/none")
 
 
+def _spark_training_set(_: Path) -> Any:
+    from modelyard.features._offline_spark import spark_session
+    from modelyard.features._settings import SparkSettings
+
+    return spark_session(SparkSettings(master="local[1]"))
+
+
 def _artifacts(uri: str) -> Callable[[Path], Any]:
     from modelyard.artifacts import ContentAddressedStore
 
@@ -173,6 +180,7 @@ CASES: list[tuple[str, tuple[str, ...], Callable[[Path], Any], str]] = [
     ("ray batch scoring", ("ray",), _ray_batch, "ray"),
     ("cron schedules", ("croniter",), _cron, "schedule"),
     ("redis online store", ("redis",), _redis, "redis"),
+    ("spark offline engine", ("pyspark",), _spark_training_set, "spark"),
     ("postgresql store", ("psycopg",), _postgres, "postgres"),
     ("s3 artifacts", ("s3fs",), _artifacts("s3://bucket/prefix"), "s3"),
     ("gcs artifacts", ("gcsfs",), _artifacts("gs://bucket/prefix"), "gcs"),

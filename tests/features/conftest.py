@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,3 +124,53 @@ def forget() -> Iterator[list[tuple[str, str]]]:
             for i in range(0, len(keys), 1000):
                 client.unlink(*keys[i : i + 1000])
         client.close()
+
+
+@pytest.fixture(scope="module")
+def spark_session() -> Iterator[Any]:
+    """One local[2] Spark session per test module (the JVM starts once; a session is cheap)."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    saved = {k: os.environ.get(k) for k in ("SPARK_LOCAL_IP", "PYSPARK_PYTHON")}
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # loopback only
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("modelyard-feature-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(params=["duckdb", "spark"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each offline engine in turn; both must give the same training sets."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+    return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The offline engine does not touch the metadata store: Spark runs on the SQLite store
+    only, which keeps the JVM's share of the suite small."""
+    dropped = [
+        item
+        for item in items
+        if (params := getattr(getattr(item, "callspec", None), "params", {})).get("engine") == "spark"
+        and params.get("store_url") == "postgresql"
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in gone]

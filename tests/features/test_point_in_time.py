@@ -1,4 +1,5 @@
-"""Point-in-time joins on random data, checked row by row against a brute-force answer."""
+"""Point-in-time joins on random data, checked row by row against a brute-force answer, on
+each offline engine (DuckDB and Spark give the same answers)."""
 
 from __future__ import annotations
 
@@ -158,12 +159,15 @@ def test_latest_row_within_ttl_with_rewrites(
     fluent: str,
     view: str,
     plan: str,
+    engine: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if plan == "asof":  # as if the join keys had long histories: the ASOF plan, same answer
         monkeypatch.setattr(_offline, "MAX_PAIRS_PER_ROW", 0)
+    elif engine == "spark" and view == "forever":
+        pytest.skip("without a TTL both plans are the as-of join: Spark runs it once")
     repo, rides, _, entities = rides_repo
-    fs = FeatureStore(repo_path=repo)
+    fs = FeatureStore(repo_path=repo, offline_engine=engine)
     fs.apply()
     frame = fs.get_historical_features(entities, [f"{view}:speed", f"{view}:trips"]).to_df()
     assert list(frame.columns) == ["rider_id", "event_timestamp", "label", "speed", "trips"]
@@ -176,10 +180,13 @@ def test_latest_row_within_ttl_with_rewrites(
 
 
 def test_views_with_and_without_created_time_together(
-    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, tmp_path: Path
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    fluent: str,
+    tmp_path: Path,
+    engine: str,
 ) -> None:
     repo, rides, scores, entities = rides_repo
-    fs = FeatureStore(repo_path=repo)
+    fs = FeatureStore(repo_path=repo, offline_engine=engine)
     fs.apply()
     refs = ["recent:speed", "forever:trips", "plain:score", "plain_forever:score"]
     job = fs.get_historical_features(entities, refs, full_feature_names=True)
@@ -213,10 +220,10 @@ def test_runs_within_a_duckdb_memory_limit(
 
 
 def test_an_entity_column_named_like_the_row_number_is_refused(
-    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, engine: str
 ) -> None:
     repo, _, _, entities = rides_repo
-    fs = FeatureStore(repo_path=repo)
+    fs = FeatureStore(repo_path=repo, offline_engine=engine)
     fs.apply()
     with pytest.raises(ValueError, match="reserved"):
         fs.get_historical_features(entities.assign(__row=1), ["recent:speed"]).to_df()

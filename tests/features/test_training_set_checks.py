@@ -36,9 +36,11 @@ def _entities(*rows: tuple[int, int]) -> pd.DataFrame:
     )
 
 
-def test_point_in_time_misses_are_nulls_with_a_warning(repo: Path, tmp_path: Path) -> None:
+def test_point_in_time_misses_are_nulls_with_a_warning(
+    repo: Path, tmp_path: Path, engine: str
+) -> None:
     _expect(repo, 'NotNull("income"), InRange("debt_ratio", min=0, max=1)')
-    fs = FeatureStore(repo_path=repo, tracking_uri=str(tmp_path / "meta"))
+    fs = FeatureStore(repo_path=repo, tracking_uri=str(tmp_path / "meta"), offline_engine=engine)
     fs.apply()
     # applicant 9 is unknown, applicant 3 asks before its first row, applicant 2 past the TTL
     rows = _entities((1, 5), (9, 3), (3, -1), (2, 40), (2, 6))
@@ -95,7 +97,7 @@ prices = FeatureView(
 """
 
 
-def test_a_float32_field_over_a_double_column(tmp_path: Path) -> None:
+def test_a_float32_field_over_a_double_column(tmp_path: Path, engine: str) -> None:
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
     (repo / "definitions.py").write_text(FLOAT32)
@@ -103,7 +105,10 @@ def test_a_float32_field_over_a_double_column(tmp_path: Path) -> None:
         {"item_id": [1, 2], "event_time": [T0, T0], "price": np.array([0.1, 1e300])}
     ).to_parquet(repo / "data" / "prices.parquet")
     fs = FeatureStore(
-        repo_path=repo, tracking_uri=str(tmp_path / "meta"), online_store=str(tmp_path / "online.db")
+        repo_path=repo,
+        tracking_uri=str(tmp_path / "meta"),
+        online_store=str(tmp_path / "online.db"),
+        offline_engine=engine,
     )
     assert fs.apply().added  # accepted at the first apply, as Feast does
     frame = fs.get_historical_features(

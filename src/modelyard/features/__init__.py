@@ -21,7 +21,12 @@ from modelyard.features._quality import (
     RowCount,
     UniqueKeys,
 )
-from modelyard.features._sources import DataFrameSource, DuckDBSource, PostgreSQLSource
+from modelyard.features._sources import (
+    DataFrameSource,
+    DuckDBSource,
+    PostgreSQLSource,
+    SparkSource,
+)
 from modelyard.features._store import FeatureStore, OnlineResponse, Plan
 
 # Feast-style type names: ``Field(name="income", dtype=Float64)``
@@ -60,6 +65,7 @@ __all__ = [
     "RedisOnlineStore",
     "RequestSource",
     "RowCount",
+    "SparkSource",
     "SqliteOnlineStore",
     "String",
     "UniqueKeys",

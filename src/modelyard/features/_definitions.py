@@ -121,7 +121,7 @@ class FeatureView:
     name: str
     entities: tuple[Entity, ...]
     schema: tuple[Field, ...]
-    source: Any  # FileSource | DataFrameSource | DuckDBSource | PostgreSQLSource
+    source: Any  # FileSource | DataFrameSource | DuckDBSource | PostgreSQLSource | SparkSource
     ttl: timedelta | None = None
     online: bool = True
     description: str = ""
@@ -150,8 +150,8 @@ class FeatureView:
             raise ValidationError(f"feature view {name!r} needs an entity")
         if not (callable(getattr(source, "to_spec", None)) and hasattr(source, "timestamp_field")):
             raise ValidationError(
-                f"feature view {name!r}: source must be a FileSource, DataFrameSource, DuckDBSource or "
-                f"PostgreSQLSource, got {type(source).__name__}"
+                f"feature view {name!r}: source must be a FileSource, DataFrameSource, DuckDBSource, "
+                f"PostgreSQLSource or SparkSource, got {type(source).__name__}"
             )
         if not schema:
             raise ValidationError(

@@ -9,15 +9,18 @@ views without one), run out of core by DuckDB; the entity frame's row order is k
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
 
 from modelyard.core.errors import ValidationError
+from modelyard.core.extras import require
 from modelyard.core.signature import DType
 from modelyard.features._definitions import FeatureView, FileSource
 
@@ -62,6 +65,18 @@ def arrow_batches(con: duckdb.DuckDBPyConnection, sql: str, size: int) -> Any:
     relation = con.sql(sql)
     method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
     return method(size)
+
+
+@contextmanager
+def pandas_bridge() -> Iterator[None]:
+    """PySpark 4 warns on every pandas conversion that its pandas 3 support is partial; what
+    the Spark engine converts (flat frames of numbers, strings, timestamps) is covered by the
+    tests, so the warning is not passed on to every training set."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "PySpark does not yet fully support pandas", FutureWarning
+        )
+        yield
 
 
 def connect(
@@ -125,7 +140,12 @@ def check_source(
         raise ValidationError(
             f"source of feature view {view.name!r} ({view.source.path}) cannot be read: {str(error).splitlines()[0]}"
         ) from error
-    types = {row[0]: str(row[1]).upper() for row in described}
+    check_columns(view, {row[0]: str(row[1]).upper() for row in described}, applying=applying)
+
+
+def check_columns(view: FeatureView, types: dict[str, str], *, applying: bool = False) -> None:
+    """``check_source`` for a source whose column types are known (as DuckDB names them), so
+    every engine checks a source by the same rules and says so in the same words."""
     needed = [
         *view.join_keys,
         view.source.timestamp_field,
@@ -209,6 +229,19 @@ def _entity_frame(entity_df: pd.DataFrame, timestamp: str, keys: Sequence[str]) 
     return out
 
 
+def prepare_entities(
+    entity_df: pd.DataFrame,
+    requests: Sequence[tuple[FeatureView, Sequence[str]]],
+    timestamp: str,
+) -> pd.DataFrame:
+    """The entity frame checked (join keys, timestamps read as UTC) and numbered in ``ROW``."""
+    keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
+    entities = _entity_frame(entity_df, timestamp, keys)
+    if ROW in entities.columns:
+        raise ValidationError(f"entity_df has a column named {ROW!r}, which is reserved; rename it")
+    return entities.assign(**{ROW: range(len(entities))})
+
+
 ROW = "__row"  # the entity frame's row number, carried through the query to restore its order
 # (event time, created) packed into one HUGEINT, event time in the high 64 bits; epoch_us(created)
 # is moved into [0, 2**64) so that a NULL created time (0) ranks lowest
@@ -243,13 +276,31 @@ class RetrievalQuery:
     def arrow(self, keep_hidden: bool = False) -> Any:
         """The result as an Arrow table in the entity frame's order: the rows are put back by
         their row number (a permutation, inverted in O(n)) rather than by sorting in SQL."""
-        import numpy as np
+        return in_entity_order(arrow_table(self.con, self.sql), self.hidden, keep_hidden)
 
-        table = arrow_table(self.con, self.sql)
-        position = table.column(ROW).to_numpy()
-        take = np.empty(len(position), dtype=np.int64)
-        take[position] = np.arange(len(position), dtype=np.int64)
-        return table.drop_columns([ROW, *([] if keep_hidden else self.hidden)]).take(take)
+
+def in_entity_order(table: Any, hidden: Sequence[str], keep_hidden: bool = False) -> Any:
+    """An Arrow result put back in the entity frame's order by its ``ROW`` numbers (a
+    permutation, inverted in O(n) rather than sorted), without ``ROW`` and, unless kept, the
+    ``hidden`` columns."""
+    import numpy as np
+
+    position = table.column(ROW).to_numpy()
+    take = np.empty(len(position), dtype=np.int64)
+    take[position] = np.arange(len(position), dtype=np.int64)
+    return table.drop_columns([ROW, *([] if keep_hidden else hidden)]).take(take)
+
+
+class OfflineQuery(Protocol):
+    """What a training set is computed from, whatever the engine: the rows as Arrow, the
+    hidden hit columns, and a DuckDB connection the expectations are checked on."""
+
+    hidden: list[str]
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection: ...
+
+    def arrow(self, keep_hidden: bool = False) -> Any: ...
 
 
 # A range join enumerates, per join key, every (entity row, source row) pair before the TTL
@@ -268,8 +319,14 @@ def _dense(
     if getattr(view.source, "file_format", "") == "csv" or not len(entities):
         return False
     rows = con.execute(f"SELECT count(*) FROM {source_sql(view, repo)}").fetchall()[0][0]
+    return too_many_pairs(int(rows), view, entities)
+
+
+def too_many_pairs(rows: int, view: FeatureView, entities: pd.DataFrame) -> bool:
+    """Whether ``rows`` source rows over the entity frame's distinct join keys exceed
+    ``MAX_PAIRS_PER_ROW`` (the rule every engine uses to leave the range join)."""
     keys = max(1, len(entities[list(view.join_keys)].drop_duplicates()))
-    return bool(int(rows) > MAX_PAIRS_PER_ROW * keys)
+    return rows > MAX_PAIRS_PER_ROW * keys
 
 
 def _rank(view: FeatureView, alias: str) -> str:
@@ -307,11 +364,7 @@ def build_query(
     what materialization serves). For each view named in ``hits``, a hidden column
     (``hit_column``) says whether the entity row found a source row within the TTL.
     """
-    keys = list(dict.fromkeys(k for view, _ in requests for k in view.join_keys))
-    entities = _entity_frame(entity_df, timestamp, keys)
-    if ROW in entities.columns:
-        raise ValidationError(f"entity_df has a column named {ROW!r}, which is reserved; rename it")
-    entities = entities.assign(**{ROW: range(len(entities))})
+    entities = prepare_entities(entity_df, requests, timestamp)
     con.register("__entities", entities)
     ts = _q(timestamp)
     selects = [f"e.{_q(c)}" for c in entities.columns]
@@ -375,10 +428,11 @@ def build_query(
 
 
 class RetrievalJob:
-    """A training set, computed when asked for: ``to_df()``, ``to_arrow()`` or ``to_parquet(path)``."""
+    """A training set, computed when asked for: ``to_df()``, ``to_arrow()``,
+    ``to_parquet(path)`` or ``to_spark_df()``, whichever engine computes it."""
 
     def __init__(
-        self, query: RetrievalQuery, on_result: Any = None, check: Any = None, post: Any = None
+        self, query: OfflineQuery, on_result: Any = None, check: Any = None, post: Any = None
     ) -> None:
         self._query = query
         self._on_result = on_result
@@ -410,7 +464,8 @@ class RetrievalJob:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
-        if self._post is not None:
+        if self._post is not None or not isinstance(self._query, RetrievalQuery):
+            # on-demand transforms, or another engine's rows: through the checked DataFrame
             self.to_df().to_parquet(tmp, index=False)
             os.replace(tmp, target)
             return target
@@ -434,3 +489,19 @@ class RetrievalJob:
             for leftover in (tmp, target.with_name(f".{target.name}.final.tmp")):
                 leftover.unlink(missing_ok=True)
         return target
+
+    def to_spark_df(self, spark: Any = None) -> Any:
+        """The training set as a Spark DataFrame, in the entity frame's order.
+
+        On the Spark engine it is the query's own DataFrame, lazy: nothing is collected to
+        the driver (unless expectations or on-demand transforms need the rows, which run as
+        in ``to_df()``). On DuckDB the rows are computed here and handed to ``spark`` (by
+        default the active session, or a new local one) through Arrow."""
+        native = getattr(self._query, "spark_df", None)
+        if native is not None and self._check is None and self._post is None:
+            return native()
+        sql = require("pyspark.sql", "to_spark_df()")
+        session = spark or getattr(self._query, "spark", None) or sql.SparkSession.builder.getOrCreate()
+        frame = self.to_df()
+        with pandas_bridge():
+            return session.createDataFrame(frame)

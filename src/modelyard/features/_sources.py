@@ -213,3 +213,38 @@ class PostgreSQLSource:
             "created_timestamp_column": self.created_timestamp_column,
             "name": self.name,
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SparkSource:
+    """Features in a Spark table or view (``db.table``, as the session's catalog names it),
+    read by the Spark offline engine (``offline_engine: spark``) only."""
+
+    table: str
+    timestamp_field: str
+    created_timestamp_column: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.table, str) or not self.table.strip():
+            raise ValidationError("SparkSource.table must name a table, e.g. 'lake.driver_stats'")
+
+    @property
+    def path(self) -> str:
+        return f"<Spark table {self.table}>"
+
+    def sql(self, repo: Path) -> str:
+        raise ValidationError(
+            f"SparkSource(table={self.table!r}) is read by the Spark engine only: set "
+            "offline_engine: spark in the repository's feature_store.yaml (materializing it into "
+            "the online store, which runs on DuckDB, is not offered)"
+        )
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "type": "spark",
+            "table": self.table,
+            "timestamp_field": self.timestamp_field,
+            "created_timestamp_column": self.created_timestamp_column,
+            "name": self.name,
+        }

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -31,15 +31,23 @@ from modelyard.features._definitions import (
 from modelyard.features._entity_keys import KeySpec, cap, check_request_value, encode_keys
 from modelyard.features._materialize import materialize_view
 from modelyard.features._offline import (
+    OfflineQuery,
     RetrievalJob,
     build_query,
     check_source,
     connect,
     hit_column,
 )
+from modelyard.features._offline_spark import (
+    build_spark_query,
+    check_spark_source,
+    spark_session,
+)
 from modelyard.features._on_demand import OnDemandFeatureView, RequestSource
 from modelyard.features._online import OnlineStore, open_online_store
 from modelyard.features._repo import load_definitions
+from modelyard.features._settings import load_settings, parse_settings
+from modelyard.features._sources import SparkSource
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
 
@@ -176,11 +184,22 @@ class FeatureStore:
         online_store: str | None = None,
         memory_limit: str | None = None,
         threads: int | None = None,
+        offline_engine: Literal["duckdb", "spark"] | None = None,
     ) -> None:
         """``memory_limit`` (e.g. ``"4GB"``; default ``$MODELYARD_DUCKDB_MEMORY``, else DuckDB's
         80% of RAM) caps what training-set joins and materialization hold in memory: beyond it
-        DuckDB spills to disk, so joins larger than memory still finish."""
+        DuckDB spills to disk, so joins larger than memory still finish.
+
+        ``offline_engine`` (default: the repository's ``feature_store.yaml``, else DuckDB)
+        chooses what computes training sets; ``spark`` uses the settings' ``spark`` master and
+        conf."""
         self.repo_path = Path(repo_path).absolute()
+        self.settings = load_settings(self.repo_path)
+        if offline_engine is not None:
+            self.settings = parse_settings(
+                {**self.settings.model_dump(), "offline_engine": offline_engine},
+                "FeatureStore(offline_engine=...)",
+            )
         self.memory_limit = memory_limit or os.environ.get("MODELYARD_DUCKDB_MEMORY") or None
         self.threads = threads
         self.project = project or self.repo_path.name or "default"
@@ -318,7 +337,10 @@ class FeatureStore:
         definitions = list(objects) if objects is not None else self._loaded()
         con = connect(self.threads, self.memory_limit, repo=self.repo_path)
         for view in (d for d in definitions if isinstance(d, FeatureView)):
-            check_source(con, view, self.repo_path, applying=True)
+            if isinstance(view.source, SparkSource) and self.settings.offline_engine == "spark":
+                check_spark_source(spark_session(self.settings.spark), view, self.repo_path, applying=True)
+            else:
+                check_source(con, view, self.repo_path, applying=True)
         plan = self.plan(objects)
         wanted = {(_kind(d), d.name): d.to_spec() for d in definitions}
         removed = [tuple(label.split(" ", 1)) for label in plan.removed]
@@ -403,15 +425,28 @@ class FeatureStore:
                 if isinstance(expectation, column_rules) and expectation.column in names:
                     alias = f"{view.name}__{expectation.column}" if use_full else expectation.column
                     checks.append((view, replace(expectation, column=alias)))
-        query = build_query(
-            connect(self.threads, self.memory_limit, repo=self.repo_path),
-            entity_df,
-            requests,
-            self.repo_path,
-            full_feature_names=use_full,
-            timestamp=timestamp_column,
-            hits=sorted({v.name for v, e in checks if isinstance(e, quality.NotNull)}),
-        )
+        hits = sorted({v.name for v, e in checks if isinstance(e, quality.NotNull)})
+        query: OfflineQuery
+        if self.settings.offline_engine == "spark":
+            query = build_spark_query(
+                spark_session(self.settings.spark),
+                entity_df,
+                requests,
+                self.repo_path,
+                full_feature_names=use_full,
+                timestamp=timestamp_column,
+                hits=hits,
+            )
+        else:
+            query = build_query(
+                connect(self.threads, self.memory_limit, repo=self.repo_path),
+                entity_df,
+                requests,
+                self.repo_path,
+                full_feature_names=use_full,
+                timestamp=timestamp_column,
+                hits=hits,
+            )
         name = dataset_name or (
             features.name if isinstance(features, FeatureService) else "training-set"
         )
