@@ -163,7 +163,7 @@ def test_latest_row_within_ttl_with_rewrites(
     if plan == "asof":  # as if the join keys had long histories: the ASOF plan, same answer
         monkeypatch.setattr(_offline, "MAX_PAIRS_PER_ROW", 0)
     if plan == "range":  # as if the rows had no number (a folder, CSV, a query): no late fetch
-        monkeypatch.setattr(_offline, "_row_addressed", lambda *_: None)
+        monkeypatch.setattr(_offline, "row_addressed", lambda *_: None)
     repo, rides, _, entities = rides_repo
     fs = FeatureStore(repo_path=repo)
     fs.apply()
@@ -259,3 +259,27 @@ def test_sources_without_row_numbers_use_the_early_plan(
         query = fs.get_historical_features(entities, ["recent:speed"])._query
         assert _offline.RID not in query.sql
         _same(query.arrow().column("speed").to_pandas(), expected["speed"])
+
+
+def test_threads_share_one_store_and_its_database(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
+) -> None:
+    """The store reuses one DuckDB database; each call has its own connection (and its own
+    registered entity frame), so concurrent joins do not see each other's rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    repo, rides, _, entities = rides_repo
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    parts = [entities.iloc[i::4].reset_index(drop=True) for i in range(4)]
+
+    def join(part: pd.DataFrame) -> pd.DataFrame:
+        return fs.get_historical_features(part, ["recent:speed", "forever:trips"]).to_df()
+
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(join, parts * 2))
+    for part, frame in zip(parts * 2, frames, strict=True):
+        assert frame["label"].tolist() == part["label"].tolist()
+        ttl = timedelta(hours=TTL_HOURS)
+        _same(frame["speed"], _expected(part, rides, ["speed"], ttl)["speed"])
+        _same(frame["trips"], _expected(part, rides, ["trips"], None)["trips"])

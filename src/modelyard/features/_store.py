@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,10 +31,10 @@ from modelyard.features._definitions import (
 from modelyard.features._entity_keys import KeySpec, cap, check_request_value, encode_keys
 from modelyard.features._materialize import materialize_view
 from modelyard.features._offline import (
+    Engine,
     RetrievalJob,
     build_query,
     check_source,
-    connect,
     hit_column,
 )
 from modelyard.features._on_demand import OnDemandFeatureView, RequestSource
@@ -42,6 +42,9 @@ from modelyard.features._online import OnlineStore, open_online_store
 from modelyard.features._repo import load_definitions
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
+
+if TYPE_CHECKING:
+    import duckdb
 
 EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 _MISSING = object()  # a key some entity rows give and this one does not
@@ -190,6 +193,11 @@ class FeatureStore:
         self._definitions: list[Definition | OnDemandFeatureView] | None = None
         self._plans: dict[tuple[Any, ...], _OnlinePlan] = {}
         self._plans_for: object = None  # the definitions the cached plans were resolved from
+        self._engine = Engine()
+
+    def _duckdb(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to this store's DuckDB database (opened once, on first use)."""
+        return self._engine.session(self.threads, self.memory_limit, self.repo_path)
 
     # -- definitions -------------------------------------------------------------------
 
@@ -316,7 +324,7 @@ class FeatureStore:
             )
         self._plans = {}
         definitions = list(objects) if objects is not None else self._loaded()
-        con = connect(self.threads, self.memory_limit, repo=self.repo_path)
+        con = self._duckdb()
         for view in (d for d in definitions if isinstance(d, FeatureView)):
             check_source(con, view, self.repo_path, applying=True)
         plan = self.plan(objects)
@@ -404,7 +412,7 @@ class FeatureStore:
                     alias = f"{view.name}__{expectation.column}" if use_full else expectation.column
                     checks.append((view, replace(expectation, column=alias)))
         query = build_query(
-            connect(self.threads, self.memory_limit, repo=self.repo_path),
+            self._duckdb(),
             entity_df,
             requests,
             self.repo_path,
@@ -522,7 +530,7 @@ class FeatureStore:
         self, view: FeatureView, start: int, end: int, progress: bool, *, incremental: bool
     ) -> int:
         written = materialize_view(
-            connect(self.threads, self.memory_limit, repo=self.repo_path),
+            self._duckdb(),
             self.online_store,
             self.project,
             view,
