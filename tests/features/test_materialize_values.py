@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelyard.features import FeatureStore
+from modelyard.features import FeatureStore, _materialize
 
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
 
@@ -83,8 +83,13 @@ def _expected(i: int, with_time: bool) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("plan", ["late", "early"])
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_values_round_trip_through_both_encoders(backend: str, tmp_path: Path, fluent: str) -> None:
+def test_values_round_trip_through_both_encoders(
+    backend: str, plan: str, tmp_path: Path, fluent: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if plan == "early":  # as if the source's rows had no number (a folder, CSV, a query)
+        monkeypatch.setattr(_materialize, "row_addressed", lambda *_: None)
     if backend == "redis":
         online = os.environ.get("MODELYARD_TEST_REDIS_URL")
         if not online:

@@ -82,6 +82,13 @@ def _key_column(column: Any) -> Any:
     return pa.array(parts, pa.string())
 
 
+def _identity(order: Any) -> bool:
+    """Whether the permutation ``order`` (Arrow indices) leaves every row in place."""
+    import numpy as np
+
+    return bool(np.array_equal(order.to_numpy(), np.arange(len(order))))
+
+
 def encode_batch(batch: Any, n_keys: int, names: Sequence[str]) -> Encoded:
     """An Arrow record batch of (join keys..., event ms, features... or ``PAYLOAD``) as
     online rows, sorted by key.
@@ -98,8 +105,10 @@ def encode_batch(batch: Any, n_keys: int, names: Sequence[str]) -> Encoded:
     parts = [_key_column(batch.column(i)) for i in range(n_keys)]
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
     order = pc.sort_indices(joined)
-    batch = batch.take(order)
-    keys: list[str] = joined.take(order).to_pylist()
+    if not _identity(order):  # materialization hands the rows over sorted: nothing to move
+        batch = batch.take(order)
+        joined = joined.take(order)
+    keys: list[str] = joined.to_pylist()
     stamps: list[int] = batch.column(n_keys).cast(pa.int64()).to_pylist()
     if batch.schema.names[n_keys + 1 :] == [PAYLOAD]:
         encoded: list[bytes] = batch.column(n_keys + 1).to_pylist()

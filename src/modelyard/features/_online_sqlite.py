@@ -145,10 +145,13 @@ class _Write:
         target = _q(self._target)
         current = self._store._pointer(conn, self._project, self._view)
         if current is not None and current != self._target:
+            # only the rows the new generation lacks or holds older are written: a re-run of
+            # the same window (every row present and as new) then writes nothing here
             conn.execute(
-                f"INSERT INTO {target} (entity, event_ms, payload) SELECT entity, event_ms, payload "
-                f"FROM {_q(current)} WHERE true ON CONFLICT (entity) DO UPDATE SET "
-                f"event_ms = excluded.event_ms, payload = excluded.payload "
+                f"INSERT INTO {target} (entity, event_ms, payload) SELECT c.entity, c.event_ms, "
+                f"c.payload FROM {_q(current)} c LEFT JOIN {target} n ON n.entity = c.entity "
+                f"WHERE n.entity IS NULL OR c.event_ms > n.event_ms ON CONFLICT (entity) DO UPDATE "
+                f"SET event_ms = excluded.event_ms, payload = excluded.payload "
                 f"WHERE excluded.event_ms > {target}.event_ms"
             )
         conn.execute(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -31,11 +31,11 @@ from modelyard.features._definitions import (
 from modelyard.features._entity_keys import KeySpec, cap, check_request_value, encode_keys
 from modelyard.features._materialize import materialize_view
 from modelyard.features._offline import (
+    Engine,
     OfflineQuery,
     RetrievalJob,
     build_query,
     check_source,
-    connect,
     hit_column,
 )
 from modelyard.features._offline_spark import (
@@ -50,6 +50,9 @@ from modelyard.features._settings import load_settings, parse_settings
 from modelyard.features._sources import SparkSource
 from modelyard.tracking import Client
 from modelyard.tracking import _fluent as tracking
+
+if TYPE_CHECKING:
+    import duckdb
 
 EntityRows = Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]]
 _MISSING = object()  # a key some entity rows give and this one does not
@@ -209,6 +212,11 @@ class FeatureStore:
         self._definitions: list[Definition | OnDemandFeatureView] | None = None
         self._plans: dict[tuple[Any, ...], _OnlinePlan] = {}
         self._plans_for: object = None  # the definitions the cached plans were resolved from
+        self._engine = Engine()
+
+    def _duckdb(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to this store's DuckDB database (opened once, on first use)."""
+        return self._engine.session(self.threads, self.memory_limit, self.repo_path)
 
     # -- definitions -------------------------------------------------------------------
 
@@ -335,7 +343,7 @@ class FeatureStore:
             )
         self._plans = {}
         definitions = list(objects) if objects is not None else self._loaded()
-        con = connect(self.threads, self.memory_limit, repo=self.repo_path)
+        con = self._duckdb()
         for view in (d for d in definitions if isinstance(d, FeatureView)):
             if isinstance(view.source, SparkSource) and self.settings.offline_engine == "spark":
                 check_spark_source(spark_session(self.settings.spark), view, self.repo_path, applying=True)
@@ -439,7 +447,7 @@ class FeatureStore:
             )
         else:
             query = build_query(
-                connect(self.threads, self.memory_limit, repo=self.repo_path),
+                self._duckdb(),
                 entity_df,
                 requests,
                 self.repo_path,
@@ -557,7 +565,7 @@ class FeatureStore:
         self, view: FeatureView, start: int, end: int, progress: bool, *, incremental: bool
     ) -> int:
         written = materialize_view(
-            connect(self.threads, self.memory_limit, repo=self.repo_path),
+            self._duckdb(),
             self.online_store,
             self.project,
             view,
