@@ -15,9 +15,9 @@ import logging
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -35,6 +35,7 @@ from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes, sha25
 from modelyard.core.validation import check_artifact_path
 
 log = logging.getLogger("modelyard.artifacts")
+_Data = TypeVar("_Data", bytes, bytearray)
 
 # fsspec protocol -> the package that implements it (its extra comes from core.extras)
 _PROTOCOL_PACKAGES = {
@@ -218,18 +219,11 @@ class ContentAddressedStore:
 
     def get_bytes(self, digest: str) -> bytes:
         """The blob's bytes, after checking they hash to ``digest``."""
-        try:
-            data: bytes = self._fs.cat_file(self.blob_path(digest))
-        except FileNotFoundError as error:
-            raise ArtifactError(
-                f"blob {digest} is missing from the artifact store {self.uri!r}"
-            ) from error
-        except OSError as error:
-            raise ArtifactError(f"cannot read blob {digest} from {self.uri!r}: {error}") from error
-        actual = sha256_bytes(data)
-        if actual != digest:
-            raise self._corrupt(digest, actual)
-        return data
+        def read(path: str) -> tuple[bytes, str]:
+            data: bytes = self._fs.cat_file(path)
+            return data, sha256_bytes(data)
+
+        return self._checked(digest, read)
 
     def read_blob(self, digest: str) -> bytearray:
         """The blob's bytes in a new buffer, read once and hashed as read (``read_hashed``),
@@ -237,8 +231,14 @@ class ContentAddressedStore:
         stores only (others fetch into a cache)."""
         if not self._local:
             raise ArtifactError(f"read_blob reads a local store's blobs; {self.uri!r} is not local")
+        return self._checked(digest, read_hashed)
+
+    def _checked(self, digest: str, read: Callable[[str], tuple[_Data, str]]) -> _Data:
+        """``read``'s bytes of the blob ``digest`` (read returns them and their sha256),
+        refused unless they hash to ``digest``; a missing or unreadable blob is an
+        ArtifactError naming it."""
         try:
-            data, actual = read_hashed(self.blob_path(digest))
+            data, actual = read(self.blob_path(digest))
         except FileNotFoundError as error:
             raise ArtifactError(
                 f"blob {digest} is missing from the artifact store {self.uri!r}"
