@@ -118,9 +118,9 @@ def _plot(tmp_path: Path) -> Any:
 
 
 def _ray_pipeline(_: Path) -> Any:
-    from modelyard.pipelines._pipeline import _run_elsewhere
+    from modelyard.pipelines._ray import RayRunner
 
-    return _run_elsewhere("ray", b"")
+    return RayRunner(address=None, env={}, fns=[]).connect()
 
 
 def _ray_batch(tmp_path: Path) -> Any:

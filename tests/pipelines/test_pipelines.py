@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,85 @@ def test_cli_run_runs_show_and_lineage(store: str, tmp_path: Path) -> None:
 def test_load_file_finds_pipelines_and_schedules() -> None:
     pipelines, schedules = load_file(HERE / "definitions.py")
     assert {"training", "sleepy"} <= set(pipelines) and [s.name for s in schedules] == ["hourly-sleepy"]
+
+
+def test_step_resources_are_checked_when_the_step_is_declared() -> None:
+    @step(resources={"num_cpus": 0.5, "num_gpus": 0, "memory": 2 * 1024**3, "resources": {"trainer": 1}})
+    def fit(x: int) -> int:
+        return x
+
+    assert fit.resources == {"num_cpus": 0.5, "num_gpus": 0, "memory": 2 * 1024**3, "resources": {"trainer": 1}}
+    assert step(lambda: 1).resources == {}
+    bad: list[tuple[object, str]] = [
+        ({"num_cpu": 1}, r"step 'f': resources key 'num_cpu' is not one of \['num_cpus', 'num_gpus', 'memory', 'resources'\]"),
+        ({"trainer": 1}, r"resources key 'trainer'.*custom resources go under 'resources'"),
+        ({"num_cpus": "2"}, r"step 'f': resources\['num_cpus'\] must be a number >= 0, not '2'"),
+        ({"memory": -1}, r"resources\['memory'\] must be a number >= 0, not -1"),
+        ({"num_gpus": True}, r"resources\['num_gpus'\] must be a number >= 0, not True"),
+        ({"resources": [1]}, r"resources\['resources'\] must be a dict of name to amount, not list"),
+        ({"resources": {"CPU": 1}}, r"custom resource 'CPU' must be a name other than"),
+        ({"resources": {"trainer": None}}, r"resources\['resources'\]\['trainer'\] must be a number >= 0, not None"),
+        ([("num_cpus", 1)], r"step 'f': resources must be a dict"),
+    ]
+    for resources, message in bad:
+        with pytest.raises(ValidationError, match=message):
+            step(lambda: 1, name="f", resources=resources)  # type: ignore[arg-type]
+
+
+def test_resources_are_ignored_in_process_and_ray_addresses_are_checked(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    @step(resources={"num_cpus": 64, "resources": {"nowhere": 1}})
+    def big() -> str:
+        return "ran anyway"
+
+    @pipeline
+    def p() -> str:
+        return big()
+
+    assert p.run().output == "ran anyway"  # the in-process engine only checks them
+    with pytest.raises(ValidationError, match="ray_address='host:1' applies to engine='ray' only"):
+        p.run(engine="process", ray_address="host:1")
+    for address in ("http://head:8265", "head", "ray:/head:1", "head:port"):
+        with pytest.raises(ValidationError, match=r"ray_address=.* is not a Ray address; use host:port"):
+            p.run(engine="ray", ray_address=address)
+    monkeypatch.setenv("RAY_ADDRESS", "nowhere")
+    with pytest.raises(ValidationError, match=r"\$RAY_ADDRESS='nowhere' is not a Ray address"):
+        p.run(engine="ray")
+    assert [r.status for r in Client(store).store.pipelines.runs("p")] == ["succeeded"]  # bad input starts no run
+
+
+def test_a_pipeline_file_with_helpers_and_a_neighbour_module_runs_in_another_process(store: str, tmp_path: Path) -> None:
+    """A file's module name exists only in the process that loaded it: the process engine gets
+    the file's source and its folder, and the step finds the file's helpers and neighbours."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "neighbour_of_pipes.py").write_text("def double(x):\n    return 2 * x\n")
+    (project / "pipes.py").write_text(
+        "from neighbour_of_pipes import double\n\nfrom modelyard.pipelines import pipeline, step\n\n\n"
+        "def triple(x):\n    return 3 * x\n\n\nclass Box:\n    def __init__(self, x):\n        self.x = x\n\n\n"
+        "@step\ndef calc(x: int) -> Box:\n    return Box(triple(x) + double(x))\n\n\n"
+        "@pipeline\ndef flow(x: int = 1) -> Box:\n    return calc(x)\n"
+    )
+    pipelines, _ = load_file(project / "pipes.py")
+    result = pipelines["flow"].run(engine="process", x=2)
+    box = result.output
+    assert box.x == 10 and type(box) is vars(sys.modules[type(box).__module__])["Box"]  # the loaded file's own class
+
+
+def test_what_a_cluster_is_sent_of_the_users_code(tmp_path: Path) -> None:
+    from modelyard.pipelines._ray import shipped_code
+
+    project = tmp_path / "project"
+    (project / "shelf_pkg").mkdir(parents=True)
+    (project / "shelf_pkg" / "__init__.py").write_text("X = 1\n")
+    (project / "near_module.py").write_text("Y = 2\n")
+    (project / "unused_module.py").write_text("Z = 3\n")
+    (project / "flow.py").write_text(
+        "import near_module\nimport shelf_pkg\n\nfrom modelyard.pipelines import pipeline, step\n\n\n"
+        "@step\ndef s() -> int:\n    return near_module.Y + shelf_pkg.X\n\n\n@pipeline\ndef p() -> int:\n    return s()\n"
+    )
+    pipelines, _ = load_file(project / "flow.py")
+    fn = pipelines["p"].trace({})[0][0].step.fn
+    # what the file imported from its folder (not the file: it travels in each call); not modelyard, not installed code
+    assert sorted(shipped_code([fn])) == [str(project.resolve() / "near_module.py"), str(project.resolve() / "shelf_pkg")]
+    assert shipped_code([d.load.fn]) == [str(HERE.parent)]  # a module not installed: its top-level package
+    assert shipped_code([json.dumps]) == []

@@ -16,6 +16,14 @@ from modelyard.core.errors import ValidationError
 app = typer.Typer(help="Cached pipelines: run them, list their runs, see what each step did.", no_args_is_help=True)
 File = Annotated[str, typer.Argument(help="Python file defining @pipeline functions (and Schedule objects).")]
 Engine = Annotated[str, typer.Option(help="inprocess, process (one process per step) or ray.")]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="With --engine ray: the cluster to run the steps on, host:port (from a node of it), "
+        "ray://host:10001 (Ray Client) or auto (default: $RAY_ADDRESS, else a private local Ray).",
+        show_default=False,
+    ),
+]
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any]:
@@ -38,6 +46,7 @@ def run(
     name: Annotated[str, typer.Argument(help="Pipeline to run.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value (YAML value), repeatable.")] = None,
     engine: Engine = "inprocess",
+    ray_address: RayAddress = None,
     tracking_uri: TrackingUri = None,
     json: Json = False,
 ) -> None:
@@ -48,7 +57,7 @@ def run(
         pipelines, _ = load_file(file)
         if name not in pipelines:
             raise ValidationError(f"{file} has no pipeline {name!r}; it has {sorted(pipelines)}")
-        result = pipelines[name].run(engine=engine, tracking_uri=tracking_uri, **_params(param))
+        result = pipelines[name].run(engine=engine, ray_address=ray_address, tracking_uri=tracking_uri, **_params(param))
     rows = [[s.name, s.status, f"{s.seconds:.2f}s", s.output_digest[:12], ", ".join(f"{k}: {v}" for k, v in s.links.items())] for s in result.steps]
     if json:
         emit_json({"run_id": result.run_id, "pipeline": result.pipeline, "status": result.status, "seconds": result.seconds,
@@ -100,6 +109,7 @@ def scheduler(
     file: File,
     poll: Annotated[float, typer.Option(help="Seconds between checks.")] = 5.0,
     engine: Engine = "inprocess",
+    ray_address: RayAddress = None,
     lease: Annotated[float, typer.Option(help="Seconds a run's lease lasts unless renewed (a dead runner's runs are taken over after it).")] = 30.0,
     once: Annotated[bool, typer.Option("--once", help="Check once and exit (for cron or tests).")] = False,
     tracking_uri: TrackingUri = None,
@@ -111,7 +121,7 @@ def scheduler(
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     with friendly_errors():
         pipelines, schedules = load_file(file)
-        sched = Scheduler(pipelines, tracking_uri=tracking_uri, engine=engine, lease_seconds=lease)
+        sched = Scheduler(pipelines, tracking_uri=tracking_uri, engine=engine, ray_address=ray_address, lease_seconds=lease)
         for s in schedules:
             sched.schedule(s.name, s.pipeline, s.cron, s.params)
     if once:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
 import traceback
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.core.errors import ValidationError
+from modelyard.pipelines._payload import file_module_name
 from modelyard.pipelines._pipeline import Pipeline
 from modelyard.pipelines._watch import MonitorSchedule, monitor_pipeline
 
@@ -29,11 +29,9 @@ def load_file(path: str | Path) -> tuple[dict[str, Pipeline], list[Schedule]]:
     file = Path(path)
     if not file.is_file():
         raise ValidationError(f"pipeline file {path} does not exist")
-    # The module name is part of every step's code hash (the step cache's key), so it must be
-    # the same in every process: a digest of the file's path, never hash(), which Python
-    # salts per process.
-    name = f"modelyard_pipelines_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:16]}"
-    spec = importlib.util.spec_from_file_location(name, file)
+    # the same module name in every process: it is part of every step's code hash
+    name = file_module_name(file)
+    spec = importlib.util.spec_from_file_location(name, file.resolve())
     if spec is None or spec.loader is None:
         raise ValidationError(f"{path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
@@ -42,7 +40,7 @@ def load_file(path: str | Path) -> tuple[dict[str, Pipeline], list[Schedule]]:
     try:
         spec.loader.exec_module(module)
     except Exception as error:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(file)]
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(file.resolve())]
         where = f" line {frames[-1].lineno}" if frames else ""
         raise ValidationError(f"{path}{where}: {type(error).__name__}: {error}") from None
     finally:

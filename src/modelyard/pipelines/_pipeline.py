@@ -14,6 +14,11 @@ def training(rows: int = 1000, C: float = 1.0):
 result = training.run(rows=5000)            # in-process; engine="process" | "ray"
 ```
 
+With ``engine="ray"`` each step is a Ray task (see ``_ray``): on a private local Ray, or on
+a cluster (``ray_address=`` or ``$RAY_ADDRESS``), with the resources the step declares
+(``@step(resources={"num_cpus": 2})``) and retried elsewhere when its node dies; the step's
+result is recorded once, from the attempt that finished.
+
 Calling the pipeline traces it: each step call returns a placeholder and records a node;
 an argument that is another step's placeholder is an edge. A step is skipped when the hash
 of its code, its inputs and its parameters matches an earlier run (its output, stored in the
@@ -40,15 +45,15 @@ from typing import Any, overload
 
 import cloudpickle
 
-from modelyard.core.entities import DatasetVersion
+from modelyard.core.entities import DatasetVersion, RunStatus
 from modelyard.core.errors import ConflictError, ValidationError
-from modelyard.core.extras import require
 from modelyard.core.ids import now_ms
 from modelyard.core.models import ModelVersion
 from modelyard.pipelines._openlineage import PipelineLineage
-from modelyard.registry import Client, _webhooks
+from modelyard.pipelines._payload import ATTEMPT_ENV, pack, run_payload
+from modelyard.pipelines._ray import RayRunner, check_resources
+from modelyard.registry import Client
 from modelyard.store._pipeline_store import StepRunRow
-from modelyard.tracking import _openlineage
 from modelyard.tracking._openlineage import PIPELINE_NAME_ENV
 
 Clock = Callable[[], datetime]  # "now", as an aware UTC datetime
@@ -65,6 +70,7 @@ def clock_ms(clock: Clock) -> Callable[[], int]:
 
 PIPELINE_RUN_ENV = "MODELYARD_PIPELINE_RUN"
 PIPELINE_STEP_ENV = "MODELYARD_PIPELINE_STEP"
+ATTEMPT_TAG = "modelyard.pipeline_attempt"  # set from $MODELYARD_PIPELINE_ATTEMPT (see _payload)
 ENGINES = ("inprocess", "process", "ray")
 _TRACE: contextvars.ContextVar[list[Node] | None] = contextvars.ContextVar("modelyard_pipeline_trace", default=None)
 
@@ -168,10 +174,17 @@ def _holds_output(value: Any) -> bool:
 
 
 class Step:
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, cache: bool = True) -> None:
+    """``resources``: what one run of the step asks Ray for: ``num_cpus``, ``num_gpus``,
+    ``memory`` (bytes) and ``resources`` (custom ones by name), passed as task options on the
+    Ray engine; checked, then ignored, on the in-process and process engines."""
+
+    def __init__(
+        self, fn: Callable[..., Any], *, name: str | None = None, cache: bool = True, resources: dict[str, Any] | None = None
+    ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
         self.cache = cache
+        self.resources = check_resources(self.name, resources)
         self.code_hash = _code_hash(fn)
         self.__doc__ = fn.__doc__
 
@@ -185,20 +198,23 @@ class Step:
 
 
 @overload
-def step(fn: Callable[..., Any], *, name: str | None = None, cache: bool = True) -> Step: ...
+def step(fn: Callable[..., Any], *, name: str | None = None, cache: bool = True, resources: dict[str, Any] | None = None) -> Step: ...
 
 
 @overload
-def step(fn: None = None, *, name: str | None = None, cache: bool = True) -> Callable[[Callable[..., Any]], Step]: ...
+def step(
+    fn: None = None, *, name: str | None = None, cache: bool = True, resources: dict[str, Any] | None = None
+) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(
-    fn: Callable[..., Any] | None = None, *, name: str | None = None, cache: bool = True
+    fn: Callable[..., Any] | None = None, *, name: str | None = None, cache: bool = True, resources: dict[str, Any] | None = None
 ) -> Step | Callable[[Callable[..., Any]], Step]:
-    """Make a function a pipeline step (``@step`` or ``@step(cache=False)``)."""
+    """Make a function a pipeline step (``@step``, ``@step(cache=False)``,
+    ``@step(resources={"num_cpus": 2, "memory": 4 * 1024**3})``)."""
     if fn is None:
-        return lambda f: Step(f, name=name, cache=cache)
-    return Step(fn, name=name, cache=cache)
+        return lambda f: Step(f, name=name, cache=cache, resources=resources)
+    return Step(fn, name=name, cache=cache, resources=resources)
 
 
 @dataclass
@@ -222,17 +238,6 @@ class PipelineResult:
 
     def step(self, name: str) -> StepResult:
         return next(s for s in self.steps if s.name == name)
-
-
-def _run_payload(payload: bytes) -> bytes:
-    """Run one step from a pickled (fn, args, kwargs, env): the process and Ray engines."""
-    fn, args, kwargs, env = cloudpickle.loads(payload)
-    os.environ.update(env)
-    try:
-        return bytes(cloudpickle.dumps(fn(*args, **kwargs), protocol=5))
-    finally:  # a pool's worker ends without atexit: send the step's events now
-        _webhooks.flush_all()
-        _openlineage.flush_all()
 
 
 class Pipeline:
@@ -263,6 +268,7 @@ class Pipeline:
         self,
         *,
         engine: str = "inprocess",
+        ray_address: str | None = None,
         tracking_uri: str | None = None,
         trigger: str = "manual",
         run_id: str | None = None,
@@ -275,11 +281,16 @@ class Pipeline:
         """Trace, then execute the steps in order (skipping cached ones); recorded throughout.
         The run's lease is renewed every third of ``lease_seconds``; ``clock`` (a callable
         returning an aware UTC datetime) dates the lease; by default the store's clock does (the
-        wall clock here, the server's on a team server)."""
+        wall clock here, the server's on a team server). ``ray_address`` (engine ``ray`` only):
+        the cluster to run the steps on, ``host:port``, ``ray://host:10001`` or ``auto``
+        (default: ``$RAY_ADDRESS``, else a private local Ray)."""
         if engine not in ENGINES:
             raise ValidationError(f"engine {engine!r} is not one of {list(ENGINES)}")
+        if ray_address is not None and engine != "ray":
+            raise ValidationError(f"ray_address={ray_address!r} applies to engine='ray' only, not engine={engine!r}")
         nodes, output = self.trace(params)
         client = Client(tracking_uri)
+        ray = RayRunner(address=ray_address, env=_store_env(client), fns=[n.step.fn for n in nodes]) if engine == "ray" else None
         store = client.store.pipelines
         run_id = run_id or uuid.uuid4().hex
         owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -300,15 +311,19 @@ class Pipeline:
         try:
             store.renew(run_id, owner, lease_ms, now=ms())
             with heartbeat:
-                for node in nodes:
-                    lineage.step_started(node.name)
-                    try:
-                        done = self._execute(node, results, client, run_id, engine)
-                    except BaseException as error:
-                        lineage.step_ended(node.name, None, error)
-                        raise
-                    lineage.step_ended(node.name, done.links)
-                    steps.append(done)
+                try:
+                    for node in nodes:
+                        lineage.step_started(node.name)
+                        try:
+                            done = self._execute(node, results, client, run_id, engine, ray)
+                        except BaseException as error:
+                            lineage.step_ended(node.name, None, error)
+                            raise
+                        lineage.step_ended(node.name, done.links)
+                        steps.append(done)
+                finally:
+                    if ray is not None:
+                        ray.close()
         except BaseException as error:
             store.finish(run_id, owner, "failed", f"{type(error).__name__}: {error}"[:2000], now=ms())
             lineage.ended(error)
@@ -318,7 +333,9 @@ class Pipeline:
         value = results[id(output.node)][1] if isinstance(output, Output) else output
         return PipelineResult(run_id, self.name, "succeeded", steps, value, time.perf_counter() - started)
 
-    def _execute(self, node: Node, results: dict[int, tuple[str, Any]], client: Client, run_id: str, engine: str) -> StepResult:
+    def _execute(
+        self, node: Node, results: dict[int, tuple[str, Any]], client: Client, run_id: str, engine: str, ray: RayRunner | None
+    ) -> StepResult:
         store = client.store.pipelines
 
         def resolve(value: Any) -> Any:  # outputs, also inside lists, tuples and dicts
@@ -357,6 +374,8 @@ class Pipeline:
             "MODELYARD_TRACKING_URI": client._location.metadata_url,
         }
         if engine == "inprocess":
+            attempt = uuid.uuid4().hex
+            env[ATTEMPT_ENV] = attempt
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
@@ -369,14 +388,18 @@ class Pipeline:
                         os.environ[k] = old
             data = cloudpickle.dumps(value, protocol=5)
         else:
-            payload = cloudpickle.dumps((node.step.fn, args, kwargs, {**env, **_store_env(client)}), protocol=5)
-            data = _run_elsewhere(engine, payload)
+            call_env = {**env, **_store_env(client), **_token_env()}
+            payload = pack(node.step.fn, args, kwargs, call_env, same_machine=ray is None or ray.same_machine)
+            if ray is None:
+                attempt, data = _run_in_process_pool(payload)
+            else:
+                attempt, data = ray(payload, name=f"{self.name}.{node.name}", resources=node.step.resources)
             value = cloudpickle.loads(data)
         digest, _ = client.blobs.put_bytes(data)
         results[id(node)] = (digest, value)
         if node.step.cache:
             store.cache(cache_key, node.step.name, digest)
-        links = _links(client, run_id, node.name, value)
+        links = _links(client, run_id, node.name, value, attempt)
         recorded = {**links, "after": _after(node)}  # the DAG's edges, for the UI
         store.record_step(StepRunRow(run_id, node.name, cache_key, "ran", digest, began, now_ms(), recorded))
         return StepResult(node.name, "ran", cache_key, digest, time.perf_counter() - clock, links)
@@ -409,36 +432,36 @@ def _store_env(client: Client) -> dict[str, str]:
     }
 
 
-def _run_elsewhere(engine: str, payload: bytes) -> bytes:
-    if engine == "process":
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            return pool.submit(_run_payload, payload).result()
-    ray = require("ray", "Pipelines with engine='ray'")
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        task = ray.remote(_run_payload)
-        return bytes(ray.get(task.remote(payload)))
-    finally:
-        if started_here:
-            ray.shutdown()
+def _token_env() -> dict[str, str]:
+    """The team server's token, for the step's own clients: inside the call, never in a Ray
+    job's runtime environment (which the cluster's dashboard shows)."""
+    token = os.environ.get("MODELYARD_TRACKING_TOKEN")
+    return {"MODELYARD_TRACKING_TOKEN": token} if token else {}
 
 
-def _links(client: Client, run_id: str, step_name: str, value: Any) -> dict[str, Any]:
-    """What a step produced: tracking runs tagged with this pipeline run and step, the model
-    versions registered from them or returned, and datasets returned."""
+def _run_in_process_pool(payload: bytes) -> tuple[str, bytes]:
+    """The process engine: the step in a fresh (spawned) process."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(run_payload, payload).result()
+
+
+def _links(client: Client, run_id: str, step_name: str, value: Any, attempt: str) -> dict[str, Any]:
+    """What a step produced: the tracking runs its kept attempt started (tagged with this
+    pipeline run, step and attempt), the model versions registered from them or returned, and
+    datasets returned. Runs an earlier attempt left running (its worker or node died, or its
+    runner's lease was taken over) are ended as KILLED: they are not the step's result."""
     links: dict[str, Any] = {}
-    runs = [
-        r.info.run_id
-        for r in client.search_runs(
-            [e.experiment_id for e in client.search_experiments()],
-            f"tags.`modelyard.pipeline_run` = '{run_id}' and tags.`modelyard.pipeline_step` = '{step_name}'",
-        )
-    ]
+    tagged = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        f"tags.`modelyard.pipeline_run` = '{run_id}' and tags.`modelyard.pipeline_step` = '{step_name}'",
+    )
+    runs = [r.info.run_id for r in tagged if r.data.tags.get(ATTEMPT_TAG) == attempt]
+    for r in tagged:
+        if r.data.tags.get(ATTEMPT_TAG) != attempt and r.info.status == RunStatus.RUNNING:
+            client.set_terminated(r.info.run_id, RunStatus.KILLED)
     if runs:
         links["runs"] = runs
     found = client.search_model_versions("run_id IN (" + ", ".join(f"'{r}'" for r in runs) + ")") if runs else []

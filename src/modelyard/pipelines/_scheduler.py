@@ -68,6 +68,7 @@ class Scheduler:
         *,
         tracking_uri: str | None = None,
         engine: str = "inprocess",
+        ray_address: str | None = None,
         lease_seconds: float = 30.0,
         catch_up: int = 1,
         owner: str | None = None,
@@ -78,6 +79,7 @@ class Scheduler:
         self.client = Client(tracking_uri)
         self.store = self.client.store.pipelines
         self.engine = engine
+        self.ray_address = ray_address
         self.lease_seconds = lease_seconds
         self.catch_up = catch_up
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -95,7 +97,7 @@ class Scheduler:
             return None
         try:
             result = found.run(
-                engine=self.engine, tracking_uri=self.tracking_uri, trigger=trigger, run_id=run_id,
+                engine=self.engine, ray_address=self.ray_address, tracking_uri=self.tracking_uri, trigger=trigger, run_id=run_id,
                 firing_key=firing_key, owner=self.owner, lease_seconds=self.lease_seconds, clock=self.clock, **params,
             )
         except ConflictError:

@@ -189,6 +189,7 @@ class Client:
         for env, key in (
             ("MODELYARD_PIPELINE_RUN", "modelyard.pipeline_run"),
             ("MODELYARD_PIPELINE_STEP", "modelyard.pipeline_step"),
+            ("MODELYARD_PIPELINE_ATTEMPT", "modelyard.pipeline_attempt"),
         ):
             if os.environ.get(env) and key not in clean:
                 clean[key] = os.environ[env]
