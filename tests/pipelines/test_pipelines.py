@@ -145,12 +145,13 @@ def test_step_resources_are_checked_when_the_step_is_declared() -> None:
     bad: list[tuple[object, str]] = [
         ({"num_cpu": 1}, r"step 'f': resources key 'num_cpu' is not one of \['num_cpus', 'num_gpus', 'memory', 'resources'\]"),
         ({"trainer": 1}, r"resources key 'trainer'.*custom resources go under 'resources'"),
-        ({"num_cpus": "2"}, r"step 'f': resources\['num_cpus'\] must be a number >= 0, not '2'"),
-        ({"memory": -1}, r"resources\['memory'\] must be a number >= 0, not -1"),
-        ({"num_gpus": True}, r"resources\['num_gpus'\] must be a number >= 0, not True"),
+        ({"num_cpus": "2"}, r"step 'f': resources\['num_cpus'\] must be a finite number >= 0, not '2'"),
+        ({"memory": -1}, r"resources\['memory'\] must be a finite number >= 0, not -1"),
+        ({"num_gpus": True}, r"resources\['num_gpus'\] must be a finite number >= 0, not True"),
+        ({"num_cpus": float("inf")}, r"resources\['num_cpus'\] must be a finite number >= 0, not inf"),
         ({"resources": [1]}, r"resources\['resources'\] must be a dict of name to amount, not list"),
         ({"resources": {"CPU": 1}}, r"custom resource 'CPU' must be a name other than"),
-        ({"resources": {"trainer": None}}, r"resources\['resources'\]\['trainer'\] must be a number >= 0, not None"),
+        ({"resources": {"trainer": None}}, r"resources\['resources'\]\['trainer'\] must be a finite number >= 0, not None"),
         ([("num_cpus", 1)], r"step 'f': resources must be a dict"),
     ]
     for resources, message in bad:

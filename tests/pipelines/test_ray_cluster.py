@@ -38,6 +38,10 @@ from modelyard.server.auth import create_user
 from ..server.live import serve
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'modelyard[ray]')")
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/stat").exists(),
+    reason="a node's processes are found through /proc (Linux)",
+)
 
 PROJECT = Path(__file__).parent / "ray_project"
 WAIT = 120.0  # seconds any one condition may take on a busy machine before the test fails
@@ -282,7 +286,10 @@ def test_a_node_killed_mid_step_the_step_runs_again_elsewhere_and_the_run_is_rec
     assert kept.info.status == RunStatus.FINISHED and kept.data.metrics["total"] == 55
     assert killed.info.status == RunStatus.KILLED
     # the cluster outlives the run (the runner only disconnected), and the step cache is the server's
-    assert len(cluster.alive()) == 2
+    alive = cluster.alive()
+    assert attempts[1]["node"] in alive and any(
+        "node:__internal_head__" in r for r in alive.values()
+    )
     again = pipelines["survive"].run(
         engine="ray",
         ray_address=cluster.address,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.core.errors import ValidationError
-from modelyard.pipelines._payload import file_module_name
+from modelyard.pipelines._payload import SOURCE, file_module_name
 from modelyard.pipelines._pipeline import Pipeline
 from modelyard.pipelines._watch import MonitorSchedule, monitor_pipeline
 
@@ -35,6 +35,7 @@ def load_file(path: str | Path) -> tuple[dict[str, Pipeline], list[Schedule]]:
     if spec is None or spec.loader is None:
         raise ValidationError(f"{path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
+    setattr(module, SOURCE, file.read_text())  # what other processes run (see _payload)
     sys.modules[name] = module
     sys.path.insert(0, str(file.parent.resolve()))
     try:

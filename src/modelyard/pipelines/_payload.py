@@ -31,6 +31,7 @@ from modelyard.tracking import _openlineage
 
 FILE_MODULE_PREFIX = "modelyard_pipelines_"
 ATTEMPT_ENV = "MODELYARD_PIPELINE_ATTEMPT"
+SOURCE = "__modelyard_source__"  # a pipeline file's text as it was loaded (see load_file)
 _DIGEST = "__modelyard_source_digest__"
 
 
@@ -63,7 +64,7 @@ def pack(
     call = cloudpickle.dumps((fn, args, kwargs, env), protocol=5)
     # a file the call refers to by reference has its module name in the pickle
     files = [
-        (m.__name__, str(m.__file__), Path(str(m.__file__)).read_text())
+        (m.__name__, str(m.__file__), getattr(m, SOURCE, None) or Path(str(m.__file__)).read_text())
         for m in file_modules()
         if m.__name__.encode() in call
     ]

@@ -25,6 +25,7 @@ for system failures (a worker or its node dying: Ray runs the task again elsewhe
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import site
@@ -81,8 +82,13 @@ def check_resources(step: str, resources: Mapping[str, Any] | None) -> dict[str,
 
 
 def _amount(step: str, where: str, value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
-        raise ValidationError(f"step {step!r}: {where} must be a number >= 0, not {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValidationError(f"step {step!r}: {where} must be a finite number >= 0, not {value!r}")
     return value
 
 
