@@ -64,15 +64,18 @@ def _until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> An
 
 
 def _session_processes(session: int) -> list[int]:
-    """Every process whose session is ``session`` (a node: ``ray start`` and all it spawned)."""
+    """The live processes whose session is ``session`` (a node: ``ray start`` and all it
+    spawned); zombies left for a parent to reap are dead already."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
+                state, _, _, sid = (
+                    Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[:4]
+                )
+            except (OSError, ValueError):
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[3]) == session:
+            if int(sid) == session and state != "Z":
                 found.append(int(entry))
     return found
 
@@ -108,7 +111,11 @@ class Cluster:
     def start(self, name: str, *args: str) -> Node:
         temp = self.root / name
         log = (self.root / f"{name}.log").open("wb")
-        ray = Path(sys.executable).with_name("ray")
+        ray = (
+            shutil.which("ray", path=str(Path(sys.executable).parent))
+            or shutil.which("ray")
+            or "ray"
+        )
         ports = [
             f"--{flag}={_free_port()}"
             for flag in (
@@ -354,3 +361,19 @@ def test_the_cli_runs_a_pipeline_file_on_the_cluster_with_the_resources_its_step
         ],
     )
     assert bad.exit_code == 2 and "ray_address" in bad.output and "host:port" in bad.output
+
+
+def test_an_exception_a_step_raises_on_the_cluster_is_not_retried(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    store, marker = str(tmp_path / "store"), tmp_path / "boom.jsonl"
+    pipelines, _ = load_file(PROJECT / "flows.py")
+    with pytest.raises(RuntimeError, match="the step's own error"):
+        pipelines["fails"].run(
+            engine="ray", ray_address=cluster.address, tracking_uri=store, marker=str(marker)
+        )
+    assert (
+        len(marker.read_text().splitlines()) == 1
+    )  # one attempt: Ray retries system failures only
+    row = Client(store).store.pipelines.runs("fails")[0]
+    assert row.status == "failed" and "the step's own error" in (row.error or "")

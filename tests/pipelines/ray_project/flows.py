@@ -74,3 +74,15 @@ def placed(label: str) -> dict[str, Any]:
 @pipeline
 def where(label: str = "here") -> dict[str, Any]:
     return placed(label)
+
+
+@step
+def boom(marker: str) -> int:
+    with open(marker, "a") as f:
+        f.write(json.dumps(_where()) + "\n")
+    raise RuntimeError("the step's own error")
+
+
+@pipeline
+def fails(marker: str = "boom.jsonl") -> int:
+    return boom(marker)
