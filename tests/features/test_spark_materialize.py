@@ -152,7 +152,7 @@ def small_pieces(spark_session: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
         "spark.sql.execution.arrow.maxRecordsPerBatch": "16",
         "spark.sql.adaptive.coalescePartitions.enabled": "false",
     }
-    saved = {key: spark_session.conf.get(key) for key in conf}
+    saved = {key: spark_session.conf.get(key) for key in [*conf, "spark.sql.session.timeZone"]}
     for key, value in conf.items():
         spark_session.conf.set(key, value)
     monkeypatch.setattr(spark_materialize, "BATCH", 40)
@@ -176,6 +176,10 @@ def test_spark_materializes_what_duckdb_materializes(
     monkeypatch: pytest.MonkeyPatch,
     small_pieces: None,
 ) -> None:
+    # Spark's session in another zone: instants are compared as instants, stored times in UTC
+    (data_repo / "feature_store.yaml").write_text(
+        "spark: {conf: {spark.sql.session.timeZone: Asia/Kolkata}}\n"
+    )
     tag = uuid.uuid4().hex[:8]
     stores = {}
     for engine in ("duckdb", "spark"):

@@ -97,6 +97,19 @@ def latest_sql(view: FeatureView, relation: str, types: dict[str, str]) -> str:
     return f"SELECT {', '.join(out)} FROM ({winners}) ORDER BY {_key_text(view.join_keys, types)}"
 
 
+def _in_utc(batch: Any) -> Any:
+    """``batch`` with its zoned timestamps in UTC: Spark labels them with the session's time
+    zone, DuckDB's materialization with UTC, and a datetime feature is stored as ISO text."""
+    import pyarrow as pa
+
+    for i, kind in enumerate(batch.schema.types):
+        if pa.types.is_timestamp(kind) and kind.tz not in (None, "UTC"):
+            batch = batch.set_column(
+                i, batch.schema.field(i).name, batch.column(i).cast(pa.timestamp(kind.unit, "UTC"))
+            )
+    return batch
+
+
 def _batches(frame: Any) -> Iterator[Any]:
     """The DataFrame's rows as Arrow record batches of about ``BATCH`` rows, pulled to the
     driver one partition at a time, in order."""
@@ -112,10 +125,10 @@ def _batches(frame: Any) -> Iterator[Any]:
                 pending.append(batch)
                 size += batch.num_rows
         if size >= BATCH:
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            yield _in_utc(pa.Table.from_batches(pending).combine_chunks().to_batches()[0])
             pending, size = [], 0
     if size:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        yield _in_utc(pa.Table.from_batches(pending).combine_chunks().to_batches()[0])
 
 
 def materialize_view_spark(
