@@ -337,7 +337,8 @@ class FeatureStore:
         return plan
 
     def apply(self, objects: Sequence[Definition] | None = None) -> Plan:
-        """Record the definitions (all of the repo's by default); checks every source first."""
+        """Record the definitions (all of the repo's by default); checks every source first
+        (a ``SparkSource`` through Spark: it can be materialized on any engine)."""
         if objects is not None:
             self._definitions = list(
                 {(_kind(d), d.name): d for d in [*(self._definitions or []), *objects]}.values()
@@ -346,7 +347,7 @@ class FeatureStore:
         definitions = list(objects) if objects is not None else self._loaded()
         con = self._duckdb()
         for view in (d for d in definitions if isinstance(d, FeatureView)):
-            if isinstance(view.source, SparkSource) and self.settings.offline_engine == "spark":
+            if isinstance(view.source, SparkSource):  # only Spark reads it, whatever the engine
                 check_spark_source(spark_session(self.settings.spark), view, self.repo_path, applying=True)
             else:
                 check_source(con, view, self.repo_path, applying=True)
