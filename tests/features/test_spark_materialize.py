@@ -219,7 +219,7 @@ def test_spark_materializes_what_duckdb_materializes(
     assert spark == duck
     assert next(r for r in spark[0] if r["account_id"] == 3)["balance"] == 99.0
 
-    # a run that fails after its first partition's batch was written changes nothing readers see
+    # a run that fails after its first batch was written changes nothing readers see
     calls = []
 
     def failing(*args: Any) -> Any:
