@@ -38,3 +38,27 @@ def test_the_key_encoding_is_unambiguous_and_the_same_column_wise() -> None:
     keys, _, payloads = encode_batch(batch, 2, ["x"])
     assert sorted(keys) == sorted(expected) and keys == sorted(keys)  # written in key order
     assert set(payloads) == {b'{"x":1.0}'}
+
+
+def test_encoded_payloads_occupy_their_size() -> None:
+    """orjson returns each document in a buffer of 4 KiB or more; kept as they are, a batch of
+    payloads of 30 bytes would hold a hundred times their size."""
+    import tracemalloc
+
+    n = 10_000
+    batch = pa.record_batch(
+        {
+            "k": pa.array(range(n), pa.int64()),
+            "ms": pa.array([1] * n, pa.int64()),
+            "x": pa.array([0.5] * n),
+            "s": pa.array(["ab"] * n),
+        }
+    )
+    tracemalloc.start()
+    try:
+        keys, _, payloads = encode_batch(batch, 1, ["x", "s"])
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert payloads[0] == b'{"x":0.5,"s":"ab"}' and len(keys) == n
+    assert held < 1000 * n  # keys, stamps and payloads at their size, not 4 KiB a row

@@ -121,18 +121,20 @@ def test_a_spark_table_source_gives_what_its_files_give(
     )
     (repo / "definitions.py").write_text((repo / "definitions.py").read_text() + SPARK_TABLE_VIEW)
     meta = str(tmp_path / "meta")
-    with pytest.raises(
-        my.ValidationError, match=r"read by the Spark engine only: set offline_engine: spark"
-    ):
-        FeatureStore(repo_path=repo, tracking_uri=meta).apply()
-    store = FeatureStore(repo_path=repo, tracking_uri=meta, offline_engine="spark")
-    store.apply()
     rows = pd.DataFrame(
         {
             "applicant_id": [1, 1, 2, 3, 9],
             "event_timestamp": [T0 + timedelta(days=d) for d in (5, 12, 40, -1, 3)],
         }
     )
+    duck = FeatureStore(repo_path=repo, tracking_uri=meta)
+    duck.apply()  # checked through Spark: a DuckDB repository may materialize it
+    with pytest.raises(
+        my.ValidationError, match=r"read by the Spark engine only: set offline_engine: spark"
+    ):
+        duck.get_historical_features(rows, ["lake_finances:income"])
+    store = FeatureStore(repo_path=repo, tracking_uri=meta, offline_engine="spark")
+    store.apply()
     from_table = store.get_historical_features(
         rows, ["lake_finances:income", "lake_finances:segment"]
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from modelyard.core.errors import ValidationError
-from modelyard.features import FeatureStore
+from modelyard.features import FeatureStore, SparkSource
 
 from .conftest import T0, write_data
 
@@ -83,3 +83,45 @@ def test_python_mistakes_name_the_line(tmp_path: Path) -> None:
     (folder / "definitions.py").write_text("from modelyard.features import Entity\n\napplicant = Entity(name='applicant')\nbroken = Entity(nme='x')\n")
     with pytest.raises(ValidationError, match=r"definitions.py:4 failed to load: TypeError"):
         FeatureStore(repo_path=folder, tracking_uri=str(tmp_path / "s")).apply()
+
+
+SPARK_VIEW = textwrap.dedent(
+    """
+    entities:
+      - {name: applicant, join_keys: [applicant_id]}
+    feature_views:
+      - name: lake_finances
+        entities: [applicant]
+        schema: [{name: income, dtype: Float64}]
+        source: {table: lake.finances, timestamp_field: event_time, created_timestamp_column: created}
+    """
+)
+
+
+def test_a_yaml_source_may_be_a_spark_table(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "definitions.yaml").write_text(SPARK_VIEW)
+    view = FeatureStore(repo_path=folder, tracking_uri=str(tmp_path / "s")).get_feature_view("lake_finances")
+    assert view.source == SparkSource(table="lake.finances", timestamp_field="event_time", created_timestamp_column="created")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("{table: lake.finances,", "{table: lake.finances, path: data/f.parquet,"), r"definitions.yaml:8: .*source: give 'path' \(a file\) or 'table' \(a Spark table\), not both"),
+        (("{table: lake.finances,", "{"), r"definitions.yaml:8: .*source needs 'path' \(a Parquet or CSV file\) or 'table' \(a Spark table\)"),
+        (("{table: lake.finances,", "{table: lake.finances, file_format: csv,"), r"definitions.yaml:8: .*source \(a Spark table\): unknown key 'file_format'"),
+        (("{table: lake.finances,", "{table: '  ',"), r"definitions.yaml:8: .*source: table must name a Spark table"),
+        (("{table: lake.finances,", "{table: [a],"), r"definitions.yaml:8: .*source: table must name a Spark table.*got \['a'\]"),
+        (("timestamp_field: event_time, ", ""), r"definitions.yaml:8: .*source needs 'timestamp_field'"),
+    ],
+)
+def test_yaml_spark_table_mistakes_name_the_field(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    text = SPARK_VIEW.replace(*change)
+    assert text != SPARK_VIEW
+    (folder / "definitions.yaml").write_text(text)
+    with pytest.raises(ValidationError, match=message):
+        FeatureStore(repo_path=folder, tracking_uri=str(tmp_path / "s")).list_feature_views()

@@ -218,7 +218,8 @@ class PostgreSQLSource:
 @dataclass(frozen=True, kw_only=True)
 class SparkSource:
     """Features in a Spark table or view (``db.table``, as the session's catalog names it),
-    read by the Spark offline engine (``offline_engine: spark``) only."""
+    read by Spark only: training sets need ``offline_engine: spark``; ``materialize`` reads it
+    through Spark whatever the engine. In YAML: ``source: {table: db.table, ...}``."""
 
     table: str
     timestamp_field: str
@@ -236,8 +237,8 @@ class SparkSource:
     def sql(self, repo: Path) -> str:
         raise ValidationError(
             f"SparkSource(table={self.table!r}) is read by the Spark engine only: set "
-            "offline_engine: spark in the repository's feature_store.yaml (materializing it into "
-            "the online store, which runs on DuckDB, is not offered)"
+            "offline_engine: spark in the repository's feature_store.yaml (materialize reads it "
+            "through Spark whatever the engine)"
         )
 
     def to_spec(self) -> dict[str, Any]:

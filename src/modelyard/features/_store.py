@@ -30,6 +30,7 @@ from modelyard.features._definitions import (
 )
 from modelyard.features._entity_keys import KeySpec, cap, check_request_value, encode_keys
 from modelyard.features._materialize import materialize_view
+from modelyard.features._materialize_spark import materialize_view_spark
 from modelyard.features._offline import (
     Engine,
     OfflineQuery,
@@ -336,7 +337,8 @@ class FeatureStore:
         return plan
 
     def apply(self, objects: Sequence[Definition] | None = None) -> Plan:
-        """Record the definitions (all of the repo's by default); checks every source first."""
+        """Record the definitions (all of the repo's by default); checks every source first
+        (a ``SparkSource`` through Spark: it can be materialized on any engine)."""
         if objects is not None:
             self._definitions = list(
                 {(_kind(d), d.name): d for d in [*(self._definitions or []), *objects]}.values()
@@ -345,7 +347,7 @@ class FeatureStore:
         definitions = list(objects) if objects is not None else self._loaded()
         con = self._duckdb()
         for view in (d for d in definitions if isinstance(d, FeatureView)):
-            if isinstance(view.source, SparkSource) and self.settings.offline_engine == "spark":
+            if isinstance(view.source, SparkSource):  # only Spark reads it, whatever the engine
                 check_spark_source(spark_session(self.settings.spark), view, self.repo_path, applying=True)
             else:
                 check_source(con, view, self.repo_path, applying=True)
@@ -514,7 +516,11 @@ class FeatureStore:
 
         Each view is written as a new generation of its online rows, switched in atomically
         when complete: readers see the previous values or the new ones, never a mix, and a
-        materialization that fails or is killed leaves the previous generation serving."""
+        materialization that fails or is killed leaves the previous generation serving.
+
+        With ``offline_engine: spark`` (and for any view whose source is a ``SparkSource``)
+        Spark computes the latest rows, with the same answers, and the driver writes them
+        partition by partition into that one generation."""
         if end_date <= start_date:
             raise ValidationError(f"materialize: end {end_date} is not after start {start_date}")
         counts: dict[str, int] = {}
@@ -564,16 +570,28 @@ class FeatureStore:
     def _materialize_view(
         self, view: FeatureView, start: int, end: int, progress: bool, *, incremental: bool
     ) -> int:
-        written = materialize_view(
-            self._duckdb(),
-            self.online_store,
-            self.project,
-            view,
-            self.repo_path,
-            (start, end),
-            progress=progress,
-            incremental=incremental,
-        )
+        if self.settings.offline_engine == "spark" or isinstance(view.source, SparkSource):
+            written = materialize_view_spark(
+                spark_session(self.settings.spark),
+                self.online_store,
+                self.project,
+                view,
+                self.repo_path,
+                (start, end),
+                progress=progress,
+                incremental=incremental,
+            )
+        else:
+            written = materialize_view(
+                self._duckdb(),
+                self.online_store,
+                self.project,
+                view,
+                self.repo_path,
+                (start, end),
+                progress=progress,
+                incremental=incremental,
+            )
         self._client.store.features.record_materialization(
             self.project, view.name, self.online_store.uri, start, end, written
         )

@@ -13,6 +13,10 @@ feature_views:
       - {name: segment, dtype: String}
     source: {path: data/finances.parquet, timestamp_field: event_time, created_timestamp_column: created}
     owner: risk-team
+  - name: lake_finances           # a table of the Spark session's catalog (Spark engine)
+    entities: [applicant]
+    schema: [{name: income, dtype: Float64}]
+    source: {table: lake.finances, timestamp_field: event_time}
 feature_services:
   - {name: credit_v1, features: [finances, "bureau:open_loans"]}
 ```
@@ -38,6 +42,7 @@ from modelyard.features._definitions import (
     Field,
     FileSource,
 )
+from modelyard.features._sources import SparkSource
 
 _DTYPES = {d.value: d for d in DType} | {"Float64": DType.FLOAT64, "Float32": DType.FLOAT32, "Int64": DType.INT64, "Int32": DType.INT32, "String": DType.STRING, "Bool": DType.BOOL, "UnixTimestamp": DType.DATETIME}
 
@@ -102,6 +107,33 @@ def _ttl(reader: _Reader, value: Any, line: int) -> timedelta | None:
         raise reader.fail(line, str(error)) from None
 
 
+def _source(reader: _Reader, source: _Map, what: str) -> FileSource | SparkSource:
+    """A file (``path:``) or a table of the Spark session's catalog (``table:``)."""
+    if "table" in source:
+        if "path" in source:
+            raise reader.fail(source.key_lines["table"], f"{what}: give 'path' (a file) or 'table' (a Spark table), not both")
+        reader.known(source, {"table", "timestamp_field", "created_timestamp_column", "name"}, f"{what} (a Spark table)")
+        table = reader.required(source, "table", what)
+        if not isinstance(table, str) or not table.strip():
+            raise reader.fail(source.key_lines["table"], f"{what}: table must name a Spark table, e.g. lake.driver_stats; got {table!r}")
+        return SparkSource(
+            table=table,
+            timestamp_field=str(reader.required(source, "timestamp_field", what)),
+            created_timestamp_column=source.get("created_timestamp_column"),
+            name=source.get("name"),
+        )
+    reader.known(source, {"path", "timestamp_field", "created_timestamp_column", "name", "file_format"}, what)
+    if "path" not in source:
+        raise reader.fail(source.line, f"{what} needs 'path' (a Parquet or CSV file) or 'table' (a Spark table)")
+    return FileSource(
+        path=str(source["path"]),
+        timestamp_field=str(reader.required(source, "timestamp_field", what)),
+        created_timestamp_column=source.get("created_timestamp_column"),
+        name=source.get("name"),
+        file_format=str(source.get("file_format", "parquet")),
+    )
+
+
 def load_yaml(path: Path, known: dict[tuple[str, str], Any]) -> list[Definition]:
     """Definitions from one YAML file; ``known`` holds definitions from the repository's
     other files (entities and views may be referred to across files)."""
@@ -159,18 +191,11 @@ def load_yaml(path: Path, known: dict[tuple[str, str], Any]) -> list[Definition]
                     raise reader.fail(spec.line, f"{what}: dtype {dtype!r} is not one of {sorted(_DTYPES)}")
                 fields.append(Field(name=reader.required(spec, "name", f"{what}: a schema entry"), dtype=_DTYPES[dtype], description=str(spec.get("description", ""))))
             source = reader.mapping(reader.required(item, "source", what), f"{what}: source", item.line)
-            reader.known(source, {"path", "timestamp_field", "created_timestamp_column", "name", "file_format"}, f"{what}: source")
             view = FeatureView(
                 name=reader.required(item, "name", "a feature view"),
                 entities=chosen,
                 schema=fields,
-                source=FileSource(
-                    path=str(reader.required(source, "path", f"{what}: source")),
-                    timestamp_field=str(reader.required(source, "timestamp_field", f"{what}: source")),
-                    created_timestamp_column=source.get("created_timestamp_column"),
-                    name=source.get("name"),
-                    file_format=str(source.get("file_format", "parquet")),
-                ),
+                source=_source(reader, source, f"{what}: source"),
                 ttl=_ttl(reader, item.get("ttl"), item.key_lines.get("ttl", item.line)),
                 online=bool(item.get("online", True)),
                 description=str(item.get("description", "")),
