@@ -55,8 +55,11 @@ def test_plain_and_general_paths_answer_alike(
     running.server.tally.flush()
     metrics = running.http.get("/metrics").text
     line = next(
-        x for x in metrics.splitlines()
-        if x.startswith("modelyard_requests_total{") and 'status="200"' in x and 'endpoint="cancer"' in x
+        x
+        for x in metrics.splitlines()
+        if x.startswith("modelyard_requests_total{")
+        and 'status="200"' in x
+        and 'endpoint="cancer"' in x
     )
     assert line.endswith(" 4.0"), line
 
@@ -80,7 +83,9 @@ def test_plain_path_errors_are_the_general_paths(
         answer = running.http.post(url, json=body)
         assert answer.status_code == status, (body if len(str(body)) < 300 else "...", answer.text)
         assert said in answer.json()["error"]["message"], answer.text
-    bad_json = running.http.post(url, content=b'{"records": [', headers={"content-type": "application/json"})
+    bad_json = running.http.post(
+        url, content=b'{"records": [', headers={"content-type": "application/json"}
+    )
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["error"]["message"]
     assert counted["answered"] == 0
 
@@ -107,7 +112,9 @@ def test_weighted_routes_take_the_plain_path_and_rotate(
     )
     running = serve(str(deployment))
     routes = [
-        running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}).json()["version"]
+        running.http.post(
+            "/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}
+        ).json()["version"]
         for _ in range(10)
     ]
     assert sorted(set(routes)) == ["1", "2"] and routes.count("1") == 5

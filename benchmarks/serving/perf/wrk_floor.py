@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as perf  # noqa: E402  (perf/run.py: register, deployments, serve, serve_floor)
+import run as perf  # perf/run.py: register, deployments, serve, serve_floor
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -51,9 +51,23 @@ def serve_lean_sklearn(folder: Path, body: bytes) -> tuple[subprocess.Popen[byte
     env = {**os.environ, "BC_PICKLE": str(folder / "bc.pkl"), "BC_META": str(folder / "bc.json")}
     proc = subprocess.Popen(
         [
-            str(perf.VENV_BIN / "python"), "-m", "uvicorn", "lean_app:app", "--app-dir", str(HERE.parent),
-            "--port", str(port), "--workers", "2", "--loop", "uvloop", "--http", "httptools",
-            "--log-level", "warning", "--no-access-log",
+            str(perf.VENV_BIN / "python"),
+            "-m",
+            "uvicorn",
+            "lean_app:app",
+            "--app-dir",
+            str(HERE.parent),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+            "--no-access-log",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -83,7 +97,9 @@ def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
     )
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50, p99, errors = (re.search(rf"{k} (\d+)", out) for k in ("P50", "P99", "ERRORS"))
@@ -98,7 +114,9 @@ def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=str(HERE / "wrk_floor.json"))
@@ -123,7 +141,7 @@ def main() -> None:
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
             names = list(servers)
             for repeat in range(args.repeats):
-                order = names[repeat % len(names):] + names[: repeat % len(names)]
+                order = names[repeat % len(names) :] + names[: repeat % len(names)]
                 for name in order:
                     _, base, path = servers[name]
                     runs[name].append(wrk(base + path, body, args.seconds, folder / "post.lua"))
@@ -135,14 +153,23 @@ def main() -> None:
             for proc, _, _ in servers.values():
                 proc.wait(timeout=30)
     summary: dict[str, Any] = {
-        name: {k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "errors")}
+        name: {
+            k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "errors")
+        }
         for name, rs in runs.items()
     }
-    result = {"load_average_before": load_before, "load_average_after": load_after, "summary": summary, "runs": runs}
+    result = {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "summary": summary,
+        "runs": runs,
+    }
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"load average before {load_before}, after {load_after}; medians of {args.repeats}")
     floors = {"sklearn": "lean scikit-learn", "onnx": "lean ONNX"}
-    print(f"{'server':26s} {'req/s':>8s} {'of floor':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}")
+    print(
+        f"{'server':26s} {'req/s':>8s} {'of floor':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}"
+    )
     for name, s in summary.items():
         kind = name.split()[-1].removesuffix("-nolog")
         floor = summary[floors[kind]]["req_s"] if kind in floors else s["req_s"]
