@@ -51,3 +51,28 @@ def test_a_truncated_stream_fails_as_pickle_fails() -> None:
     data = bytearray(pickle.dumps(np.arange(BIG, dtype=np.float64), protocol=5))[:-100]
     with pytest.raises((pickle.UnpicklingError, EOFError, ValueError)):
         loads(data)
+
+
+def test_a_large_file_is_read_into_a_private_mapping_and_loaded_in_place(tmp_path: Any) -> None:
+    """Files of HUGE_PAGES_FROM bytes or more are read into an anonymous private mapping
+    (asked for 2 MiB pages) instead of a bytearray: same bytes, same hash, arrays built on it."""
+    import hashlib
+    import mmap
+
+    from modelyard.artifacts import read_hashed
+    from modelyard.artifacts._read import HUGE_PAGES_FROM
+
+    model = {"weights": np.arange(HUGE_PAGES_FROM // 8 + 1000, dtype=np.float64), "name": "m"}
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model, protocol=5))
+    data, digest = read_hashed(path)
+    assert isinstance(data, mmap.mmap)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    loaded = loads(data, cloudpickle.loads)
+    assert np.array_equal(loaded["weights"], model["weights"]) and loaded["name"] == "m"
+    assert np.shares_memory(loaded["weights"], np.frombuffer(data, dtype=np.uint8))  # no copy
+    path.write_bytes(b"changed after the read")  # the mapping is private: the loaded bytes stay
+    loaded["weights"][0] = -1.0
+    assert loaded["weights"][0] == -1.0 and loaded["weights"][1] == 1.0
+    small, _ = read_hashed(tmp_path / "model.pkl")
+    assert type(small) is bytearray and bytes(small) == b"changed after the read"

@@ -2,6 +2,6 @@
 
 from modelyard.artifacts._cas import ContentAddressedStore
 from modelyard.artifacts._paths import files_under, path_inside
-from modelyard.artifacts._read import read_hashed
+from modelyard.artifacts._read import Buffer, read_hashed
 
-__all__ = ["ContentAddressedStore", "files_under", "path_inside", "read_hashed"]
+__all__ = ["Buffer", "ContentAddressedStore", "files_under", "path_inside", "read_hashed"]

@@ -24,7 +24,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from modelyard.artifacts._paths import path_inside
 from modelyard.artifacts._progress import callback_for
-from modelyard.artifacts._read import read_hashed
+from modelyard.artifacts._read import Buffer, read_hashed
 from modelyard.core.errors import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -35,7 +35,7 @@ from modelyard.core.hashing import CHUNK_SIZE, check_digest, sha256_bytes, sha25
 from modelyard.core.validation import check_artifact_path
 
 log = logging.getLogger("modelyard.artifacts")
-_Data = TypeVar("_Data", bytes, bytearray)
+_Data = TypeVar("_Data", bytes, Buffer)
 
 # fsspec protocol -> the package that implements it (its extra comes from core.extras)
 _PROTOCOL_PACKAGES = {
@@ -225,7 +225,7 @@ class ContentAddressedStore:
 
         return self._checked(digest, read)
 
-    def read_blob(self, digest: str) -> bytearray:
+    def read_blob(self, digest: str) -> Buffer:
         """The blob's bytes in a new buffer, read once and hashed as read (``read_hashed``),
         after checking they hash to ``digest``: what a loader unpickles in place. Local
         stores only (others fetch into a cache)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from modelyard.artifacts import Buffer
 from modelyard.core.errors import IntegrityError, UntrustedModelError, ValidationError
 from modelyard.core.hashing import sha256_bytes
 from modelyard.core.ids import now_ms
@@ -65,8 +66,8 @@ def _example_of(bundle: BundleFolder, manifest: Manifest) -> pd.DataFrame | None
     return _example_frame_of(bundle.read(manifest.input_example, "input_example"), manifest)
 
 
-def _example_frame_of(data: bytes | bytearray, manifest: Manifest) -> pd.DataFrame:
-    payload = json.loads(data.decode("utf-8"))
+def _example_frame_of(data: bytes | Buffer, manifest: Manifest) -> pd.DataFrame:
+    payload = json.loads(str(data, "utf-8"))
     frame = pd.DataFrame(payload["data"], columns=payload["columns"])
     if manifest.signature is not None:
         for spec in manifest.signature.inputs:
@@ -283,7 +284,7 @@ def verified_manifest(
 
 
 def manifest_from_bytes(
-    data: bytes | bytearray, expected_files: Mapping[str, str], *, where: str, place: str
+    data: bytes | Buffer, expected_files: Mapping[str, str], *, where: str, place: str
 ) -> Manifest:
     """The manifest in ``data`` (read from ``place``), or IntegrityError: its bytes must hash
     to the digest recorded for ``modelyard.yaml`` in ``expected_files`` before they are

@@ -39,7 +39,7 @@ class LightGBMFlavor:
     def load(self, bundle: BundleFolder, config: dict[str, Any]) -> Any:
         if config.get("kind") == "booster":
             text = bundle.read(config.get("model_file", BOOSTER_FILE), "model_file")
-            return lightgbm.Booster(model_str=text.decode("utf-8"))
+            return lightgbm.Booster(model_str=str(text, "utf-8"))
         return _pickled.load(bundle, config)
 
     def predict(self, raw: Any, frame: Any) -> Any:

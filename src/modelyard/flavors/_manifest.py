@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from modelyard.artifacts import path_inside, read_hashed
+from modelyard.artifacts import Buffer, path_inside, read_hashed
 from modelyard.core.errors import IntegrityError, ValidationError
 from modelyard.core.hashing import CHUNK_SIZE, check_digest
 from modelyard.core.signature import Signature
@@ -95,10 +95,10 @@ class Manifest:
             raise ValidationError(f"{where} lacks the field {error.args[0]!r}") from None
 
     @classmethod
-    def parse(cls, data: bytes | bytearray, where: str) -> Manifest:
+    def parse(cls, data: bytes | Buffer, where: str) -> Manifest:
         """The manifest in ``data`` (the bytes of a ``modelyard.yaml``)."""
         try:
-            loaded = yaml.load(data.decode("utf-8"), Loader=_SafeLoader)
+            loaded = yaml.load(str(data, "utf-8"), Loader=_SafeLoader)
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ValidationError(f"{where} is not valid YAML: {error}") from error
         return cls.from_dict(loaded, where)
@@ -158,7 +158,7 @@ class BundleFolder:
     root: Path
     names: frozenset[str]
     digests: Mapping[str, str] | None = None
-    blobs: Callable[[str], bytes | bytearray] | None = None
+    blobs: Callable[[str], bytes | Buffer] | None = None
     label: str | None = None
 
     @classmethod
@@ -173,7 +173,7 @@ class BundleFolder:
 
     @classmethod
     def in_place(
-        cls, files: Mapping[str, str], blobs: Callable[[str], bytes | bytearray], label: str
+        cls, files: Mapping[str, str], blobs: Callable[[str], bytes | Buffer], label: str
     ) -> BundleFolder:
         """A registered bundle read straight from its blobs (``label`` names it in errors)."""
         return cls(Path(), frozenset(files), dict(files), blobs, label)
@@ -182,7 +182,7 @@ class BundleFolder:
     def where(self) -> str:
         return self.label if self.label is not None else str(self.root)
 
-    def read(self, name: object, field_name: str) -> bytes | bytearray:
+    def read(self, name: object, field_name: str) -> bytes | Buffer:
         """The bytes of the listed file ``name`` (named by the config field ``field_name``),
         verified as described above."""
         listed = self._listed(name, field_name)

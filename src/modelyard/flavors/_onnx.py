@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from modelyard.artifacts import Buffer
 from modelyard.core.signature import Signature
 from modelyard.flavors._base import Saved, requirement, version_of
 from modelyard.flavors._fitted import signature_from
@@ -18,12 +19,12 @@ from modelyard.flavors._manifest import BundleFolder
 MODEL_FILE = "model.onnx"
 
 
-def session(model: Path | bytes | bytearray) -> ort.InferenceSession:
+def session(model: Path | bytes | Buffer) -> ort.InferenceSession:
     """An inference session on a graph file, or on a graph's bytes (a bundle's, verified)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     options.intra_op_num_threads = 1  # one request, one core; servers scale with workers
-    source = bytes(model) if isinstance(model, (bytes, bytearray)) else str(model)
+    source = str(model) if isinstance(model, Path) else bytes(model)
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])
 
 

@@ -18,10 +18,13 @@ the stream is parsed to find frames, never trusted to be well formed.
 
 from __future__ import annotations
 
+import mmap
 import pickle
 import struct
 from collections.abc import Callable
 from typing import Any
+
+from modelyard.artifacts import Buffer
 
 _PROTO = 0x80
 _FRAME = 0x95
@@ -36,10 +39,11 @@ _FROMBUFFER_TAILS = tuple(
 )
 
 
-def loads(data: bytes | bytearray, load: Callable[..., Any] = pickle.loads) -> Any:
+def loads(data: bytes | Buffer, load: Callable[..., Any] = pickle.loads) -> Any:
     """``load(data)``, with numpy arrays stored in-band built on ``data``'s memory when
-    ``data`` is a (writable) bytearray; ``load`` is ``pickle.loads`` or ``cloudpickle.loads``."""
-    plan = _plan(data) if isinstance(data, bytearray) else None
+    ``data`` is writable (a bytearray or a private mapping, as ``read_hashed`` gives); ``load``
+    is ``pickle.loads`` or ``cloudpickle.loads``."""
+    plan = _plan(data) if isinstance(data, bytearray | mmap.mmap) else None
     if plan is None:
         return load(data)
     stream, spans = plan
@@ -47,7 +51,7 @@ def loads(data: bytes | bytearray, load: Callable[..., Any] = pickle.loads) -> A
     return load(stream, buffers=[view[start:end] for start, end in spans])
 
 
-def _plan(data: bytearray) -> tuple[bytes, list[tuple[int, int]]] | None:
+def _plan(data: Buffer) -> tuple[bytes, list[tuple[int, int]]] | None:
     """The stream with eligible arrays replaced by NEXT_BUFFER, and their (start, end) in
     ``data``; None when nothing (or too little) is eligible or the layout is not the one
     described in the module's docstring."""

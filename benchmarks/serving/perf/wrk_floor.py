@@ -1,0 +1,182 @@
+"""Throughput against the lean floor with wrk: modelyard's scoring server and the lean servers
+side by side, each model path (issue 14's first table).
+
+    .venv/bin/python benchmarks/serving/perf/wrk_floor.py [--repeats 3] [--seconds 10]
+
+* Model: perf/run.py's GBM-100 on breast cancer (30 float columns), registered with an ONNX
+  graph; every server has ``--workers 2`` and is driven by ``wrk -t2 -c16`` with the same
+  single-row native-JSON body (wrk must be on PATH: ``apt-get install wrk``).
+* Servers: modelyard with ``engine: native`` (scikit-learn) and ``engine: onnx``, each with
+  the prediction log on and off; the lean scikit-learn server (``../lean_app.py``: JSON, array,
+  ``predict``) and the lean ONNX server (``lean_onnx.py``: JSON, float32 array, one
+  onnxruntime run, labels and probabilities).
+* Every repeat runs every server once, in a rotated order; the figures are medians over the
+  repeats. wrk shares the machine's two cores with the server, as in the issue's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as perf  # perf/run.py: register, deployments, serve, serve_floor
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+
+
+def serve_lean_sklearn(folder: Path, body: bytes) -> tuple[subprocess.Popen[bytes], str, str]:
+    """The lean scikit-learn server on the same fitted model (pickled by this script)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
+    (folder / "bc.pkl").write_bytes(pickle.dumps(model))
+    (folder / "bc.json").write_text(json.dumps({"columns": list(X.columns)}))
+    port = perf.free_port()
+    env = {**os.environ, "BC_PICKLE": str(folder / "bc.pkl"), "BC_META": str(folder / "bc.json")}
+    proc = subprocess.Popen(
+        [
+            str(perf.VENV_BIN / "python"),
+            "-m",
+            "uvicorn",
+            "lean_app:app",
+            "--app-dir",
+            str(HERE.parent),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"{base}/predict", content=body, timeout=1).status_code == 200:
+                return proc, base, "/predict"
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the lean scikit-learn server did not start")
+
+
+def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n'
+        f"wrk.body = [[{body.decode()}]]\n"
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("P50 %d\\nP99 %d\\nERRORS %d\\n", latency:percentile(50), '
+        "latency:percentile(99), summary.errors.status + summary.errors.connect + summary.errors.read"
+        " + summary.errors.write + summary.errors.timeout))\nend\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50, p99, errors = (re.search(rf"{k} (\d+)", out) for k in ("P50", "P99", "ERRORS"))
+    if not (found and p50 and p99 and errors):
+        raise RuntimeError(f"wrk said:\n{out}")
+    return {
+        "req_s": float(found.group(1)),
+        "p50_ms": int(p50.group(1)) / 1000,
+        "p99_ms": int(p99.group(1)) / 1000,
+        "errors": int(errors.group(1)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--out", default=str(HERE / "wrk_floor.json"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        store = folder / "store"
+        body = perf.register(store)
+        deploys = perf.deployments(folder)
+        src = ROOT / "src"
+        servers: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
+        try:
+            for name in ("sklearn", "sklearn-nolog", "onnx", "onnx-nolog"):
+                proc, base = perf.serve(src, store, deploys[name], folder / f"home-{name}")
+                servers[f"modelyard {name}"] = (proc, base, perf.PATH)
+            servers["lean scikit-learn"] = serve_lean_sklearn(folder, body)
+            proc, base = perf.serve_floor(store, body)
+            servers["lean ONNX"] = (proc, base, perf.PATH)
+            for _, base, path in servers.values():  # warm-up
+                wrk(base + path, body, 2, folder / "post.lua")
+            load_before = os.getloadavg()
+            runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
+            names = list(servers)
+            for repeat in range(args.repeats):
+                order = names[repeat % len(names) :] + names[: repeat % len(names)]
+                for name in order:
+                    _, base, path = servers[name]
+                    runs[name].append(wrk(base + path, body, args.seconds, folder / "post.lua"))
+                    print(f"  repeat {repeat + 1} {name:24s} {runs[name][-1]}", flush=True)
+            load_after = os.getloadavg()
+        finally:
+            for proc, _, _ in servers.values():
+                proc.terminate()
+            for proc, _, _ in servers.values():
+                proc.wait(timeout=30)
+    summary: dict[str, Any] = {
+        name: {
+            k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "errors")
+        }
+        for name, rs in runs.items()
+    }
+    result = {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "summary": summary,
+        "runs": runs,
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"load average before {load_before}, after {load_after}; medians of {args.repeats}")
+    floors = {"sklearn": "lean scikit-learn", "onnx": "lean ONNX"}
+    print(
+        f"{'server':26s} {'req/s':>8s} {'of floor':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}"
+    )
+    for name, s in summary.items():
+        kind = name.split()[-1].removesuffix("-nolog")
+        floor = summary[floors[kind]]["req_s"] if kind in floors else s["req_s"]
+        print(
+            f"{name:26s} {s['req_s']:8.0f} {100 * s['req_s'] / floor:8.0f}% {s['p50_ms']:7.2f} {s['p99_ms']:7.2f} {s['errors']:6.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
