@@ -121,3 +121,19 @@ def test_token_create_prints_the_hash_entry() -> None:
     assert data["entry"] == {"name": "web", "sha256": hash_token(data["token"]), "scopes": ["predict", "feedback"]}
     bad = CliRunner().invoke(app, ["token", "create", "--scope", "admin"])
     assert bad.exit_code == 2 and "admin" in bad.output
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_garbage_collectors_walk(registered: Registered) -> None:
+    """A `modelyard serve` worker moves everything alive after loading (imports, models) out of
+    the cyclic collector's reach, so full collections walk only what requests create."""
+    code = (
+        "import gc\n"
+        "import modelyard.serving._main as worker\n"
+        "print(gc.get_freeze_count(), len(gc.get_objects(generation=2)))\n"
+    )
+    env = {**os.environ, "MODELYARD_SERVE_TARGET": "models:/cancer@champion", "MODELYARD_TRACKING_URI": registered.uri}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    frozen, oldest = map(int, out.stdout.split())
+    assert frozen > 100_000  # the imports and the model
+    assert oldest < frozen // 10  # nothing of it left for a full collection to walk
