@@ -8,11 +8,9 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -26,29 +24,19 @@ from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
 from modelyard.http import STATUS, PayloadTooLarge, cap_message, parse_json, read_body, shown
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
-from modelyard.serving._batcher import Batcher, QueueFull
+from modelyard.serving._batcher import Batcher
 from modelyard.serving._feedback import REQUEST_ID, parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
 from modelyard.serving._runtime import Endpoint, Route, Runtime
-from modelyard.serving._scorer import Output, Scorer
+from modelyard.serving._scorer import Scorer
+from modelyard.serving._scoring import ClientError, ScoringPath
 from modelyard.serving._tally import Tally
 
 log = logging.getLogger("modelyard.serving")
-_T = TypeVar("_T")
 _JSON = "application/json"
 _CSV = ("text/csv", "application/csv")
-
-
-class ClientError(Exception):
-    """A 4xx answer with a JSON error naming the field."""
-
-    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.kind = kind
-        self.headers = headers or {}
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None, background: BackgroundTask | None = None) -> Response:
@@ -78,7 +66,7 @@ def _status_of(error: Exception) -> int | None:
     return None
 
 
-class ScoringServer:
+class ScoringServer(ScoringPath):
     """Holds the runtime, the prediction log, metrics and auth; builds the Starlette app."""
 
     def __init__(self, target: str, *, tracking_uri: str | None = None, watch: bool = True) -> None:
@@ -157,23 +145,6 @@ class ScoringServer:
 
     async def _body(self, request: Request) -> bytes:
         return await read_body(request, self.max_body)
-
-    # -- work off the event loop -----------------------------------------------------------
-
-    async def _off(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """Run ``fn`` in the scoring thread pool (at most ``score_threads`` at once; the rest
-        wait without holding the event loop), so health checks and small requests go on."""
-        return await anyio.to_thread.run_sync(partial(fn, *args), limiter=self._limiter)
-
-    @staticmethod
-    async def _inline(fn: Callable[..., _T], *args: Any) -> _T:
-        return fn(*args)
-
-    def _offload(self, body: bytes) -> Callable[..., Awaitable[Any]]:
-        """Where to decode and score a request: in the pool when its body is over
-        ``offload_bytes`` (big batches), else on the loop (a thread hop would cost a small
-        request more than its scoring)."""
-        return self._off if len(body) > self.offload_bytes else self._inline
 
     def _endpoint(self, name: str) -> Endpoint:
         endpoint = self.runtime.endpoints.get(name)
@@ -259,179 +230,6 @@ class ScoringServer:
                     (time.perf_counter() - started) * 1000.0, 1,
                 )
             )
-
-    def _score(
-        self,
-        endpoint: Endpoint,
-        route: Route,
-        build: Callable[[Scorer], Batch],
-        request_id: str,
-        started: float,
-        keys: list[Any] | None,
-        *,
-        want_proba: bool = True,
-    ) -> tuple[Scorer, Batch, Output]:
-        scorer = route.scorer  # read once: a swap during this request does not affect it
-        batch = self._checked(endpoint, scorer, build)
-        return self._score_checked(endpoint, route, scorer, batch, request_id, started, keys, want_proba)
-
-    def _score_checked(
-        self,
-        endpoint: Endpoint,
-        route: Route,
-        scorer: Scorer,
-        batch: Batch,
-        request_id: str,
-        started: float,
-        keys: list[Any] | None,
-        want_proba: bool = True,
-    ) -> tuple[Scorer, Batch, Output]:
-        try:
-            out = scorer.score(batch, want_proba=want_proba)
-        except Exception as error:
-            raise self._model_failure(endpoint, route, scorer, request_id, error) from None
-        self._scored(endpoint, route, scorer, batch, out, request_id, started, keys)
-        return scorer, batch, out
-
-    async def _score_via(
-        self,
-        off: Callable[..., Awaitable[Any]],
-        endpoint: Endpoint,
-        route: Route,
-        build: Callable[[Scorer], Batch],
-        request_id: str,
-        started: float,
-        keys: list[Any] | None,
-    ) -> tuple[Scorer, Batch, Output]:
-        """Score a request where ``off`` says, or, for a small request to an endpoint that
-        batches, together with other requests (``_batcher.py``)."""
-        batcher = self._batcher(endpoint) if off is self._inline else None
-        if batcher is None:
-            return await off(self._score, endpoint, route, build, request_id, started, keys)  # type: ignore[no-any-return]
-        scorer = route.scorer  # read once: the batch is scored by the version it was checked against
-        batch = self._checked(endpoint, scorer, build)
-        if not batcher.joins(scorer, batch):
-            return self._score_checked(endpoint, route, scorer, batch, request_id, started, keys)
-        try:
-            out = await batcher.score(scorer, batch)
-        except QueueFull as error:
-            raise ClientError(503, "Overloaded", str(error), {"retry-after": "1"}) from None
-        except Exception as error:
-            raise self._model_failure(endpoint, route, scorer, request_id, error) from None
-        self._scored(endpoint, route, scorer, batch, out, request_id, started, keys)
-        return scorer, batch, out
-
-    def _batcher(self, endpoint: Endpoint) -> Batcher | None:
-        """The endpoint's batching queue in this worker; a new one when a reloaded deployment
-        changed its settings (the old one still answers what it holds)."""
-        config = endpoint.config.batching
-        if config is None:
-            return None
-        batcher = self._batchers.get(endpoint.name)
-        if batcher is None or batcher.config != config:
-            histogram = self.metrics.batch_rows.labels(endpoint.name)
-            batcher = self._batchers[endpoint.name] = Batcher(config, self._off, histogram.observe)
-        return batcher
-
-    @staticmethod
-    def _checked(endpoint: Endpoint, scorer: Scorer, build: Callable[[Scorer], Batch]) -> Batch:
-        """The request's rows read against ``scorer``'s signature, within the row limit."""
-        batch = build(scorer)
-        if batch.rows > endpoint.config.max_rows:
-            raise ClientError(
-                413, "TooManyRows", f"the request holds {batch.rows} rows; this endpoint takes at most {endpoint.config.max_rows}"
-            )
-        return batch
-
-    def _model_failure(self, endpoint: Endpoint, route: Route, scorer: Scorer, request_id: str, error: Exception) -> Exception:
-        """What to raise when scoring raised ``error``: the model refusing the input
-        (``ModelRejectedInput``) stays a 422; anything else is a model failure, counted and
-        logged, answered 500 without details."""
-        if isinstance(error, SchemaError):
-            return error
-        self.metrics.errors.labels(endpoint.name, route.label).inc()
-        self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "500").inc()
-        log.error(
-            "request %s: model %s version %s raised", request_id, scorer.name, scorer.label, exc_info=error
-        )
-        return ClientError(
-            500, "ModelError", f"the model raised {type(error).__name__} while scoring; request {request_id} is in the server log"
-        )
-
-    def _scored(
-        self,
-        endpoint: Endpoint,
-        route: Route,
-        scorer: Scorer,
-        batch: Batch,
-        out: Output,
-        request_id: str,
-        started: float,
-        keys: list[Any] | None,
-    ) -> None:
-        """Count and log one answered request."""
-        elapsed = time.perf_counter() - started
-        self.tally.add((endpoint.name, route.label, scorer.label), elapsed, batch.rows)
-        self._log(endpoint, route, scorer, batch, out, request_id, elapsed, keys, shadow=False)
-
-    def _log(
-        self,
-        endpoint: Endpoint,
-        route: Route,
-        scorer: Scorer,
-        batch: Batch,
-        out: Output,
-        request_id: str,
-        elapsed: float,
-        keys: list[Any] | None,
-        *,
-        shadow: bool,
-    ) -> None:
-        writer = self.writer
-        if writer is None:
-            return
-        writer.log(  # a full queue is counted by the writer and reported at /metrics
-            LoggedRequest(
-                request_id=request_id,
-                timestamp=time.time(),
-                endpoint=endpoint.name,
-                route=route.label,
-                model=scorer.name,
-                version=scorer.label,
-                shadow=shadow,
-                status=200,
-                latency_ms=elapsed * 1000.0,
-                rows=batch.rows,
-                inputs={} if batch.matrix is not None else batch.columns,
-                matrix=batch.matrix,
-                matrix_names=scorer.spec.name_tuple if batch.matrix is not None else (),
-                predictions=out.predictions,
-                scores=out.scores,
-                entity_keys=keys,
-            )
-        )
-
-    def _shadow_task(
-        self, endpoint: Endpoint, build: Callable[[Scorer], Batch], request_id: str, keys: list[Any] | None
-    ) -> BackgroundTask | None:
-        if not endpoint.shadows:
-            return None
-
-        def run() -> None:
-            for route in endpoint.shadows:
-                started = time.perf_counter()
-                scorer = route.scorer
-                try:
-                    batch = build(scorer)
-                    out = scorer.score(batch)
-                except Exception as error:
-                    self.metrics.errors.labels(endpoint.name, route.label).inc()
-                    log.warning("shadow %s/%s failed on request %s: %s", endpoint.name, route.label, request_id, error)
-                    continue
-                self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "shadow").inc()
-                self._log(endpoint, route, scorer, batch, out, request_id, time.perf_counter() - started, keys, shadow=True)
-
-        return BackgroundTask(run)
 
     # -- native API --------------------------------------------------------------------------
 
