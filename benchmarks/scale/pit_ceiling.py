@@ -314,6 +314,16 @@ def main() -> None:
                         "python benchmarks/scale/pit_ceiling.py",
                         f"--size {size}",
                         f"--engine {engine}",
+                        *(
+                            [f"--memory-limit {args.memory_limit}"]
+                            if engine == "duckdb" and args.memory_limit != "4GB"
+                            else []
+                        ),
+                        *(
+                            [f"--driver-memory {args.driver_memory}"]
+                            if engine == "spark" and args.driver_memory != "6g"
+                            else []
+                        ),
                     ]
                 ),
             )

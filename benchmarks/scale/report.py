@@ -47,7 +47,7 @@ def pit() -> None:
     print("|---|---|---:|---|---:|---:|---:|---|---|")
     for r in _load("pit"):
         engine = (
-            "DuckDB (memory_limit 4GB)"
+            f"DuckDB (memory_limit {r['memory_limit']})"
             if r["engine"] == "duckdb"
             else f"Spark local[2] (driver {r['driver_memory']})"
         )
@@ -75,7 +75,7 @@ def score() -> None:
         other = f"{r['peak_largest_other_mib']:,}" if r.get("peak_largest_other_mib") else "—"
         if "rows" in r:
             print(
-                f"| {_n(r['input_rows'])} | {r['engine']} | {r['seconds']:,.1f} s | {r['rows_per_second']:,} "
+                f"| {_n(r['input_rows'])} | {r['engine']}{' --workers ' + str(r['workers']) if r.get('workers') else ''} | {r['seconds']:,.1f} s | {r['rows_per_second']:,} "
                 f"| {r['wall_s']:,.1f} s | {r['peak_child_mib']:,} / {other} / {jvm} MiB | {r['peak_tree_mib']:,} MiB "
                 f"| `{r['prediction_checksum']}` | `{r['score_checksum']}` | {_load_avg(r)} |"
             )

@@ -132,6 +132,7 @@ def main() -> None:
         action="store_false",
         help="skip the row-by-row comparison of the engines' outputs (a join on row_id)",
     )
+    parser.add_argument("--workers", type=int, help="--workers for local and ray (default: theirs)")
     parser.add_argument("--generate-only", action="store_true", help="write the data, run nothing")
     args = parser.parse_args()
     work = Path(args.work)
@@ -174,6 +175,8 @@ def main() -> None:
                 str(store),
                 "--json",
             ]
+            if args.workers is not None and engine != "spark":
+                argv += ["--workers", str(args.workers)]
             result = M.run_child(argv, env, timeout=args.timeout_min * 60)
             if "rows" in result:
                 result.update(checksums(str(out)))
@@ -186,7 +189,9 @@ def main() -> None:
                 input_rows=rows,
                 engine=engine,
                 measured=datetime.now().astimezone().isoformat(timespec="seconds"),
-                command=f"python benchmarks/scale/score_ceiling.py --size {size} --engine {engine}",
+                workers=args.workers,
+                command=f"python benchmarks/scale/score_ceiling.py --size {size} --engine {engine}"
+                + (f" --workers {args.workers}" if args.workers is not None else ""),
             )
             results.append(result)
             M.save("scale-score-ceiling", result)
