@@ -1,20 +1,47 @@
 """Prints the ceiling benchmarks' results (benchmarks/results/scale-*-ceiling.json) as Markdown.
 
-python benchmarks/scale/report.py
+    python benchmarks/scale/report.py [--all]
+
+Without ``--all``, each command's latest run only (earlier runs stay in the JSON files).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
+ALL = "--all" in sys.argv
+
+
 def _load(name: str) -> list[dict[str, Any]]:
+    """The runs of one benchmark; unless ``--all``, only the latest run of each command (and
+    the latest summary of each size), in the order of sizes."""
     path = RESULTS / f"scale-{name}-ceiling.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    runs: list[dict[str, Any]] = json.loads(path.read_text()) if path.exists() else []
+    if ALL:
+        return runs
+    latest: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        key = r.get("command") or f"summary {r.get('size')} {sorted(r)}"
+        latest.pop(key, None)
+        latest[key] = r
+    order = {"1m": 0, "10m": 1, "100m": 2}
+    engines = ["duckdb", "local", "ray", "spark", "rows", "streamed", "profiles"]
+
+    def rank(r: dict[str, Any]) -> tuple[int, int, str]:
+        kind = str(r.get("engine") or r.get("case") or "")
+        return (
+            order.get(str(r.get("size")), 9),
+            engines.index(kind) if kind in engines else 99,
+            str(r.get("command")),
+        )
+
+    return sorted(latest.values(), key=rank)
 
 
 def _n(value: int) -> str:
@@ -86,6 +113,8 @@ def score() -> None:
             )
     for summary in summaries:
         rows = {k: v for k, v in summary.items() if k.startswith("row_by_row")}
+        if not rows:
+            continue
         print(
             f"\n{summary['size']}: identical checksums {summary['identical_checksums']}; {json.dumps(rows)}"
         )
