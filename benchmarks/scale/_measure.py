@@ -110,6 +110,21 @@ class TreeSampler(threading.Thread):
             self.stop.wait(self.every)
 
 
+def _last_json(out: str) -> dict[str, Any]:
+    """The last JSON object printed: a line, or a document over several lines (the CLI's
+    ``--json``), whatever an engine printed before it."""
+    decoder = json.JSONDecoder()
+    starts = [i for i in range(len(out)) if out[i] == "{" and (i == 0 or out[i - 1] == "\n")]
+    for start in reversed(starts):
+        try:
+            value, _ = decoder.raw_decode(out, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise ValueError(f"no JSON object in the output: {out[-300:]!r}")
+
+
 def run_child(
     argv: list[str], env: dict[str, str] | None = None, timeout: float | None = None
 ) -> dict[str, Any]:
@@ -148,10 +163,7 @@ def run_child(
         tail = err.strip().splitlines()[-15:]
         result["error"] = f"exit {proc.returncode}: " + " | ".join(tail)
     else:
-        try:  # the whole output is one JSON document (the CLI's --json), else its last line
-            result.update(json.loads(out))
-        except json.JSONDecodeError:
-            result.update(json.loads(lines[-1]))
+        result.update(_last_json(out))
     procs = sampler.hwm
     child = procs.get(proc.pid, (0, ""))[0]
     jvm = max((kib for kib, name in procs.values() if name == "java"), default=0)

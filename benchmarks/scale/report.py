@@ -152,7 +152,7 @@ def monitor() -> None:
                 f"same rows {c['same_rows']}, max |ΔKS| {c['max_abs_ks_gap']:.2g}, max relative Δchi² "
                 f"{c['max_rel_chi2_gap']:.2g}, max |Δp| of flagged columns {c['max_abs_p_value_gap_flagged']:.2g}, "
                 f"smallest p of unflagged numeric columns "
-                f"{c['min_p_value_unflagged_numeric']['raw']:.3g} (rows) vs "
+                f"{c['min_p_value_unflagged_numeric']['raw']:.3g} (raw rows) vs "
                 f"{c['min_p_value_unflagged_numeric']['other']:.3g} ({case})"
             )
 
