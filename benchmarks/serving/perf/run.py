@@ -114,62 +114,48 @@ def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    wait_until(proc, lambda: httpx.get(f"{base}/v2/health/ready", timeout=1), f"server {deploy.name} from {src}")
+    return proc, base
+
+
+def wait_until(proc: subprocess.Popen[bytes], probe: Any, what: str) -> None:
+    """Poll ``probe`` (an HTTP call) until it answers 200; kill ``proc`` after 180 s."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/v2/health/ready", timeout=1).status_code == 200:
-                return proc, base
+            if probe().status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(f"server {deploy.name} from {src} did not start")
+    raise RuntimeError(f"{what} did not start")
+
+
+def serve_lean(app: str, app_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A lean server (``module:app`` in ``app_dir``) under uvicorn with uvloop and httptools,
+    2 workers, as the floors run."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "python"), "-m", "uvicorn", app, "--app-dir", str(app_dir),
+            "--port", str(port), "--workers", "2", "--loop", "uvloop", "--http", "httptools",
+            "--log-level", "warning", "--no-access-log",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def serve_floor(store: Path, body: bytes) -> tuple[subprocess.Popen[bytes], str]:
     """The lean ONNX server (lean_onnx.py) on the graph modelyard registered, 2 workers."""
-    port = free_port()
     columns = list(json.loads(body)["records"][0])
-    env = {
-        **os.environ,
-        "LEAN_ONNX": str(store.parent / "bc.onnx"),
-        "LEAN_COLUMNS": json.dumps(columns),
-    }
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "python"),
-            "-m",
-            "uvicorn",
-            "lean_onnx:app",
-            "--app-dir",
-            str(Path(__file__).parent),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(f"{base}{PATH}", content=body, timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the lean ONNX server did not start")
+    env = {"LEAN_ONNX": str(store.parent / "bc.onnx"), "LEAN_COLUMNS": json.dumps(columns)}
+    proc, base = serve_lean("lean_onnx:app", Path(__file__).parent, env)
+    wait_until(proc, lambda: httpx.post(f"{base}{PATH}", content=body, timeout=1), "the lean ONNX server")
+    return proc, base
 
 
 def tree(pid: int) -> list[int]:

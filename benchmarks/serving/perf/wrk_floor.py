@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,43 +46,14 @@ def serve_lean_sklearn(folder: Path, body: bytes) -> tuple[subprocess.Popen[byte
     model = GradientBoostingClassifier(n_estimators=100, max_depth=3, random_state=0).fit(X, y)
     (folder / "bc.pkl").write_bytes(pickle.dumps(model))
     (folder / "bc.json").write_text(json.dumps({"columns": list(X.columns)}))
-    port = perf.free_port()
-    env = {**os.environ, "BC_PICKLE": str(folder / "bc.pkl"), "BC_META": str(folder / "bc.json")}
-    proc = subprocess.Popen(
-        [
-            str(perf.VENV_BIN / "python"),
-            "-m",
-            "uvicorn",
-            "lean_app:app",
-            "--app-dir",
-            str(HERE.parent),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    env = {"BC_PICKLE": str(folder / "bc.pkl"), "BC_META": str(folder / "bc.json")}
+    proc, base = perf.serve_lean("lean_app:app", HERE.parent, env)
+    perf.wait_until(
+        proc,
+        lambda: httpx.post(f"{base}/predict", content=body, timeout=1),
+        "the lean scikit-learn server",
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(f"{base}/predict", content=body, timeout=1).status_code == 200:
-                return proc, base, "/predict"
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the lean scikit-learn server did not start")
+    return proc, base, "/predict"
 
 
 def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:

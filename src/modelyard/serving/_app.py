@@ -30,7 +30,7 @@ from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
 from modelyard.serving._runtime import Endpoint, Route, Runtime
-from modelyard.serving._scorer import Scorer
+from modelyard.serving._scorer import Output, Scorer
 from modelyard.serving._scoring import ClientError, ScoringPath
 from modelyard.serving._tally import Tally
 
@@ -55,6 +55,18 @@ def _error(status: int, kind: str, message: str, request_id: str, headers: dict[
         status,
         {"x-request-id": request_id, **(headers or {})},
     )
+
+
+def _native_answer(request_id: str, endpoint: Endpoint, route: Route, scorer: Scorer, out: Output) -> dict[str, Any]:
+    """The body of a native answer: who answered, then the predictions."""
+    return {
+        "request_id": request_id,
+        "endpoint": endpoint.name,
+        "route": route.label,
+        "model": scorer.name,
+        "version": scorer.label,
+        **proto.native_answer(out),
+    }
 
 
 def _status_of(error: Exception) -> int | None:
@@ -264,14 +276,7 @@ class ScoringServer(ScoringPath):
                 return proto.native_batch(scorer.spec, layout, data)
 
             scorer, batch, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
-            answer = {
-                "request_id": request_id,
-                "endpoint": endpoint.name,
-                "route": route.label,
-                "model": scorer.name,
-                "version": scorer.label,
-                **proto.native_answer(out),
-            }
+            answer = _native_answer(request_id, endpoint, route, scorer, out)
             if explain:
                 frame = await self._off(scorer.explain, batch)
                 answer["explanations"] = frame.to_dict(orient="records")
@@ -310,14 +315,7 @@ class ScoringServer(ScoringPath):
         scorer = route.scorer  # read once: a swap during this request does not affect it
         batch = scorer.spec.from_records(records, "records")
         scorer, batch, out = self._score_checked(endpoint, route, scorer, batch, request_id, started, None)
-        answer = {
-            "request_id": request_id,
-            "endpoint": endpoint.name,
-            "route": route.label,
-            "model": scorer.name,
-            "version": scorer.label,
-            **proto.native_answer(out),
-        }
+        answer = _native_answer(request_id, endpoint, route, scorer, out)
         return _json(answer, headers={"x-request-id": request_id, **self._client_id(request)})
 
     def _take_keys(self, endpoint: Endpoint, layout: str, payload: Any) -> tuple[list[Any] | None, Any]:
