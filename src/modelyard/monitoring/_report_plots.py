@@ -117,5 +117,6 @@ def distribution_png(column: dict[str, Any]) -> str | None:
         ax.bar([i + 0.2 for i in idx], cur, width=0.4, label="current", color="#b42318")
         ax.set_xticks(idx, labels, rotation=30, ha="right")
         ax.set_ylabel("share")
-    ax.legend(loc="upper right", fontsize=8)  # a fixed place: "best" is searched for, slowly, with a warning
+    # a fixed place: "best" is searched for, slowly, with a warning when it takes over a second
+    ax.legend(loc="upper right", fontsize=8)
     return _png(fig)

@@ -119,7 +119,8 @@ def _plots(
             ax.set_xlabel("predicted probability")
             ax.set_ylabel("observed frequency")
             ax.set_title("Calibration")
-            ax.legend(loc="upper left")  # a fixed place: "best" is searched for, slowly, with a warning
+            # a fixed place: "best" is searched for, slowly, with a warning when it takes over a second
+            ax.legend(loc="upper left")
             save("calibration_curve", fig)
     else:
         fig, ax = plt.subplots(figsize=(4.5, 4))

@@ -122,7 +122,8 @@ def plot_metric_history(
         axis.set_title(key)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the curves, never searched for
+        # beside the curves: never searched for ("best" warns when the search takes over a second)
+        axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
