@@ -144,7 +144,9 @@ def test_windows_drift_performance_and_alerts(setup: tuple[Client, Path], receiv
     assert fired[0].actions[1][1] == "sent" and "2 attempt" in fired[0].actions[1][2]
     assert fired[1].actions[0][1] == "failed"  # nothing listens there: recorded, and the rest went on
     assert slept == [0.5, 0.5, 0.5]
-    assert Receiver.bodies[-1]["rule"] == "drift_share > 0.3" and Receiver.bodies[-1]["value"] == 0.5
+    # by rule: the slow receiver's bodies land whenever its sleeps end, in any order with these
+    delivered = [b for b in list(Receiver.bodies) if b["rule"] == "drift_share > 0.3"]
+    assert len(delivered) == 2 and delivered[-1]["value"] == 0.5  # answered 500, then sent again
     assert evaluate(rules[:1], drifted, monitor.client.store.monitoring, sleep=slept.append) == []  # cool-down
     assert evaluate(rules, calm, monitor.client.store.monitoring) == []
     # the report

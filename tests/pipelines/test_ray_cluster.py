@@ -173,11 +173,13 @@ def cluster() -> Iterator[Cluster]:
     # short: Ray's socket paths have a length limit
     root = Path(tempfile.mkdtemp(prefix="modelyard-ray-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "RAY_"))}
-    # a killed node is declared dead after ~1.5 s instead of ~15 s (the cluster's setting, not modelyard's)
+    # a killed node is declared dead after ~1.5 s instead of ~15 s (the cluster's setting, not
+    # modelyard's): its port refuses the checks at once, 3 in a row. A live node that answers
+    # late (a loaded machine starving it of CPU) has 10 s per check, so it is never taken for dead
     env.update(
         RAY_health_check_period_ms="500",
         RAY_health_check_failure_threshold="3",
-        RAY_health_check_timeout_ms="1000",
+        RAY_health_check_timeout_ms="10000",
     )
     # token auth off, whatever ~/.ray/auth_token holds: `ray start` turns it on when that file
     # exists, and a driver given an explicit address does not (Ray's defaults)

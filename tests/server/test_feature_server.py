@@ -19,6 +19,8 @@ from modelyard.features import FeatureStore
 
 from ..features.conftest import REPO, write_data
 
+TIMEOUT = 30  # the server is another process, on a machine that may be loaded
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -36,15 +38,17 @@ def _start(repo: Path, env: dict[str, str], *options: str) -> tuple[subprocess.P
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 120  # a loaded machine may take long to import and start
+    while True:
         try:
-            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                 break
         except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        raise AssertionError(f"server did not start: {proc.communicate()}")
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"server did not start: {proc.communicate()}")
+        time.sleep(0.05)
     assert proc.stdout is not None
     os.set_blocking(proc.stdout.fileno(), False)  # printed before it listened: all there now
     lines = (proc.stdout.read() or b"").decode().splitlines()
@@ -53,7 +57,7 @@ def _start(repo: Path, env: dict[str, str], *options: str) -> tuple[subprocess.P
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.wait(timeout=60)
     for stream in (proc.stdout, proc.stderr):
         if stream:
             stream.close()
@@ -107,6 +111,7 @@ def test_online_features_over_http(server: str) -> None:
             "features": ["finances:income", "bureau:open_loans"],
             "entities": {"applicant_id": [1, 2, 3]},
         },
+        timeout=TIMEOUT,
     )
     assert reply.status_code == 200
     body = reply.json()
@@ -121,6 +126,7 @@ def test_online_features_over_http(server: str) -> None:
     by_service = httpx.post(
         f"{server}/get-online-features",
         json={"feature_service": "credit_v1", "entities": {"applicant_id": [1]}},
+        timeout=TIMEOUT,
     ).json()
     assert by_service["metadata"]["feature_names"] == [
         "applicant_id",
@@ -128,7 +134,7 @@ def test_online_features_over_http(server: str) -> None:
         "debt_ratio",
         "open_loans",
     ]
-    assert httpx.get(f"{server}/openapi.json").json()["paths"]["/get-online-features"]["post"]
+    assert httpx.get(f"{server}/openapi.json", timeout=TIMEOUT).json()["paths"]["/get-online-features"]["post"]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +222,7 @@ def test_client_mistakes_are_4xx_naming_the_field(
     server: str, body: bytes, status: int, message: str
 ) -> None:
     reply = httpx.post(
-        f"{server}/get-online-features", content=body, headers={"content-type": "application/json"}
+        f"{server}/get-online-features", content=body, headers={"content-type": "application/json"}, timeout=TIMEOUT
     )
     assert reply.status_code == status
     assert message in reply.json()["error"]["message"]
@@ -225,14 +231,14 @@ def test_client_mistakes_are_4xx_naming_the_field(
 def test_oversized_bodies_and_unknown_routes(server: str) -> None:
     big = b'{"entities": {"applicant_id": [' + b"1," * 600_000 + b"1]}}"
     reply = httpx.post(
-        f"{server}/get-online-features", content=big, headers={"content-type": "application/json"}
+        f"{server}/get-online-features", content=big, headers={"content-type": "application/json"}, timeout=TIMEOUT
     )
     assert reply.status_code == 413 and "limit" in reply.json()["error"]["message"]
     assert "1,1,1" not in reply.text  # input is never echoed back
-    missing = httpx.get(f"{server}/nowhere/<b>")
+    missing = httpx.get(f"{server}/nowhere/<b>", timeout=TIMEOUT)
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
     assert missing.json()["error"]["type"] == "NotFound" and "<b>" not in missing.text
-    wrong = httpx.get(f"{server}/get-online-features")
+    wrong = httpx.get(f"{server}/get-online-features", timeout=TIMEOUT)
     assert wrong.status_code == 405 and wrong.headers["content-type"] == "application/json"
     assert wrong.json()["error"]["type"] == "MethodNotAllowed" and wrong.headers["allow"] == "POST"
 
@@ -244,13 +250,14 @@ def test_a_body_not_sent_as_json_is_refused_before_it_is_read(
     """A browser form (text/plain, urlencoded) posts without a CORS preflight: refused, 415."""
     body = b'{"features": ["finances:income"], "entities": {"applicant_id": [1]}}'
     headers = {"content-type": content_type} if content_type else {}
-    reply = httpx.post(f"{server}/get-online-features", content=body, headers=headers)
+    reply = httpx.post(f"{server}/get-online-features", content=body, headers=headers, timeout=TIMEOUT)
     assert reply.status_code == 415
     assert reply.json()["error"]["type"] == "UnsupportedMediaType"
     ok = httpx.post(
         f"{server}/get-online-features",
         content=body,
         headers={"content-type": "application/json; charset=utf-8"},
+        timeout=TIMEOUT,
     )
     assert ok.status_code == 200
 
@@ -274,7 +281,7 @@ def test_the_default_store_is_named_and_an_empty_one_flagged(tmp_path: Path) -> 
         text = "".join(lines)
         assert f"online store: sqlite:///{tmp_path / 'home' / 'online.db'} (the default; choose another with --online-store" in text
         assert "warning: nothing is materialized in this store for finances, bureau: every lookup will answer NOT_FOUND" in text
-        reply = httpx.post(f"{base}/get-online-features", json={"features": ["finances:income"], "entities": {"applicant_id": [1]}})
+        reply = httpx.post(f"{base}/get-online-features", json={"features": ["finances:income"], "entities": {"applicant_id": [1]}}, timeout=TIMEOUT)
         assert reply.json()["results"][1]["statuses"] == ["NOT_FOUND"]
     finally:
         _stop(proc)

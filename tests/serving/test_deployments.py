@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,27 @@ def _deployment(tmp_path: Path, body: dict) -> str:
     path = tmp_path / "deployment.yaml"
     path.write_text(yaml.safe_dump(body))
     return str(path)
+
+
+def _poll(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def _edit(target: str, text: str) -> int:
+    """Replace the file whole (the watcher never reads it half-written) with an mtime later
+    than the last one (the watcher compares st_mtime_ns); returns the new mtime."""
+    path = Path(target)
+    before = path.stat().st_mtime_ns
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(text)
+    if temp.stat().st_mtime_ns <= before:
+        os.utime(temp, ns=(before + 1_000_000, before + 1_000_000))
+    os.replace(temp, path)
+    return path.stat().st_mtime_ns
 
 
 def _log(running: Running) -> list[dict]:
@@ -139,14 +161,14 @@ def test_alias_move_under_load_swaps_without_a_failed_request(
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
-    registered.client.set_registered_model_alias("cancer", "champion", 2, reason="test swap")
-    deadline = time.monotonic() + 20
-    while versions["2"] < 50 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        _poll(lambda: versions["1"] >= 20, "requests to version 1")
+        registered.client.set_registered_model_alias("cancer", "champion", 2, reason="test swap")
+        _poll(lambda: versions["2"] >= 50, "requests to version 2")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
     assert failures == []
     assert versions["1"] > 0 and versions["2"] >= 50
     assert running.server.runtime.swaps == 1
@@ -159,17 +181,18 @@ def test_editing_the_deployment_file_reloads_it(registered: Registered, serve: C
     running = serve(target)
     assert running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}).json()["version"] == "1"
     body["endpoints"][0]["routes"] = [{"model": "models:/cancer/2"}]
-    Path(target).write_text(yaml.safe_dump(body))
-    deadline = time.monotonic() + 10
+    _edit(target, yaml.safe_dump(body))
+    deadline = time.monotonic() + 60
     version = "1"
     while version != "2" and time.monotonic() < deadline:
         time.sleep(0.05)
         version = running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}).json()["version"]
     assert version == "2"
-    # a broken edit keeps the last good deployment serving
-    Path(target).write_text("endpoints: [{name: cancer, routes: []}]")
-    time.sleep(0.5)
-    assert running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}).status_code == 200
+    # a broken edit keeps the last good deployment serving: once the watcher has read it
+    broken = _edit(target, "endpoints: [{name: cancer, routes: []}]")
+    _poll(lambda: running.server.runtime._mtime == broken, "the watcher to read the broken edit")
+    answer = running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)})
+    assert answer.status_code == 200 and answer.json()["version"] == "2"
 
 
 def test_explanations_on_request(registered: Registered, serve: Callable[..., Running]) -> None:

@@ -163,7 +163,7 @@ def test_an_idle_connection_is_closed_without_an_answer(
 ) -> None:
     running = serve(
         "models:/cancer@champion",
-        uvicorn_options={"http": with_timeouts(header_timeout=0.5, body_timeout=0.5)},
+        uvicorn_options={"http": with_timeouts(header_timeout=2.0, body_timeout=2.0)},
     )
     port = int(running.base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as idle:

@@ -224,6 +224,19 @@ def run_loop(
     )
     retrain_threads: list[threading.Thread] = []
     retrain_results: list[Any] = []
+    swaps_before: list[int] = []  # the server's swap count when retraining began
+
+    def await_swap() -> None:
+        """The week retraining runs in ends with the new version served, however slow the
+        machine: wait for the retraining to finish and, if it promoted a version, for the
+        server's watcher to swap it in, so the week's last requests are served by it."""
+        for thread in retrain_threads:
+            thread.join(timeout=900)
+        if not retrain_results or not retrain_results[0].output.get("promoted"):
+            return  # nothing promoted: nothing to swap in
+        deadline = time.monotonic() + 120
+        while server.server.runtime.swaps <= swaps_before[0] and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def trigger(payload: dict[str, Any]) -> str:
         if retrain_threads:
@@ -237,13 +250,14 @@ def run_loop(
             )
 
         thread = threading.Thread(target=work, name="retrain", daemon=True)
+        swaps_before.append(server.server.runtime.swaps)
         retrain_threads.append(thread)
         thread.start()  # in the background: traffic goes on while the candidate trains
         return f"retraining on {_weeks(weeks_to_use)} (in the background)"
 
     rules = [parse_rule(spec, {"retrain": trigger}) for spec in ALERTS]
     monitor = Monitor(MODEL, tracking_uri=tracking_uri, target=TARGET)
-    told = {"retrained": False}
+    told = {"retrained": False, "awaited": False}
     # what happens during a week's traffic is told after the line of the week before it
     # (closed, a week late, when its labels are in), so the story reads in order
     pending: list[tuple[Any, ...]] = []
@@ -276,9 +290,16 @@ def run_loop(
                 progress.update(task, description=f"week {week.number} traffic")
                 week.start = _dt.datetime.now(_dt.UTC)
                 applicants = week.frame["applicant_id"].tolist()
+                # retraining began before this week's traffic (when the last week closed): the
+                # swap lands in this week, even on a machine that trains slower than the pacing
+                swap_this_week = bool(retrain_threads) and not told["awaited"]
                 for i, applicant in enumerate(applicants):
                     if i > len(applicants) // 3 and any(t.is_alive() for t in retrain_threads):
                         time.sleep(0.02)  # retraining: keep traffic flowing, slowly, until the swap
+                    if swap_this_week and i == len(applicants) - 1:
+                        told["awaited"] = True
+                        if not told["retrained"]:  # not swapped yet: the last request waits for it
+                            await_swap()
                     answer = http.post(f"/v1/endpoints/{MODEL}/predict", json={"records": [{"applicant_id": applicant}]})
                     if answer.status_code != 200:
                         week.failures += 1
