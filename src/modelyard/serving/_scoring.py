@@ -198,26 +198,27 @@ class ScoringPath:
         writer = self.writer
         if writer is None:
             return
-        writer.log(  # a full queue is counted by the writer and reported at /metrics
-            LoggedRequest(
-                request_id=request_id,
-                timestamp=time.time(),
-                endpoint=endpoint.name,
-                route=route.label,
-                model=scorer.name,
-                version=scorer.label,
-                shadow=shadow,
-                status=200,
-                latency_ms=elapsed * 1000.0,
-                rows=batch.rows,
-                inputs={} if batch.matrix is not None else batch.columns,
-                matrix=batch.matrix,
-                matrix_names=scorer.spec.name_tuple if batch.matrix is not None else (),
-                predictions=out.predictions,
-                scores=out.scores,
-                entity_keys=keys,
-            )
+        matrix = batch.matrix
+        # positional, in LoggedRequest's field order: keywords cost 0.8 µs a request here
+        item = LoggedRequest(
+            request_id,
+            time.time(),
+            endpoint.name,
+            route.label,
+            scorer.name,
+            scorer.label,
+            shadow,
+            200,  # status
+            elapsed * 1000.0,  # latency_ms
+            batch.rows,
+            {} if matrix is not None else batch.columns,  # inputs
+            out.predictions,
+            out.scores,
+            keys,  # entity_keys
+            matrix,
+            scorer.spec.name_tuple if matrix is not None else (),  # matrix_names
         )
+        writer.log(item)  # a full queue is counted by the writer and reported at /metrics
 
     def _shadow_task(
         self, endpoint: Endpoint, build: Callable[[Scorer], Batch], request_id: str, keys: list[Any] | None
