@@ -1,7 +1,11 @@
 """Throughput against the lean floor with wrk: modelyard's scoring server and the lean servers
 side by side, each model path (issue 14's first table).
 
-    .venv/bin/python benchmarks/serving/perf/wrk_floor.py [--repeats 3] [--seconds 10]
+    .venv/bin/python benchmarks/serving/perf/wrk_floor.py [--repeats 3] [--seconds 10] [--base SRC]
+
+  ``--base`` also serves every modelyard deployment from another checkout's ``src`` folder
+  (``git worktree add /tmp/base <commit>``; then ``--base /tmp/base/src``), as ``before …``,
+  in the same run: a before/after on the same machine at the same time.
 
 * Model: perf/run.py's GBM-100 on breast cancer (30 float columns), registered with an ONNX
   graph; every server has ``--workers 2`` and is driven by ``wrk -t2 -c16`` with the same
@@ -90,6 +94,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=str(HERE / "wrk_floor.json"))
+    ap.add_argument("--base", help="an earlier checkout's src folder, served as 'before …'")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -102,6 +107,9 @@ def main() -> None:
             for name in ("sklearn", "sklearn-nolog", "onnx", "onnx-nolog"):
                 proc, base = perf.serve(src, store, deploys[name], folder / f"home-{name}")
                 servers[f"modelyard {name}"] = (proc, base, perf.PATH)
+                if args.base:
+                    proc, base = perf.serve(Path(args.base), store, deploys[name], folder / f"home-before-{name}")
+                    servers[f"before {name}"] = (proc, base, perf.PATH)
             servers["lean scikit-learn"] = serve_lean_sklearn(folder, body)
             proc, base = perf.serve_floor(store, body)
             servers["lean ONNX"] = (proc, base, perf.PATH)
