@@ -199,7 +199,7 @@ def _inputs(items: list[LoggedRequest]) -> dict[str, pa.Array]:
     if first.matrix is not None and all(
         r.matrix is not None and r.matrix_names == first.matrix_names for r in items
     ):
-        stacked = np.concatenate([r.matrix for r in items])  # type: ignore[misc]  # each is [rows, columns]
+        stacked = np.concatenate([r.matrix for r in items])  # each is [rows, columns]
         return {INPUT_PREFIX + name: pa.array(stacked[:, j]) for j, name in enumerate(first.matrix_names)}
     names: list[str] = []
     for r in items:
