@@ -5,7 +5,6 @@ nothing; the prediction log and metrics stay per request."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
-import yaml
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from modelyard.core.errors import ValidationError
 from modelyard.serving import parse_deployment
 
-from .conftest import Registered, Running
+from .conftest import Registered, Running, deployment_file, until
 
 POISON = -1.0  # a Picky model raises on this value
 HOLD = -2.0  # a Picky model waits for GATE on this value
@@ -55,17 +53,7 @@ class Picky(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
 
 def _deployment(tmp_path: Path, endpoints: list[dict[str, Any]], **extra: Any) -> str:
-    path = tmp_path / "deployment.yaml"
-    path.write_text(yaml.safe_dump({"endpoints": endpoints, **extra}))
-    return str(path)
-
-
-def _poll(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+    return deployment_file(tmp_path, {"endpoints": endpoints, **extra})
 
 
 def _concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -236,7 +224,7 @@ def test_one_bad_request_in_a_batch_fails_alone(
         args=(running.base, "/v1/endpoints/picky/predict", {"records": [{"x": HOLD, "y": 0.0}]}),
     )
     hold.start()
-    _poll(
+    until(
         lambda: HOLD in [v for call in scorer.model.raw.calls_ for v in call],
         "the held request to be scored",
     )
@@ -279,7 +267,7 @@ def test_a_full_queue_is_a_503_with_retry_after_and_only_then(
         target=_post, args=(running.base, path, {"records": [{"x": HOLD, "y": 0.0}]})
     )
     held.start()
-    _poll(lambda: _queued(running, "picky") == 1, "the held request")
+    until(lambda: _queued(running, "picky") == 1, "the held request")
     answers: list[httpx.Response] = []
     waiting = threading.Thread(
         target=lambda: answers.append(
@@ -287,7 +275,7 @@ def test_a_full_queue_is_a_503_with_retry_after_and_only_then(
         )
     )
     waiting.start()
-    _poll(lambda: _queued(running, "picky") == 2, "the second request to queue")
+    until(lambda: _queued(running, "picky") == 2, "the second request to queue")
     refused = running.http.post(path, json={"records": [{"x": 0.5, "y": 0.0}]})
     assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
     assert "batching.max_queue" in refused.json()["error"]["message"]
@@ -357,11 +345,11 @@ def test_hot_swap_while_batching_loses_nothing(
     threads = [threading.Thread(target=load, args=(k,)) for k in range(8)]
     for t in threads:
         t.start()
-    _poll(lambda: versions["1"] >= 50, "requests to version 1")
+    until(lambda: versions["1"] >= 50, "requests to version 1")
     registered.client.set_registered_model_alias(
         "cancer", "champion", 2, reason="swap while batching"
     )
-    _poll(lambda: versions["2"] >= 50, "requests to version 2")
+    until(lambda: versions["2"] >= 50, "requests to version 2")
     stop.set()
     for t in threads:
         t.join()

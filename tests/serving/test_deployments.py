@@ -15,21 +15,7 @@ import yaml
 
 from modelyard.serving import hash_token
 
-from .conftest import Registered, Running
-
-
-def _deployment(tmp_path: Path, body: dict) -> str:
-    path = tmp_path / "deployment.yaml"
-    path.write_text(yaml.safe_dump(body))
-    return str(path)
-
-
-def _poll(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+from .conftest import Registered, Running, deployment_file, until
 
 
 def _edit(target: str, text: str) -> int:
@@ -53,7 +39,7 @@ def _log(running: Running) -> list[dict]:
 
 
 def test_ab_split_sticky_keys_and_shadow_routes(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
-    target = _deployment(
+    target = deployment_file(
         tmp_path,
         {
             "endpoints": [
@@ -104,7 +90,7 @@ def test_ab_split_sticky_keys_and_shadow_routes(registered: Registered, serve: C
 
 
 def test_bearer_tokens_with_scopes(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
-    target = _deployment(
+    target = deployment_file(
         tmp_path,
         {
             "endpoints": [{"name": "cancer", "routes": [{"model": "models:/cancer@champion"}]}],
@@ -135,7 +121,7 @@ def test_bearer_tokens_with_scopes(registered: Registered, serve: Callable[..., 
 def test_alias_move_under_load_swaps_without_a_failed_request(
     registered: Registered, serve: Callable[..., Running], tmp_path: Path
 ) -> None:
-    target = _deployment(
+    target = deployment_file(
         tmp_path,
         {"endpoints": [{"name": "cancer", "routes": [{"model": "models:/cancer@champion"}]}], "poll_seconds": 0.1},
     )
@@ -162,9 +148,9 @@ def test_alias_move_under_load_swaps_without_a_failed_request(
     for t in threads:
         t.start()
     try:
-        _poll(lambda: versions["1"] >= 20, "requests to version 1")
+        until(lambda: versions["1"] >= 20, "requests to version 1", seconds=60)
         registered.client.set_registered_model_alias("cancer", "champion", 2, reason="test swap")
-        _poll(lambda: versions["2"] >= 50, "requests to version 2")
+        until(lambda: versions["2"] >= 50, "requests to version 2", seconds=60)
     finally:
         stop.set()
         for t in threads:
@@ -177,7 +163,7 @@ def test_alias_move_under_load_swaps_without_a_failed_request(
 
 def test_editing_the_deployment_file_reloads_it(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
     body = {"endpoints": [{"name": "cancer", "routes": [{"model": "models:/cancer/1"}]}], "poll_seconds": 0.1}
-    target = _deployment(tmp_path, body)
+    target = deployment_file(tmp_path, body)
     running = serve(target)
     assert running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}).json()["version"] == "1"
     body["endpoints"][0]["routes"] = [{"model": "models:/cancer/2"}]
@@ -190,7 +176,7 @@ def test_editing_the_deployment_file_reloads_it(registered: Registered, serve: C
     assert version == "2"
     # a broken edit keeps the last good deployment serving: once the watcher has read it
     broken = _edit(target, "endpoints: [{name: cancer, routes: []}]")
-    _poll(lambda: running.server.runtime._mtime == broken, "the watcher to read the broken edit")
+    until(lambda: running.server.runtime._mtime == broken, "the watcher to read the broken edit", seconds=60)
     answer = running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(1)})
     assert answer.status_code == 200 and answer.json()["version"] == "2"
 
@@ -205,7 +191,7 @@ def test_explanations_on_request(registered: Registered, serve: Callable[..., Ru
 
 
 def test_a_request_without_the_sticky_key_is_routed_by_weight(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
-    target = _deployment(
+    target = deployment_file(
         tmp_path,
         {"endpoints": [{"name": "ab", "sticky_key": "applicant_id", "routes": [{"model": "models:/cancer/1"}, {"model": "models:/cancer/2"}]}]},
     )

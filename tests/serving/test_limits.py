@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from modelyard.flavors import PythonModel
 from modelyard.http._timeouts import with_timeouts
 
-from .conftest import Registered, Running
+from .conftest import Registered, Running, until
 
 GATE = threading.Event()  # the test opens it; until then the model holds every marked batch
 ENTERED: list[int] = []  # one entry per model call waiting at the gate
@@ -33,14 +32,6 @@ class Gated(PythonModel):
             ENTERED.append(len(model_input))
             GATE.wait(60)
         return model_input["x"] * 2
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_health_answers_while_four_maximum_batches_are_scored(
@@ -66,7 +57,7 @@ def test_health_answers_while_four_maximum_batches_are_scored(
     try:
         for client in clients:
             client.start()
-        _until(lambda: len(ENTERED) == 4, "four batches inside the model at once")
+        until(lambda: len(ENTERED) == 4, "four batches inside the model at once")
         assert [max_rows] * 4 == ENTERED
         with httpx.Client(base_url=running.base, timeout=30) as http:
             assert http.get("/v2/health/live").json() == {"live": True}
@@ -141,7 +132,7 @@ def test_slow_clients_are_closed_and_do_not_stop_others(
         )
         assert answer.status_code == 200
         # and every slow connection is closed, though it keeps sending
-        _until(
+        until(
             lambda: all(_closed(sock) for sock in slow), "the server to close every slow connection"
         )
         assert sum(sock.received.startswith(b"HTTP/1.1 408") for sock in slow) >= 150

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from modelyard.serving._app import ScoringServer
 
-from .conftest import Registered, Running
+from .conftest import Registered, Running, deployment_file
 
 
 def _without_id(body: dict[str, Any]) -> dict[str, Any]:
@@ -93,24 +92,15 @@ def test_plain_path_errors_are_the_general_paths(
 def test_weighted_routes_take_the_plain_path_and_rotate(
     registered: Registered, serve: Callable[..., Running], counted: dict[str, int], tmp_path: Path
 ) -> None:
-    deployment = tmp_path / "deployment.yaml"
-    deployment.write_text(
-        yaml.safe_dump(
-            {
-                "endpoints": [
-                    {
-                        "name": "cancer",
-                        "max_rows": 3,
-                        "routes": [
-                            {"model": "models:/cancer@champion", "weight": 50},
-                            {"model": "models:/cancer@challenger", "weight": 50},
-                        ],
-                    }
-                ]
-            }
-        )
-    )
-    running = serve(str(deployment))
+    endpoint = {
+        "name": "cancer",
+        "max_rows": 3,
+        "routes": [
+            {"model": "models:/cancer@champion", "weight": 50},
+            {"model": "models:/cancer@challenger", "weight": 50},
+        ],
+    }
+    running = serve(deployment_file(tmp_path, {"endpoints": [endpoint]}))
     routes = [
         running.http.post(
             "/v1/endpoints/cancer/predict", json={"records": registered.rows(1)}
@@ -128,21 +118,8 @@ def test_weighted_routes_take_the_plain_path_and_rotate(
 def test_an_endpoint_with_a_sticky_key_takes_the_general_path(
     registered: Registered, serve: Callable[..., Running], counted: dict[str, int], tmp_path: Path
 ) -> None:
-    deployment = tmp_path / "deployment.yaml"
-    deployment.write_text(
-        yaml.safe_dump(
-            {
-                "endpoints": [
-                    {
-                        "name": "cancer",
-                        "sticky_key": "customer",
-                        "routes": [{"model": "models:/cancer@champion"}],
-                    }
-                ]
-            }
-        )
-    )
-    running = serve(str(deployment))
+    endpoint = {"name": "cancer", "sticky_key": "customer", "routes": [{"model": "models:/cancer@champion"}]}
+    running = serve(deployment_file(tmp_path, {"endpoints": [endpoint]}))
     records = [{**r, "customer": f"c{i}"} for i, r in enumerate(registered.rows(2))]
     answer = running.http.post("/v1/endpoints/cancer/predict", json={"records": records})
     assert answer.status_code == 200, answer.text

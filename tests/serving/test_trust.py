@@ -27,7 +27,7 @@ from modelyard.data._predlog import (
 )
 from modelyard.serving import hash_token
 
-from .conftest import Registered, Running
+from .conftest import Registered, Running, until
 
 JSON = {"content-type": "application/json"}
 
@@ -36,14 +36,6 @@ def _deployment(tmp_path: Path, body: dict) -> str:
     path = tmp_path / "deployment.yaml"
     path.write_text(yaml.safe_dump(body))
     return str(path)
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _request(i: int, rows: int = 1, width: int = 1) -> LoggedRequest:
@@ -147,11 +139,11 @@ def test_the_writer_survives_a_batch_that_fails(
                 inputs={"x": np.ones(3)},
             )
         )
-    _until(lambda: writer.depth == 0, "the poisoned batches to be taken")
+    until(lambda: writer.depth == 0, "the poisoned batches to be taken")
     answer = running.http.post("/v1/endpoints/cancer/predict", json={"records": registered.rows(3)})
     assert answer.status_code == 200
     logged = tmp_path / "log" / "requests"
-    _until(
+    until(
         lambda: logged.is_dir() and any(logged.rglob("*.parquet")), "the next request to be written"
     )
     rows = ds.dataset(logged, format="parquet", partitioning="hive").to_table().to_pylist()
@@ -178,7 +170,7 @@ def test_close_flushes_what_is_queued(tmp_path: Path) -> None:
     writer = PredictionLogWriter(tmp_path / "log", flush_seconds=3600).start()
     writer.feedback(Feedback(1.7e9, 1, "abc", 3_000_000_000))  # a poisoned batch first
     writer._wake.set()
-    _until(lambda: writer.depth == 0, "the poisoned batch to be taken")
+    until(lambda: writer.depth == 0, "the poisoned batch to be taken")
     for i in range(3):
         writer.log(_request(i))
     writer.close()

@@ -121,14 +121,18 @@ class RowCount:
     max_share: float = 0.0
     column: str = "(rows)"
 
-    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
+    def violated(self) -> str:
+        """The SQL condition (any dialect) under which the row count is out of bounds."""
         conditions = []
         if self.min is not None:
             conditions.append(f"count(*) < {int(self.min)}")
         if self.max is not None:
             conditions.append(f"count(*) > {int(self.max)}")
+        return " OR ".join(conditions) or "FALSE"
+
+    def sql(self, relation: str, ctx: dict[str, Any]) -> tuple[str, str]:
         return (
-            f"CASE WHEN {' OR '.join(conditions) or 'FALSE'} THEN 1.0 ELSE 0.0 END",
+            f"CASE WHEN {self.violated()} THEN 1.0 ELSE 0.0 END",
             f"row count in [{self.min}, {self.max}]",
         )
 

@@ -69,13 +69,8 @@ def spark_sql(expectation: Expectation, ctx: dict[str, Any]) -> tuple[str, str]:
             f"newest row within {expectation.max_age}",
         )
     if isinstance(expectation, RowCount):
-        conditions = []
-        if expectation.min is not None:
-            conditions.append(f"count(*) < {int(expectation.min)}")
-        if expectation.max is not None:
-            conditions.append(f"count(*) > {int(expectation.max)}")
         return (
-            f"CASE WHEN {' OR '.join(conditions) or 'FALSE'} THEN 1.0D ELSE 0.0D END",
+            f"CASE WHEN {expectation.violated()} THEN 1.0D ELSE 0.0D END",
             f"row count in [{expectation.min}, {expectation.max}]",
         )
     raise TypeError(f"no Spark SQL for expectation {type(expectation).__name__}")

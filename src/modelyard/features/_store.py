@@ -570,28 +570,18 @@ class FeatureStore:
     def _materialize_view(
         self, view: FeatureView, start: int, end: int, progress: bool, *, incremental: bool
     ) -> int:
-        if self.settings.offline_engine == "spark" or isinstance(view.source, SparkSource):
-            written = materialize_view_spark(
-                spark_session(self.settings.spark),
-                self.online_store,
-                self.project,
-                view,
-                self.repo_path,
-                (start, end),
-                progress=progress,
-                incremental=incremental,
-            )
-        else:
-            written = materialize_view(
-                self._duckdb(),
-                self.online_store,
-                self.project,
-                view,
-                self.repo_path,
-                (start, end),
-                progress=progress,
-                incremental=incremental,
-            )
+        on_spark = self.settings.offline_engine == "spark" or isinstance(view.source, SparkSource)
+        run = materialize_view_spark if on_spark else materialize_view
+        written = run(
+            spark_session(self.settings.spark) if on_spark else self._duckdb(),
+            self.online_store,
+            self.project,
+            view,
+            self.repo_path,
+            (start, end),
+            progress=progress,
+            incremental=incremental,
+        )
         self._client.store.features.record_materialization(
             self.project, view.name, self.online_store.uri, start, end, written
         )

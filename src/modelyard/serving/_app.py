@@ -33,7 +33,7 @@ from modelyard.http import (
 from modelyard.serving import _protocols as proto
 from modelyard.serving._auth import Authenticator
 from modelyard.serving._batcher import Batcher
-from modelyard.serving._feedback import REQUEST_ID, parse_feedback
+from modelyard.serving._feedback import parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
@@ -185,8 +185,7 @@ class ScoringServer(ScoringPath):
 
     @staticmethod
     def _client_id(request: Request) -> dict[str, str]:
-        given = request.headers.get("x-request-id")
-        return {"x-client-request-id": given} if given and REQUEST_ID.match(given) else {}
+        return client_headers(head(request.scope["headers"]).client_id)
 
     @classmethod
     def _require(cls, request: Request, *allowed: str, missing_ok: bool = False) -> str:
