@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from modelyard.data import from_pandas
-from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
+from modelyard.data._predlog import Feedback, LoggedRequest
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.registry import Client
 from tests.plain_install import blocked_modules, run_plain
 

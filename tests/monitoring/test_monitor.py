@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from modelyard.cli import app
 from modelyard.core.errors import ValidationError
 from modelyard.data import from_pandas
-from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
+from modelyard.data._predlog import Feedback, LoggedRequest
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.monitoring import Monitor, evaluate, parse_condition, parse_rule, write_report
 from modelyard.registry import Client
 

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from modelyard.data import from_pandas
-from modelyard.data._predlog import Feedback, LoggedRequest, PredictionLogWriter
+from modelyard.data._predlog import Feedback, LoggedRequest
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.monitoring import Monitor, evaluate, parse_rule, write_report
 from modelyard.registry import Client
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from modelyard.core.errors import ValidationError
-from modelyard.data._predlog import LoggedRequest, PredictionLogWriter, requests_table
+from modelyard.data._predlog import LoggedRequest, requests_table
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.serving import load_deployment
 
 from .conftest import Registered, Running

@@ -18,13 +18,8 @@ import pyarrow.dataset as ds
 import pytest
 import yaml
 
-from modelyard.data._predlog import (
-    BAD_BATCH,
-    QUEUE_BYTES,
-    Feedback,
-    LoggedRequest,
-    PredictionLogWriter,
-)
+from modelyard.data._predlog import BAD_BATCH, QUEUE_BYTES, Feedback, LoggedRequest
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.serving import hash_token
 
 from .conftest import Registered, Running, until

@@ -20,7 +20,8 @@ from starlette.routing import Route as HttpRoute
 
 from modelyard import __version__
 from modelyard.core.errors import SchemaError, ValidationError
-from modelyard.data._predlog import REASONS, LoggedRequest, PredictionLogWriter
+from modelyard.data._predlog import REASONS, LoggedRequest
+from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.http import (
     STATUS,
     PayloadTooLarge,

@@ -120,9 +120,9 @@ def model_classes(model: Model) -> list[Any] | None:
     return None if classes is None else list(np.asarray(classes).tolist())
 
 
-@dataclass
+@dataclass(eq=False)
 class Scorer:
-    """One model version, loaded and warmed."""
+    """One model version, loaded and warmed; equal only to itself (hashed by identity)."""
 
     model: Model
     name: str
