@@ -6,44 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 import uvicorn
 
-from modelyard.http._timeouts import _Sweeper, with_timeouts
+from modelyard.http._timeouts import _Sweeper
 
-
-async def _app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-    if scope["type"] != "http":
-        return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
-def _until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[int, uvicorn.Server]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(_app, http=with_timeouts(header_timeout=0.4, body_timeout=0.4), log_level="warning", lifespan="off")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    _until(lambda: running.started, "the server to start")
-    yield sock.getsockname()[1], running
-    running.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
+from .conftest import until as _until
 
 
 def _sweepers() -> list[_Sweeper]:

@@ -19,6 +19,7 @@ import weakref
 from typing import Any
 
 from modelyard.core.extras import missing
+from modelyard.http._head import HeadHeld
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -86,7 +87,8 @@ _MIN_PERIOD = 0.05
 
 
 class ReadTimeoutProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with header and body read timeouts."""
+    """uvicorn's httptools protocol with header and body read timeouts, writing a response's
+    head together with its body (``_head.py``)."""
 
     header_timeout: float = _seconds(HEADER_TIMEOUT_ENV, 10.0)
     body_timeout: float = _seconds(BODY_TIMEOUT_ENV, 30.0)
@@ -97,15 +99,19 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         self._reading = False  # a request has begun and has not been read whole
         self._previous: Any = None  # the cycle of the request before it (keep-alive)
         self._sweeper = _Sweeper.of(self.loop)
+        self._held: HeadHeld | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._held = HeadHeld(transport)
         self._deadline = self.loop.time() + self.header_timeout  # a connection that never sends a byte is closed too
         self._sweeper.watch(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._deadline = None
         self._sweeper.forget(self)
+        if self._held is not None:
+            self._held.forget()
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -115,8 +121,16 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         self._deadline = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
+        before = self.cycle
         super().on_headers_complete()
         self._deadline = self.loop.time() + self.body_timeout
+        if self.cycle is not before and self.cycle is not None and self._held is not None:
+            self.cycle.transport = self._held  # type: ignore[assignment]  # the head waits for the body
+
+    def on_response_complete(self) -> None:
+        if self._held is not None:
+            self._held.flush()  # a response without a body: its head goes now
+        super().on_response_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
