@@ -130,6 +130,9 @@ def test_lanes_and_the_general_queue_share_their_bounds(tmp_path: Path) -> None:
     table = ds.dataset(tmp_path / "log" / "requests", format="parquet", partitioning="hive").to_table()
     assert sorted(table.column("request_id").to_pylist()) == ["r0", "r1", "r2"]
     assert writer.flush() == 0 and "key" not in writer.lanes  # empty at a flush: retired
+    retiring = writer.lane("other", HEADER)
+    assert retiring.take() is None and writer.lanes["other"] is retiring  # retired, not yet taken out
+    assert writer.lane("other", HEADER) is not retiring  # a new lane in its place
     small = PredictionLogWriter(tmp_path / "small", queue_bytes=1000)
     big = _parts(5, 40, "ints")  # 960 bytes of matrix alone
     assert small.lane("k", HEADER).add(**big) and small.dropped_by[QUEUE_BYTES] == 1 and small.depth == 0

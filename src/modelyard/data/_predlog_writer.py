@@ -96,7 +96,7 @@ class PredictionLogWriter:
         look in ``lanes`` first: this is the slow way, once per key and flush interval."""
         with self._budget.lock:
             lane = self.lanes.get(key)
-            if lane is None:
+            if lane is None or lane.retired:  # (a retired lane is on its way out of ``lanes``)
                 lane = self.lanes[key] = Lane(header, self._budget)
             return lane
 
