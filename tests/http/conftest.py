@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,8 @@ import pytest
 import uvicorn
 
 from modelyard.http._timeouts import with_timeouts
+
+from ..poll import until
 
 
 async def _app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -25,13 +26,6 @@ async def _app(scope: dict[str, Any], receive: Callable[..., Any], send: Callabl
     headers = [] if status == 204 else [(b"content-length", b"2")]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if status == 204 else b"ok"})
-
-
-def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture

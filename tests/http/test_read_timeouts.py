@@ -13,7 +13,7 @@ import uvicorn
 
 from modelyard.http._timeouts import _Sweeper
 
-from .conftest import until as _until
+from ..poll import until as _until
 
 
 def _sweepers() -> list[_Sweeper]:

@@ -19,21 +19,16 @@ import yaml
 from modelyard.registry import Client
 from modelyard.serving import ScoringServer
 
+from ..poll import until
+
+__all__ = ["until"]  # the serving tests import it from here
+
 
 def deployment_file(tmp_path: Path, body: dict[str, Any]) -> str:
     """A deployment YAML file holding ``body``; its path."""
     path = tmp_path / "deployment.yaml"
     path.write_text(yaml.safe_dump(body))
     return str(path)
-
-
-def until(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; an AssertionError naming ``what`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def free_port() -> int:

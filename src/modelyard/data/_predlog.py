@@ -235,6 +235,25 @@ def _joined(values: list[Any], counts: np.ndarray) -> np.ndarray | None:
     return merged.astype(np.float64, copy=False)
 
 
+def row_numbers(counts: np.ndarray, total: int) -> np.ndarray:
+    """Each row's place in its request (0, 1, ... for every request), for requests of
+    ``counts`` rows, ``total`` in all."""
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    rows: np.ndarray = np.arange(total, dtype=np.int64) - starts
+    return rows
+
+
+def entity_key_column(keys: list[list[Any] | None], counts: list[int], total: int) -> pa.Array:
+    """The ``entity_key`` column of requests that came with keys (a list per request) or
+    without (None): the keys as text, null for a request without."""
+    if all(k is None for k in keys):
+        return pa.nulls(total, pa.string())
+    flat: list[Any] = []
+    for request_keys, rows in zip(keys, counts, strict=True):
+        flat.extend([None] * rows if request_keys is None else request_keys)
+    return pa.array([None if k is None else str(k) for k in flat], pa.string())
+
+
 def requests_table(items: list[LoggedRequest]) -> pa.Table:
     """The rows of some logged requests as one Arrow table."""
     n = len(items)
@@ -249,13 +268,9 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
         array = np.asarray(values, dtype=dtype)
         return array if single else np.repeat(array, counts)
 
-    if single:
-        row = np.zeros(total, np.int64)
-    else:
-        row = np.concatenate([np.arange(c, dtype=np.int64) for c in counts.tolist()]) if total else np.zeros(0, np.int64)
     columns: dict[str, Any] = {
         "request_id": strings([r.request_id for r in items]),
-        "row": pa.array(row),
+        "row": pa.array(np.zeros(total, np.int64) if single else row_numbers(counts, total)),
         "timestamp": pa.array(
             (numbers([r.timestamp for r in items], np.float64) * 1e6).astype("int64"),
             pa.timestamp("us", tz="UTC"),
@@ -268,13 +283,7 @@ def requests_table(items: list[LoggedRequest]) -> pa.Table:
         "status": pa.array(numbers([r.status for r in items], np.int16)),
         "latency_ms": pa.array(numbers([r.latency_ms for r in items], np.float64)),
     }
-    if any(r.entity_keys is not None for r in items):
-        keys: list[Any] = []
-        for r in items:
-            keys.extend(r.entity_keys if r.entity_keys is not None else [None] * r.rows)
-        columns["entity_key"] = pa.array([None if k is None else str(k) for k in keys], pa.string())
-    else:
-        columns["entity_key"] = pa.nulls(total, pa.string())
+    columns["entity_key"] = entity_key_column([r.entity_keys for r in items], [r.rows for r in items], total)
     joined = _joined([r.predictions for r in items], counts)
     if joined is not None:
         columns["prediction"] = pa.array(joined, from_pandas=True)

@@ -21,7 +21,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from modelyard.data._predlog import INPUT_PREFIX, QUEUE_BYTES, QUEUE_FULL, REASONS
+from modelyard.data._predlog import (
+    INPUT_PREFIX,
+    QUEUE_BYTES,
+    QUEUE_FULL,
+    REASONS,
+    entity_key_column,
+    row_numbers,
+)
 
 _OVERHEAD = 160  # bytes a queued request costs beyond its arrays: its id, times, list slots
 
@@ -46,10 +53,16 @@ class Budget:
         if self.items >= self.max_items:
             self.dropped_by[QUEUE_FULL] += 1
             return False
+        if not self.admit_bytes(size):
+            return False
+        self.items += 1
+        return True
+
+    def admit_bytes(self, size: int) -> bool:
+        """Count ``size`` bytes in (an item bounded in count elsewhere), or count it dropped."""
         if self.bytes + size > self.max_bytes:
             self.dropped_by[QUEUE_BYTES] += 1
             return False
-        self.items += 1
         self.bytes += size
         return True
 
@@ -164,6 +177,7 @@ class Lane:
         try:
             if self.retired:
                 return False
+            # ``budget.admit`` written out (a call costs the hot path ~400 instructions)
             if budget.items < budget.max_items and budget.bytes + size <= budget.max_bytes:
                 budget.items += 1
                 budget.bytes += size
@@ -224,7 +238,7 @@ def chunk_table(chunk: Chunk) -> pa.Table:
     )
     columns: dict[str, Any] = {
         "request_id": pa.array(chunk.request_ids if single else each(chunk.request_ids, object), pa.string()),
-        "row": pa.array(np.zeros(total, np.int64) if counts is None else _rows(counts, total)),
+        "row": pa.array(np.zeros(total, np.int64) if counts is None else row_numbers(counts, total)),
         "timestamp": pa.array((each(chunk.times, np.float64) * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
         "endpoint": pa.repeat(pa.scalar(header.endpoint, pa.string()), total),
         "route": pa.repeat(pa.scalar(header.route, pa.string()), total),
@@ -233,7 +247,7 @@ def chunk_table(chunk: Chunk) -> pa.Table:
         "shadow": pa.repeat(pa.scalar(header.shadow, pa.bool_()), total),
         "status": pa.repeat(pa.scalar(200, pa.int16()), total),
         "latency_ms": pa.array(each(chunk.latencies, np.float64)),
-        "entity_key": _keys(chunk.keys, chunk.counts, total),
+        "entity_key": entity_key_column(chunk.keys, chunk.counts, total),
         "prediction": pa.array(predicted.astype(np.float64, copy=False), from_pandas=True),
         "prediction_label": pa.nulls(total, pa.string()),
         "score": pa.array(scored.astype(np.float64, copy=False), from_pandas=True),
@@ -241,22 +255,6 @@ def chunk_table(chunk: Chunk) -> pa.Table:
     for j, name in enumerate(header.names):
         columns[INPUT_PREFIX + name] = pa.array(matrix[:, j])
     return pa.table(columns)
-
-
-def _keys(keys: list[list[Any] | None], counts: list[int], total: int) -> pa.Array:
-    if all(k is None for k in keys):
-        return pa.nulls(total, pa.string())
-    flat: list[Any] = []
-    for request_keys, rows in zip(keys, counts, strict=True):
-        flat.extend([None] * rows if request_keys is None else request_keys)
-    return pa.array([None if k is None else str(k) for k in flat], pa.string())
-
-
-def _rows(counts: np.ndarray, total: int) -> np.ndarray:
-    """Each row's place in its request: 0, 1, ... for every request."""
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    rows: np.ndarray = np.arange(total, dtype=np.int64) - starts
-    return rows
 
 
 def by_day(chunk: Chunk, table: pa.Table) -> Iterator[tuple[int, pa.Table, int]]:

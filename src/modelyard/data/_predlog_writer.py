@@ -26,7 +26,6 @@ import pyarrow as pa
 
 from modelyard.data._predlog import (
     BAD_BATCH,
-    QUEUE_BYTES,
     QUEUE_FULL,
     WRITE_FAILED,
     Feedback,
@@ -117,10 +116,8 @@ class PredictionLogWriter:
             if len(self._feedback) >= self.queue_size:  # feedback has a count of its own
                 budget.dropped_by[QUEUE_FULL] += 1
                 return False
-            if budget.bytes + size > budget.max_bytes:
-                budget.dropped_by[QUEUE_BYTES] += 1
+            if not budget.admit_bytes(size):
                 return False
-            budget.bytes += size
             self._feedback.append((item, size))
         return True
 
