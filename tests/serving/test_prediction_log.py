@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -122,3 +123,25 @@ def test_single_row_requests_make_the_table_any_requests_make(kind: str) -> None
         assert fast.column("prediction_label").null_count == len(singles)
     if kind == "short":
         assert np.isnan(fast.column("prediction").to_numpy()[1]) and np.isnan(fast.column("score").to_numpy()[1])
+
+
+def test_the_log_keeps_statistics_where_readers_prune_and_spares_the_cpu_elsewhere(tmp_path: Path) -> None:
+    """Readers of a window prune files by time and endpoint, so those columns keep their
+    statistics; measured values and ids, which never repeat, are written plainly (no
+    dictionary, and no compression where it saves nothing)."""
+    writer = PredictionLogWriter(tmp_path / "log")
+    for i in range(50):
+        matrix = np.full((1, 2), float(i))
+        writer.log(LoggedRequest(f"{i:032x}", 1.7e9 + i, "e", "r", "m", "1", False, 200, 0.5, 1, {}, np.array([i % 2]), np.array([0.25]), None, matrix, ("a", "b")))  # fmt: skip
+    assert writer.flush() == 50
+    (part,) = (tmp_path / "log" / "requests").rglob("*.parquet")
+    meta = pq.ParquetFile(part).metadata
+    columns = {meta.schema.column(j).name: meta.row_group(0).column(j) for j in range(meta.num_columns)}
+    for name in ("timestamp", "endpoint", "version"):
+        assert columns[name].is_stats_set and columns[name].statistics.has_min_max, name
+    assert columns["timestamp"].statistics.min.timestamp() == 1.7e9
+    for name in ("request_id", "timestamp", "input_a", "score"):
+        assert not columns[name].has_dictionary_page, name
+    for name in ("request_id", "input_a", "latency_ms"):
+        assert columns[name].compression == "UNCOMPRESSED", name
+    assert columns["endpoint"].has_dictionary_page and columns["endpoint"].compression == "SNAPPY"

@@ -151,22 +151,26 @@ def _part_name() -> str:
     return f"part-{int(time.time() * 1000)}-{os.getpid()}-{next(_seq)}.parquet"
 
 
-_UNIQUE = frozenset({"request_id", "entity_key"})  # (nearly) one value per request
+_UNIQUE = frozenset({"request_id", "entity_key", "timestamp"})  # (nearly) one value per request
 
 
 def _write_options(schema: pa.Schema) -> dict[str, Any]:
     """How each column is written: floating-point columns (inputs, latencies, scores) without
-    a dictionary, compression or statistics, the others dictionary-encoded (but the ids),
-    snappy-compressed and with statistics. Measured floats and request ids rarely repeat, so
-    a dictionary is wasted on them (a single-row request's 45 columns in 0.7 µs a row instead
-    of 2.0); random bits do not compress (snappy saves 2.5% of the file) and nothing prunes on
-    an input's minimum and maximum, while both cost on the CPU the server shares: without them
-    a row of 45 columns is written in 4,350 instructions instead of 5,480 (callgrind)."""
+    a dictionary, compression or statistics; the request ids without a dictionary or
+    compression; the others snappy-compressed and with statistics, dictionary-encoded but the
+    times and entity keys. Measured floats, ids and times rarely repeat, so a dictionary is
+    wasted on them (a single-row request's 45 columns in 0.7 µs a row instead of 2.0); random
+    bits and hex ids do not compress (snappy saves 2.5% of the file on the floats, 0.7% on the
+    ids) and nothing prunes on an input's minimum and maximum, while all of it costs on the
+    CPU the server shares: a row of 45 columns in 4,350 instructions instead of 5,480 without
+    the floats' statistics and compression (callgrind), and in 410 ns instead of 550 without
+    the ids' compression and the times' dictionary (20,000 rows written in memory)."""
     floats = {f.name for f in schema if pa.types.is_floating(f.type)}
     others = [f.name for f in schema if f.name not in floats]
+    plain = floats | {"request_id"}
     return {
         "use_dictionary": [name for name in others if name not in _UNIQUE],
-        "compression": {f.name: "none" if f.name in floats else "snappy" for f in schema},
+        "compression": {f.name: "none" if f.name in plain else "snappy" for f in schema},
         "write_statistics": others,
     }
 
