@@ -29,13 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import instructions  # noqa: E402  (prepare, the scope)
+import instructions  # noqa: E402  (prepare, requester)
 import run as perf  # noqa: E402  (source_of)
 
 BATCH = 3000
@@ -48,28 +46,7 @@ def drive(variant: str, work: Path) -> dict[str, float]:
 
     server = ScoringServer(str(work / f"{variant}.yaml"), tracking_uri=str(work / "store"), watch=False)
     app = server.app()
-    body = (work / "body.json").read_bytes()
-    path = instructions.PATH
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
-        "headers": [(b"host", b"x"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
-    message = {"type": "http.request", "body": body, "more_body": False}
-    statuses: set[int] = set()
-
-    async def receive() -> dict[str, Any]:
-        return message
-
-    async def send(m: MutableMapping[str, Any]) -> None:
-        if m["type"] == "http.response.start":
-            statuses.add(m["status"])
-
-    async def many(n: int) -> None:
-        for _ in range(n):
-            await app(dict(scope), receive, send)
-
+    many, statuses = instructions.requester(app, (work / "body.json").read_bytes())
     writer = server.writer
     asyncio.run(many(500))
     if writer is not None:
@@ -84,7 +61,7 @@ def drive(variant: str, work: Path) -> dict[str, float]:
         done = time.perf_counter()
         if done - started < best:
             best, best_flush = done - started, done - answered
-    if statuses != {200}:
+    if set(statuses) != {200}:
         raise SystemExit(f"{variant}: answered {sorted(statuses)}")
     return {"us_per_request": best / BATCH * 1e6, "flush_us_per_row": best_flush / BATCH * 1e6}
 

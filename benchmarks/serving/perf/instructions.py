@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,32 @@ def prepare(work: Path) -> None:
     (work / "columns.json").write_text(json.dumps(list(X.columns)))
 
 
+def requester(app: Any, body: bytes) -> tuple[Callable[[int], Awaitable[None]], list[int]]:
+    """``many(n)``: ``n`` POSTs of ``body`` to the predict path of the ASGI ``app``, in
+    process; and the list their statuses go to."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+        "headers": [(b"host", b"x"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }  # fmt: skip
+    message = {"type": "http.request", "body": body, "more_body": False}
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return message
+
+    async def send(m: MutableMapping[str, Any]) -> None:
+        if m["type"] == "http.response.start":
+            statuses.append(m["status"])
+
+    async def many(n: int) -> None:
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+
+    return many, statuses
+
+
 def drive(variant: str, requests: int, work: Path) -> None:
     """Inside valgrind: build the app, warm it up, count ``requests`` requests."""
     os.environ["MODELYARD_HOME"] = str(work / "home")
@@ -68,25 +95,7 @@ def drive(variant: str, requests: int, work: Path) -> None:
 
         server = ScoringServer(str(work / f"{variant}.yaml"), tracking_uri=str(work / "store"), watch=False)
         app = server.app()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
-        "headers": [(b"host", b"x"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
-    message = {"type": "http.request", "body": body, "more_body": False}
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return message
-
-    async def send(m: dict[str, Any]) -> None:
-        if m["type"] == "http.response.start":
-            statuses.append(m["status"])
-
-    async def many(n: int) -> None:
-        for _ in range(n):
-            await app(dict(scope), receive, send)
+    many, statuses = requester(app, body)
 
     def instrument(on: bool) -> None:
         subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())], check=True, capture_output=True)
