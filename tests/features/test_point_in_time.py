@@ -292,3 +292,56 @@ def test_threads_share_one_store_and_its_database(
         ttl = timedelta(hours=TTL_HOURS)
         _same(frame["speed"], _expected(part, rides, ["speed"], ttl)["speed"])
         _same(frame["trips"], _expected(part, rides, ["trips"], None)["trips"])
+
+
+@pytest.mark.parametrize("rows", [1_000, _offline.PARALLEL_TAKE_ROWS + 3])
+def test_results_come_back_in_the_entity_frames_order_on_one_thread_or_several(rows: int) -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(7)
+    order = rng.permutation(rows)  # the row numbers, as the join returns them
+    speed = pa.array(order * 0.5, mask=order % 3 == 0)  # misses are nulls
+    name = pa.array([f"r{i}" for i in order])
+    when = pa.array(order.astype("datetime64[s]"), type=pa.timestamp("us", tz="UTC"))
+    table = pa.Table.from_arrays(
+        [name, when, speed, pa.array(order % 2 == 0), pa.array(order)],
+        names=["rider", "event_timestamp", "speed", "__hit__v", _offline.ROW],
+    ).replace_schema_metadata({"from": "join"})
+    out = _offline.in_entity_order(table, ["__hit__v"])
+    assert out.column_names == ["rider", "event_timestamp", "speed"]
+    assert out.schema.metadata == {b"from": b"join"}
+    assert out.column("rider").to_pylist() == [f"r{i}" for i in range(rows)]
+    assert out.column("event_timestamp").to_numpy().astype("datetime64[s]").astype(int).tolist() == list(range(rows))
+    expected_speed = [None if i % 3 == 0 else i * 0.5 for i in range(rows)]
+    assert out.column("speed").to_pylist() == expected_speed
+    kept = _offline.in_entity_order(table, ["__hit__v"], keep_hidden=True)
+    assert kept.column("__hit__v").to_pylist() == [i % 2 == 0 for i in range(rows)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "keys", "varied", "expected"),
+    [
+        (64 * 1_000, 1_000, "first", False),  # exactly at the rule's bound: the range join
+        (64 * 1_000 + 1, 1_000, "first", True),  # one source row over it: the ASOF join
+        (640, 50_000, "first", False),  # a prefix of the frame already has enough keys
+        (64 * 1_000, 1_000, "last", False),  # the keys come late: the whole frame is counted
+        (64 * 1_000 + 1, 1_000, "last", True),
+    ],
+)
+def test_the_plan_rule_counts_distinct_join_keys_however_they_are_spread(
+    rows: int, keys: int, varied: str, expected: bool
+) -> None:
+    from modelyard.features import Entity, FeatureView, Field, FileSource, Float64
+
+    rng = np.random.default_rng(3)
+    repeated = np.zeros(50_000, dtype=np.int64)  # one key, over and over
+    parts = [rng.permutation(keys), repeated]
+    ids = np.concatenate(parts if varied == "first" else parts[::-1])
+    entities = pd.DataFrame({"rider_id": ids, "event_timestamp": pd.Timestamp(T0)})
+    view = FeatureView(
+        name="v",
+        entities=[Entity(name="rider", join_keys=["rider_id"])],
+        schema=[Field(name="speed", dtype=Float64)],
+        source=FileSource(path="x.parquet", timestamp_field="event_timestamp"),
+    )
+    assert _offline.too_many_pairs(rows, view, entities) is expected
