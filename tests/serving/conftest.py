@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 import yaml
 
+from modelyard.http._direct import DirectProtocol
 from modelyard.registry import Client
 from modelyard.serving import ScoringServer
 
@@ -85,10 +86,13 @@ def serve(registered: Registered) -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(target: str, uvicorn_options: dict[str, Any] | None = None, **kwargs: Any) -> Running:
+        """``uvicorn_options`` go to ``uvicorn.Config``; the protocol is ``modelyard serve``'s
+        (plain predict requests answered directly) unless they name another ``http``."""
         server = ScoringServer(target, tracking_uri=registered.uri, **kwargs)
         port = free_port()
+        options = {"http": DirectProtocol, **(uvicorn_options or {})}
         config = uvicorn.Config(
-            server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on", **(uvicorn_options or {})
+            server.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options
         )
         uv = uvicorn.Server(config)
         thread = threading.Thread(target=uv.run, daemon=True)

@@ -55,7 +55,8 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="modelyard.http._timeouts:ReadTimeoutProtocol",  # httptools with read timeouts
+        # httptools with read timeouts, plain predict requests answered without an ASGI cycle
+        http="modelyard.http._direct:DirectProtocol",
         limit_concurrency=config.max_connections,
         log_level=log_level,
         timeout_graceful_shutdown=10,

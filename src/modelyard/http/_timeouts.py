@@ -148,10 +148,13 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def with_timeouts(header_timeout: float, body_timeout: float) -> type[ReadTimeoutProtocol]:
-    """A protocol class with these limits (for servers started in this process)."""
+def with_timeouts(
+    header_timeout: float, body_timeout: float, base: type[ReadTimeoutProtocol] = ReadTimeoutProtocol
+) -> type[ReadTimeoutProtocol]:
+    """A protocol class (``base`` or a subclass of it) with these limits, for servers started
+    in this process."""
     return type(
-        "ReadTimeoutProtocol",
-        (ReadTimeoutProtocol,),
+        base.__name__,
+        (base,),
         {"header_timeout": header_timeout, "body_timeout": body_timeout},
     )

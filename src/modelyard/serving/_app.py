@@ -177,7 +177,7 @@ class ScoringServer(ScoringPath):
             )
         return endpoint
 
-    def _request_id(self, request: Request) -> str:
+    def _request_id(self, request: Request | None) -> str:
         """The server chooses every request id (feedback is matched by it, so a client must not
         be able to take another's); a client's own ``x-request-id`` comes back as
         ``x-client-request-id`` for its tracing. 128 random bits as 32 hex digits (what
@@ -220,32 +220,41 @@ class ScoringServer(ScoringPath):
             self._check_auth(request, scope)
             return await work(request_id, started)
         except ClientDisconnect:  # gone mid-body (or closed by the read timeout): nobody to answer
-            self._failed(request, 408, request_id, started)
+            self._failed(request.path_params.get("name", ""), request.url.path, 408, request_id, started)
             return _error(408, "RequestTimeout", "the client went away before its body arrived", request_id)
-        except ClientError as error:
-            self._failed(request, error.status, request_id, started, counted=error.status == 500)
-            return _error(
-                error.status,
-                error.kind,
-                str(error),
-                request_id,
-                {**error.headers, **self._client_id(request)},
-            )
         except Exception as error:
-            status = _status_of(error)
-            if status is not None:
-                self._failed(request, status, request_id, started)
-                return _error(status, type(error).__name__, str(error), request_id)
-            self._failed(request, 500, request_id, started)
-            log.error("request %s failed", request_id, exc_info=error)
-            return _error(500, "InternalError", "the server failed; see its log", request_id)
+            return self._failure(
+                error, request.path_params.get("name", ""), request.url.path, request.scope["headers"], request_id, started
+            )
 
-    def _failed(self, request: Request, status: int, request_id: str, started: float, counted: bool = False) -> None:
+    def _failure(
+        self,
+        error: Exception,
+        name: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        request_id: str,
+        started: float,
+    ) -> Response:
+        """The error answer to a request to ``path`` (its ``{name}`` parameter: ``name``),
+        counted and logged; the client's own request id comes back with every answer."""
+        client = client_headers(head(headers).client_id)
+        if isinstance(error, ClientError):
+            self._failed(name, path, error.status, request_id, started, counted=error.status == 500)
+            return _error(error.status, error.kind, str(error), request_id, {**error.headers, **client})
+        status = _status_of(error)
+        if status is not None:
+            self._failed(name, path, status, request_id, started)
+            return _error(status, type(error).__name__, str(error), request_id, client)
+        self._failed(name, path, 500, request_id, started)
+        log.error("request %s failed", request_id, exc_info=error)
+        return _error(500, "InternalError", "the server failed; see its log", request_id, client)
+
+    def _failed(self, name: str, path: str, status: int, request_id: str, started: float, counted: bool = False) -> None:
         """Count a failed request (a model error is counted where it happens) and log it, so
         that monitoring sees error rates; 401/403/404 to unknown endpoints are not logged."""
-        name = request.path_params.get("name", "")
         if name not in self.runtime.endpoints:
-            name = "" if request.url.path != "/invocations" else next(iter(self.runtime.endpoints))
+            name = "" if path != "/invocations" else next(iter(self.runtime.endpoints))
         if not counted:
             self.metrics.requests.labels(name, "", "", str(status)).inc()
         if self.writer is not None and name and status not in (401, 403):
@@ -331,6 +340,29 @@ class ScoringServer(ScoringPath):
         scorer, batch, out = self._score_checked(endpoint, route, scorer, batch, request_id, started, None)
         answer = _native_answer(request_id, endpoint, route, scorer, out)
         return Answer(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), request_id, client_id)
+
+    def answer_now(self, name: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
+        """A predict request answered from the HTTP protocol, with no ASGI request cycle
+        (``http/_direct.py``): what ``predict`` answers a plain request, errors included; None
+        for any other request, before anything is counted or logged (the app then answers it
+        from the start, as every request to a server run another way)."""
+        endpoint = self.runtime.endpoints.get(name)
+        if endpoint is None or not self._plain(endpoint) or len(body) > self.offload_bytes:
+            return None
+        given = head(headers)
+        if given.media != _JSON:
+            return None
+        if self.auth.enabled:
+            token = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), None)
+            scopes = self.auth.scopes(token)
+            if scopes is None or "predict" not in scopes:
+                return None  # the app answers 401 or 403
+        request_id = self._request_id(None)
+        started = time.perf_counter()
+        try:
+            return self._predict_plain(endpoint, body, request_id, started, given.client_id)
+        except Exception as error:
+            return self._failure(error, name, path, headers, request_id, started)
 
     def _take_keys(self, endpoint: Endpoint, layout: str, payload: Any) -> tuple[list[Any] | None, Any]:
         """Entity keys (sticky key, feature join keys) out of a native payload: they route and
@@ -659,12 +691,39 @@ _PREDICT_PREFIX = "/v1/endpoints/"
 _PREDICT_SUFFIX = "/predict"
 
 
+class _Direct:
+    """The scoring server's direct answers (``http/_direct.py``): ``POST
+    /v1/endpoints/{name}/predict`` with a body the plain path takes."""
+
+    __slots__ = ("max_bytes", "server")
+
+    def __init__(self, server: ScoringServer) -> None:
+        self.server = server
+        self.max_bytes = min(server.offload_bytes, server.max_body)
+
+    def accepts(self, path: str) -> bool:
+        if path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX):
+            name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
+            return bool(name) and "/" not in name  # what the route's {name} matches
+        return False
+
+    def __call__(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
+        name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
+        return self.server.answer_now(name, path, headers, body)
+
+
 class _ScoringApp(Starlette):
     """The scoring server's app: a ``POST /v1/endpoints/{name}/predict`` goes straight to
     ``ScoringServer.predict``, past Starlette's error middleware, exception middleware and
     router (which match it against every route: ~10% of a small request's CPU); the handler
     answers every error itself. Anything else, and every app with CORS middleware, takes the
     usual way."""
+
+    @property
+    def direct_responder(self) -> _Direct | None:
+        """What ``http/_direct.py``'s protocol answers without this app (``modelyard serve``)."""
+        server = getattr(self.state, "server", None)
+        return None if server is None else _Direct(server)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
