@@ -27,15 +27,16 @@ URL = "/v1/endpoints/cancer/predict"
 
 @pytest.fixture
 def through_app(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths of the requests the ASGI app's predict handler was given."""
+    """The paths of the requests the ASGI app's predict and invocations handlers were given."""
     seen: list[str] = []
-    predict = ScoringServer.predict
+    for handler in ("predict", "invocations"):
+        original = getattr(ScoringServer, handler)
 
-    async def spy(self: ScoringServer, request: Any) -> Any:
-        seen.append(request.url.path)
-        return await predict(self, request)
+        async def spy(self: ScoringServer, request: Any, original: Any = original) -> Any:
+            seen.append(request.url.path)
+            return await original(self, request)
 
-    monkeypatch.setattr(ScoringServer, "predict", spy)
+        monkeypatch.setattr(ScoringServer, handler, spy)
     return seen
 
 
@@ -79,6 +80,32 @@ def test_direct_answers_are_the_apps_answers(
             if x.startswith("modelyard_requests_total{") and 'endpoint="cancer"' in x
         ]  # fmt: skip
         assert sorted(float(x.rsplit(" ", 1)[1]) for x in lines) == [2.0, 2.0], lines
+
+
+def test_mlflow_invocations_are_answered_directly_as_the_app_answers_them(
+    registered: Registered, serve: Callable[..., Running], through_app: list[str]
+) -> None:
+    direct = serve("models:/cancer@champion")
+    app = serve("models:/cancer@champion", uvicorn_options={"http": ReadTimeoutProtocol})
+    rows = registered.rows(3)
+    columns = list(rows[0])
+    bodies: list[Any] = [
+        {"dataframe_split": {"columns": columns, "data": [list(r.values()) for r in rows]}},
+        {"dataframe_records": rows},
+        {"inputs": {c: [r[c] for r in rows] for c in columns}},
+        {"dataframe_records": [{k: v for k, v in rows[0].items() if k != "mean radius"}]},  # 422
+        {"dataframe_split": {"columns": columns}, "inputs": {}},  # 400: two formats
+    ]
+    for body in bodies:
+        mine = direct.http.post("/invocations", json=body, headers={"x-request-id": "trace-2"})
+        _same(mine, app.http.post("/invocations", json=body, headers={"x-request-id": "trace-2"}))
+        assert mine.headers["x-client-request-id"] == "trace-2"
+    assert mine.status_code == 400
+    assert through_app == ["/invocations"] * len(bodies)  # the app's server only
+    csv = ",".join(columns) + "\n" + ",".join(str(v) for v in rows[0].values()) + "\n"
+    answer = direct.http.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 1
+    assert through_app[-1] == "/invocations" and len(through_app) == len(bodies) + 1  # CSV: the app
 
 
 def test_other_requests_go_to_the_app_with_their_body(

@@ -341,12 +341,14 @@ class ScoringServer(ScoringPath):
         answer = _native_answer(request_id, endpoint, route, scorer, out)
         return Answer(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), request_id, client_id)
 
-    def answer_now(self, name: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
-        """A predict request answered from the HTTP protocol, with no ASGI request cycle
-        (``http/_direct.py``): what ``predict`` answers a plain request, errors included; None
+    def answer_now(self, name: str | None, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
+        """A scoring request answered from the HTTP protocol, with no ASGI request cycle
+        (``http/_direct.py``): a predict request to endpoint ``name`` or, with ``name`` None, an
+        ``/invocations`` request. What the app answers a plain request, errors included; None
         for any other request, before anything is counted or logged (the app then answers it
         from the start, as every request to a server run another way)."""
-        endpoint = self.runtime.endpoints.get(name)
+        endpoints = self.runtime.endpoints
+        endpoint = next(iter(endpoints.values())) if name is None else endpoints.get(name)
         if endpoint is None or not self._plain(endpoint) or len(body) > self.offload_bytes:
             return None
         given = head(headers)
@@ -360,9 +362,27 @@ class ScoringServer(ScoringPath):
         request_id = self._request_id(None)
         started = time.perf_counter()
         try:
+            if name is None:
+                return self._invocations_plain(endpoint, body, request_id, started, given.client_id)
             return self._predict_plain(endpoint, body, request_id, started, given.client_id)
         except Exception as error:
-            return self._failure(error, name, path, headers, request_id, started)
+            return self._failure(error, name or "", path, headers, request_id, started)
+
+    def _invocations_plain(
+        self, endpoint: Endpoint, body: bytes, request_id: str, started: float, client_id: str | None
+    ) -> Response:
+        """An ``/invocations`` JSON body of at most ``offload_bytes`` to a plain endpoint,
+        decoded and scored on the event loop."""
+        key, payload = proto.mlflow_payload(body, _JSON, endpoint.config.max_rows)
+
+        def build(scorer: Scorer) -> Batch:
+            return proto.mlflow_batch(scorer.spec, key, payload)
+
+        _, _, out = self._score(endpoint, endpoint.choose(), build, request_id, started, None)
+        return _json(
+            {"predictions": proto.jsonable(out.predictions)},
+            headers={"x-request-id": request_id, **client_headers(client_id)},
+        )
 
     def _take_keys(self, endpoint: Endpoint, layout: str, payload: Any) -> tuple[list[Any] | None, Any]:
         """Entity keys (sticky key, feature join keys) out of a native payload: they route and
@@ -423,6 +443,10 @@ class ScoringServer(ScoringPath):
             endpoint = next(iter(self.runtime.endpoints.values()))
             media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
+            if media == _JSON and self._plain(endpoint) and len(body) <= self.offload_bytes:
+                return self._invocations_plain(
+                    endpoint, body, request_id, started, head(request.scope["headers"]).client_id
+                )
             off = self._offload(body)
             key, payload = await off(proto.mlflow_payload, body, media, endpoint.config.max_rows)
             keys: list[Any] | None = None
@@ -689,11 +713,12 @@ class ScoringServer(ScoringPath):
 
 _PREDICT_PREFIX = "/v1/endpoints/"
 _PREDICT_SUFFIX = "/predict"
+_INVOCATIONS = "/invocations"
 
 
 class _Direct:
     """The scoring server's direct answers (``http/_direct.py``): ``POST
-    /v1/endpoints/{name}/predict`` with a body the plain path takes."""
+    /v1/endpoints/{name}/predict`` and ``POST /invocations`` with a body the plain paths take."""
 
     __slots__ = ("max_bytes", "server")
 
@@ -705,10 +730,10 @@ class _Direct:
         if path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX):
             name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
             return bool(name) and "/" not in name  # what the route's {name} matches
-        return False
+        return path == _INVOCATIONS
 
     def __call__(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
-        name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
+        name = None if path == _INVOCATIONS else path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
         return self.server.answer_now(name, path, headers, body)
 
 
