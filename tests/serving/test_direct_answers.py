@@ -207,9 +207,9 @@ def test_keep_alive_pipelines_and_close_behave_as_uvicorns(
         for i in range(0, len(request), 300):
             sock.sendall(request[i : i + 300])
         assert b"predictions" in _read_responses(sock, 1)[0][2]
-    # the body with "explain", and the request pipelined behind it: while the app answers
-    # one request of a connection, the next waits its turn in uvicorn's pipeline
-    assert through_app == [URL, URL]
+    # the body with "explain"; and the request behind it when it came in the same read (while
+    # the app answers one request of a connection, the next waits in uvicorn's pipeline)
+    assert through_app in ([URL], [URL, URL])
 
 
 def test_the_log_gets_each_direct_request_once(
