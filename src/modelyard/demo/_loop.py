@@ -83,11 +83,14 @@ class _Server:
     """The scoring server on a loopback port, in a thread of this process."""
 
     def __init__(self, deployment: Path, tracking_uri: str) -> None:
+        from modelyard.http._direct import DirectProtocol
         from modelyard.serving import ScoringServer
 
         self.server = ScoringServer(str(deployment), tracking_uri=tracking_uri)
         self.port = _free_port()
-        config = uvicorn.Config(self.server.app(), host="127.0.0.1", port=self.port, log_level="error", lifespan="on")
+        config = uvicorn.Config(  # the protocol ``modelyard serve`` runs
+            self.server.app(), host="127.0.0.1", port=self.port, log_level="error", lifespan="on", http=DirectProtocol
+        )
         self._uvicorn = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._uvicorn.run, name="demo-server", daemon=True)
         self._thread.start()
