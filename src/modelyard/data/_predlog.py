@@ -250,7 +250,7 @@ def row_numbers(counts: np.ndarray, total: int) -> np.ndarray:
 def entity_key_column(keys: list[list[Any] | None], counts: list[int], total: int) -> pa.Array:
     """The ``entity_key`` column of requests that came with keys (a list per request) or
     without (None): the keys as text, null for a request without."""
-    if keys.count(None) == len(keys):  # the usual flush: C's loop, not a generator's (~0.14 µs a row)
+    if keys.count(None) == len(keys):  # the usual flush: one C loop, not a generator's steps
         return pa.nulls(total, pa.string())
     flat: list[Any] = []
     for request_keys, rows in zip(keys, counts, strict=True):
