@@ -24,6 +24,7 @@ import logging
 from typing import Any, Protocol
 
 import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from modelyard.http._timeouts import ReadTimeoutProtocol
 
@@ -70,12 +71,6 @@ class _Failed:
     body = b'{"error":{"type":"InternalError","message":"the server failed; see its log"}}'
     raw_headers = [(b"content-type", b"application/json"), (_CONTENT_LENGTH, str(len(body)).encode())]
     background = None
-
-
-def _status_line(status: int) -> bytes:
-    from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-
-    return STATUS_LINE[status]
 
 
 class DirectProtocol(ReadTimeoutProtocol):
@@ -184,7 +179,7 @@ class DirectProtocol(ReadTimeoutProtocol):
 
     def _write(self, answered: Answered) -> None:
         status = answered.status_code
-        content = [_status_line(status)]
+        content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content += (name, _SEP, value, _CRLF)
         for name, value in answered.raw_headers:

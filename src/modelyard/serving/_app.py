@@ -154,9 +154,12 @@ class ScoringServer(ScoringPath):
 
     def _check_auth(self, request: Request, scope: str | None) -> None:
         """401 without a valid token, 403 when it lacks ``scope`` (None: any valid token)."""
-        if not self.auth.enabled:
-            return
-        scopes = self.auth.scopes(request.headers.get("authorization"))
+        if self.auth.enabled:
+            self._authorize(request.headers.get("authorization"), scope)
+
+    def _authorize(self, authorization: str | None, scope: str | None) -> None:
+        """``_check_auth`` on the value of an ``Authorization`` header."""
+        scopes = self.auth.scopes(authorization)
         if scopes is None:
             raise ClientError(
                 401, "Unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)",
@@ -355,10 +358,12 @@ class ScoringServer(ScoringPath):
         if given.media != _JSON:
             return None
         if self.auth.enabled:
-            token = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), None)
-            scopes = self.auth.scopes(token)
-            if scopes is None or "predict" not in scopes:
-                return None  # the app answers 401 or 403
+            # as Starlette's ``headers.get``: repeated headers joined with ", "
+            token = ", ".join(v.decode("latin-1") for k, v in headers if k == b"authorization")
+            try:
+                self._authorize(token or None, "predict")
+            except ClientError:
+                return None  # the app answers 401 or 403, and counts them
         request_id = self._request_id(None)
         started = time.perf_counter()
         try:
