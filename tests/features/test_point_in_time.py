@@ -3,6 +3,7 @@ each offline engine (DuckDB and Spark give the same answers)."""
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from modelyard.features import FeatureStore, _offline
+from modelyard.features._entity_order import PARALLEL_ROWS, by_row_numbers
 from modelyard.features._offline import build_query, connect
 
 from .conftest import T0
@@ -233,6 +235,27 @@ def test_an_entity_column_named_like_the_row_number_is_refused(
         fs.get_historical_features(entities.assign(__row=1), ["recent:speed"]).to_df()
 
 
+@pytest.mark.parametrize("stamps", ["aware", "naive", "strings"])
+def test_the_callers_entity_frame_is_left_as_it_was(
+    rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str, engine: str, stamps: str
+) -> None:
+    """The entity frame is read, never written: its timestamps are converted in a copy, and the
+    row numbers are added to the copy (which shares the caller's other columns)."""
+    repo, _, _, entities = rides_repo
+    if stamps == "naive":
+        entities = entities.assign(event_timestamp=entities["event_timestamp"].dt.tz_localize(None))
+    elif stamps == "strings":
+        entities = entities.assign(event_timestamp=entities["event_timestamp"].astype(str).astype(object))
+    before = entities.copy(deep=True)
+    fs = FeatureStore(repo_path=repo, offline_engine=engine)
+    fs.apply()
+    out = fs.get_historical_features(entities, ["recent:speed"]).to_df()
+    assert len(out) == len(entities)
+    assert str(out["event_timestamp"].dtype).startswith("datetime64") and "UTC" in str(out["event_timestamp"].dtype)
+    pd.testing.assert_frame_equal(entities, before)
+    assert list(entities.columns) == ["rider_id", "event_timestamp", "label"]
+
+
 def test_the_store_passes_its_memory_limit_to_duckdb(
     rides_repo: tuple[Path, pd.DataFrame, pd.DataFrame, pd.DataFrame], fluent: str
 ) -> None:
@@ -294,7 +317,7 @@ def test_threads_share_one_store_and_its_database(
         _same(frame["trips"], _expected(part, rides, ["trips"], None)["trips"])
 
 
-@pytest.mark.parametrize("rows", [1_000, _offline.PARALLEL_TAKE_ROWS + 3])
+@pytest.mark.parametrize("rows", [1_000, PARALLEL_ROWS + 3])
 def test_results_come_back_in_the_entity_frames_order_on_one_thread_or_several(rows: int) -> None:
     import pyarrow as pa
 
@@ -316,6 +339,59 @@ def test_results_come_back_in_the_entity_frames_order_on_one_thread_or_several(r
     assert out.column("speed").to_pylist() == expected_speed
     kept = _offline.in_entity_order(table, ["__hit__v"], keep_hidden=True)
     assert kept.column("__hit__v").to_pylist() == [i % 2 == 0 for i in range(rows)]
+
+
+def test_rows_are_scattered_to_their_numbers_exactly_as_arrow_takes_them() -> None:
+    """Every column kind in many chunks, some sliced, some with nulls: the scatter (fixed-width
+    columns) and Arrow's take (the others) give what one take through the inverse gives."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    rows = PARALLEL_ROWS + 1_001
+    rng = np.random.default_rng(11)
+    position = rng.permutation(rows)
+    values = rng.integers(-1_000, 1_000, rows)
+    missing = (position % 7 == 0) & (position < rows // 2)  # nulls in the first chunks only
+    columns = {
+        "i8": pa.array(values % 100, type=pa.int8(), mask=missing),
+        "u16": pa.array(values % 1_000 + 1_000, type=pa.uint16()),
+        "i32": pa.array(values, type=pa.int32(), mask=missing),
+        "i64": pa.array(position, type=pa.int64()),
+        "f16": pa.array((values / 8).astype(np.float16), type=pa.float16()),
+        "f32": pa.array(values / 4, type=pa.float32(), mask=missing),
+        "f64": pa.array(values / 3, mask=missing),
+        "date": pa.array(values + 19_000, type=pa.int32(), mask=missing).view(pa.date32()),
+        "time": pa.array(values * 1_000 + 5_000_000).view(pa.time64("us")),
+        "when": pa.array(values * 10**6, mask=missing).view(pa.timestamp("us", tz="UTC")),
+        "lag": pa.array(values).view(pa.duration("ms")),
+        "span": pa.array([pa.MonthDayNano([1, int(v), 3]) for v in values], type=pa.month_day_nano_interval()),
+        "name": pa.array([f"r{v}" for v in values], mask=missing),
+        "flag": pa.array(values > 0, mask=missing),
+        "money": pa.array([Decimal(int(v)) / 100 for v in values], type=pa.decimal128(9, 2)),
+        "tags": pa.array([[int(v)] for v in values], mask=missing),
+    }
+    whole = pa.table(columns)
+    cuts = [0, 5, 7_000, 30_000, 30_001, rows]  # uneven chunks, one of a single row
+    batches = [whole.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
+    chunked = pa.concat_tables(batches)
+    assert chunked.column("f64").num_chunks == len(batches)
+    assert chunked.column("f64").chunk(2).offset > 0  # slices of one buffer: offsets are honoured
+    inverse = np.empty(rows, dtype=np.int64)
+    inverse[position] = np.arange(rows)
+    expected = whole.take(inverse)
+    out = by_row_numbers(chunked, position)
+    assert out.schema == whole.schema
+    for name in whole.column_names:
+        assert out.column(name).equals(expected.column(name)), name
+        assert out.column(name).null_count == expected.column(name).null_count, name
+    assert out.column("i64").to_pylist() == list(range(rows))
+    assert out.column("when").to_pylist()[:3] == [
+        None if position[i] % 7 == 0 and position[i] < rows // 2 else
+        dt.datetime.fromtimestamp(int(values[i]), tz=dt.UTC)
+        for i in np.argsort(position)[:3]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import os
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from modelyard.core.errors import ValidationError
@@ -263,7 +263,7 @@ def _entity_frame(entity_df: pd.DataFrame, timestamp: str, keys: Sequence[str]) 
             raise ValidationError(
                 f"entity_df column {timestamp!r} does not hold timestamps: {error}"
             ) from error
-    out = entity_df.copy()
+    out = entity_df.copy(deep=False)  # the caller's frame is never written; its columns are shared
     out[timestamp] = ts
     return out
 
@@ -278,7 +278,8 @@ def prepare_entities(
     entities = _entity_frame(entity_df, timestamp, keys)
     if ROW in entities.columns:
         raise ValidationError(f"entity_df has a column named {ROW!r}, which is reserved; rename it")
-    return entities.assign(**{ROW: range(len(entities))})
+    entities[ROW] = np.arange(len(entities), dtype=np.int64)
+    return entities
 
 
 ROW = "__row"  # the entity frame's row number, carried through the query to restore its order
@@ -319,28 +320,13 @@ class RetrievalQuery:
 
 
 def in_entity_order(table: Any, hidden: Sequence[str], keep_hidden: bool = False) -> Any:
-    """An Arrow result put back in the entity frame's order by its ``ROW`` numbers (a
-    permutation, inverted in O(n) rather than sorted), without ``ROW`` and, unless kept, the
-    ``hidden`` columns."""
-    import numpy as np
-    import pyarrow as pa
+    """An Arrow result put back in the entity frame's order by its ``ROW`` numbers (each row
+    moved to its number, not sorted), without ``ROW`` and, unless kept, the ``hidden``
+    columns."""
+    from modelyard.features._entity_order import by_row_numbers
 
     position = table.column(ROW).to_numpy()
-    take = np.empty(len(position), dtype=np.int64)
-    take[position] = np.arange(len(position), dtype=np.int64)
-    kept = table.drop_columns([ROW, *([] if keep_hidden else hidden)])
-    workers = min(os.cpu_count() or 1, kept.num_columns)
-    if kept.num_rows < PARALLEL_TAKE_ROWS or workers < 2:
-        return kept.take(take)
-    # Arrow's take runs on one thread (a tenth of a 10M-row join's time at 1M rows); the
-    # columns are taken on several, which Arrow's kernels allow (they release the GIL)
-    index = pa.array(take)
-    with ThreadPoolExecutor(workers) as pool:
-        columns = list(pool.map(lambda column: column.take(index), kept.columns))
-    return pa.Table.from_arrays(columns, schema=kept.schema)
-
-
-PARALLEL_TAKE_ROWS = 1 << 16  # below this the threads cost more than they save
+    return by_row_numbers(table.drop_columns([ROW, *([] if keep_hidden else hidden)]), position)
 
 
 class OfflineQuery(Protocol):
