@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,14 +11,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 
 from modelyard.features import FeatureStore
+from modelyard.http._direct import DirectProtocol
+from modelyard.server import feature_server
+from modelyard.server._features_app import DIRECT_BYTES
 
 from ..features.conftest import REPO, write_data
+from .live import serve
 
 TIMEOUT = 30  # the server is another process, on a machine that may be loaded
 
@@ -63,9 +69,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             stream.close()
 
 
-@pytest.fixture(scope="module")
-def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
-    tmp_path = tmp_path_factory.mktemp("feature-server")
+def _materialized(tmp_path: Path) -> tuple[Path, str, str]:
+    """A repo with two views materialized into a SQLite online store: (repo, tracking uri,
+    online store)."""
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
     (repo / "definitions.py").write_text(REPO)
@@ -92,6 +98,12 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, lis
     fs = FeatureStore(repo_path=repo, tracking_uri=uri, online_store=online)
     fs.apply()
     fs.materialize(now - timedelta(days=90), now, progress=False)
+    return repo, uri, online
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    repo, uri, online = _materialized(tmp_path_factory.mktemp("feature-server"))
     proc, base, lines = _start(repo, {**os.environ, "MODELYARD_TRACKING_URI": uri}, "--online-store", online)
     try:
         yield base, lines
@@ -285,3 +297,93 @@ def test_the_default_store_is_named_and_an_empty_one_flagged(tmp_path: Path) -> 
         assert reply.json()["results"][1]["statuses"] == ["NOT_FOUND"]
     finally:
         _stop(proc)
+
+
+class _Counting:
+    """A feature server's direct responder, counting what it answered and what it declined."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.max_bytes = inner.max_bytes
+        self.answered = 0
+        self.declined = 0
+
+    def accepts(self, path: str) -> bool:
+        return bool(self.inner.accepts(path))
+
+    def __call__(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Any:
+        answer = self.inner(path, headers, body)
+        if answer is None:
+            self.declined += 1
+        else:
+            self.answered += 1
+        return answer
+
+
+def test_small_lookups_are_answered_directly_as_the_app_answers_them(tmp_path: Path) -> None:
+    """`modelyard features serve`'s protocol looks a small JSON request up on the event loop
+    (no request cycle, no thread pool); a body over DIRECT_BYTES goes to the app. Both give the
+    same bytes; whatever the direct path declines (errors, other content types) the app
+    answers with its error."""
+    repo, uri, online = _materialized(tmp_path)
+    app = feature_server(FeatureStore(repo_path=repo, tracking_uri=uri, online_store=online))
+    counting = _Counting(app.direct_responder)  # type: ignore[attr-defined]
+    app.direct_responder = counting  # type: ignore[attr-defined]
+    json_type = {"content-type": "application/json"}
+    payloads = [
+        {"features": ["finances:income", "bureau:open_loans"], "entities": {"applicant_id": [1, 2, 3]}},
+        {"feature_service": "credit_v1", "entities": {"applicant_id": [2, 1]}, "full_feature_names": True},
+    ]
+    with serve(app, http=DirectProtocol) as base, httpx.Client(base_url=base, timeout=TIMEOUT) as client:
+        for payload in payloads:
+            small = json.dumps(payload).encode()
+            padded = small + b" " * DIRECT_BYTES  # the same request, too long to answer directly
+            direct = client.post("/get-online-features", content=small, headers=json_type)
+            by_app = client.post("/get-online-features", content=padded, headers=json_type)
+            assert direct.status_code == by_app.status_code == 200
+            assert direct.content == by_app.content
+            assert direct.headers["content-type"] == by_app.headers["content-type"]
+            assert direct.headers["content-length"] == by_app.headers["content-length"]
+        assert client.post("/get-online-features", content=small, headers=json_type).json()["results"][1] == {
+            "values": [None, 1234.5],
+            "statuses": ["OUTSIDE_TTL", "PRESENT"],  # applicant 2's value is 60 days old
+        }
+        assert (counting.answered, counting.declined) == (3, 0)
+        unknown = client.post(
+            "/get-online-features",
+            content=b'{"features": ["finances:incom"], "entities": {"applicant_id": [1]}}',
+            headers=json_type,
+        )
+        assert unknown.status_code == 404 and "did you mean 'finances:income'" in unknown.json()["error"]["message"]
+        wrong = client.post(
+            "/get-online-features", content=b'{"entities": {"applicant_id": [1.5]}, "features": ["finances:income"]}',
+            headers=json_type,
+        )
+        assert wrong.status_code == 400 and "entities.applicant_id[0] must be an integer" in wrong.text
+        form = client.post("/get-online-features", content=small, headers={"content-type": "text/plain"})
+        assert form.status_code == 415
+        twice = client.post(
+            "/get-online-features",
+            content=small,
+            headers=[("content-type", "application/json"), ("content-type", "text/plain")],
+        )
+        assert twice.status_code == 200  # Starlette reads the first; the direct path leaves it to the app
+        assert (counting.answered, counting.declined) == (3, 4)
+        assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_a_redis_online_store_is_looked_up_in_the_thread_pool(tmp_path: Path) -> None:
+    """A Redis lookup waits on the network: it never runs on the event loop."""
+    from ..features.conftest import redis_url
+
+    repo, uri, _ = _materialized(tmp_path)
+    app = feature_server(FeatureStore(repo_path=repo, tracking_uri=uri, online_store=redis_url()))
+    assert getattr(app, "direct_responder", None) is None
+    with serve(app, http=DirectProtocol) as base:
+        reply = httpx.post(
+            f"{base}/get-online-features",
+            json={"features": ["finances:income"], "entities": {"applicant_id": [987_654_321]}},
+            timeout=TIMEOUT,
+        )
+    assert reply.status_code == 200
+    assert reply.json()["results"][1]["statuses"] == ["NOT_FOUND"]

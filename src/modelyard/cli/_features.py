@@ -289,7 +289,8 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="modelyard.http._timeouts:ReadTimeoutProtocol",  # httptools; slow clients get 408
+        # httptools; slow clients get 408; small lookups are answered without a request cycle
+        http="modelyard.http._direct:DirectProtocol",
         limit_concurrency=1000,
         log_level="warning",
     )
