@@ -134,7 +134,12 @@ async def d4(base: str, columns: list[str]) -> dict[str, float]:
         async def bombs() -> list[int]:
             started = time.perf_counter()
             answers = await asyncio.gather(
-                *[client.post(f"{base}/v1/endpoints/bc/predict", content=body) for _ in range(4)]
+                *[
+                    client.post(
+                        f"{base}/v1/endpoints/bc/predict", content=body, headers={"content-type": "application/json"}
+                    )
+                    for _ in range(4)
+                ]
             )
             bombs.seconds = time.perf_counter() - started  # type: ignore[attr-defined]
             done.set()

@@ -344,9 +344,12 @@ class ScoringServer(ScoringPath):
         answer = _native_answer(request_id, endpoint, route, scorer, out)
         return Answer(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), request_id, client_id)
 
-    def answer_now(self, name: str | None, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
+    def answer_now(
+        self, name: str | None, path: str, headers: list[tuple[bytes, bytes]], body: bytes, *, v2: bool = False
+    ) -> Response | None:
         """A scoring request answered from the HTTP protocol, with no ASGI request cycle
-        (``http/_direct.py``): a predict request to endpoint ``name`` or, with ``name`` None, an
+        (``http/_direct.py``): a predict request to endpoint ``name``, with ``v2`` an Open
+        Inference Protocol infer request to it (JSON tensors), or, with ``name`` None, an
         ``/invocations`` request. What the app answers a plain request, errors included; None
         for any other request, before anything is counted or logged (the app then answers it
         from the start, as every request to a server run another way)."""
@@ -355,7 +358,12 @@ class ScoringServer(ScoringPath):
         if endpoint is None or not self._plain(endpoint) or len(body) > self.offload_bytes:
             return None
         given = head(headers)
-        if given.media != _JSON:
+        if v2:
+            # Triton's and KServe's clients may send no content type; binary tensors (a
+            # header giving the JSON part's length) are the app's
+            if given.media not in (_JSON, "") or any(k == _BINARY_LENGTH for k, _ in headers):
+                return None
+        elif given.media != _JSON:
             return None
         if self.auth.enabled:
             # as Starlette's ``headers.get``: repeated headers joined with ", "
@@ -369,9 +377,30 @@ class ScoringServer(ScoringPath):
         try:
             if name is None:
                 return self._invocations_plain(endpoint, body, request_id, started, given.client_id)
+            if v2:
+                return self._v2_plain(endpoint, body, request_id, started, given.client_id)
             return self._predict_plain(endpoint, body, request_id, started, given.client_id)
         except Exception as error:
-            return self._failure(error, name or "", path, headers, request_id, started)
+            failed = self._failure(error, name or "", path, headers, request_id, started)
+            return proto.v2_errors(failed) if v2 else failed
+
+    def _v2_plain(
+        self, endpoint: Endpoint, body: bytes, request_id: str, started: float, client_id: str | None
+    ) -> Response:
+        """An Open Inference Protocol infer request of JSON tensors of at most ``offload_bytes``
+        to a plain endpoint, decoded and scored on the event loop."""
+        data, tensors = proto.v2_request(body, None, endpoint.config.max_rows)
+
+        def build(scorer: Scorer) -> Batch:
+            return proto.v2_batch(scorer.spec, data, tensors)
+
+        route = endpoint.choose()
+        wanted = _v2_wanted(data)
+        scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+        return _json(
+            _v2_answer(endpoint, scorer, out, data, wanted),
+            headers={"x-request-id": request_id, **client_headers(client_id)},
+        )
 
     def _invocations_plain(
         self, endpoint: Endpoint, body: bytes, request_id: str, started: float, client_id: str | None
@@ -513,22 +542,10 @@ class ScoringServer(ScoringPath):
                     )
             else:
                 route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
-            wanted = None
-            if "outputs" in data:
-                if not isinstance(data["outputs"], list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in data["outputs"]):
-                    raise ValidationError("'outputs' must be a list of objects with a 'name'")
-                wanted = [o["name"] for o in data["outputs"]]
-
+            wanted = _v2_wanted(data)
             scorer, _, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
-            answer: dict[str, Any] = {
-                "model_name": endpoint.name,
-                "model_version": scorer.label,
-                "outputs": proto.v2_answer(out, wanted),
-            }
-            if "id" in data:
-                answer["id"] = data["id"]
             return _json(
-                answer,
+                _v2_answer(endpoint, scorer, out, data, wanted),
                 headers={"x-request-id": request_id, **self._client_id(request)},
                 background=self._shadow_task(endpoint, build, request_id, keys),
             )
@@ -719,11 +736,36 @@ class ScoringServer(ScoringPath):
 _PREDICT_PREFIX = "/v1/endpoints/"
 _PREDICT_SUFFIX = "/predict"
 _INVOCATIONS = "/invocations"
+_V2_PREFIX = "/v2/models/"
+_V2_SUFFIX = "/infer"
+_BINARY_LENGTH = b"inference-header-content-length"
+
+
+def _v2_wanted(data: dict[str, Any]) -> list[str] | None:
+    """The outputs an infer request names (all of them when it names none)."""
+    if "outputs" not in data:
+        return None
+    outputs = data["outputs"]
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
+        raise ValidationError("'outputs' must be a list of objects with a 'name'")
+    return [o["name"] for o in outputs]
+
+
+def _v2_answer(endpoint: Endpoint, scorer: Scorer, out: Output, data: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "model_name": endpoint.name,
+        "model_version": scorer.label,
+        "outputs": proto.v2_answer(out, wanted),
+    }
+    if "id" in data:
+        answer["id"] = data["id"]
+    return answer
 
 
 class _Direct:
     """The scoring server's direct answers (``http/_direct.py``): ``POST
-    /v1/endpoints/{name}/predict`` and ``POST /invocations`` with a body the plain paths take."""
+    /v1/endpoints/{name}/predict``, ``POST /v2/models/{name}/infer`` and ``POST /invocations``
+    with a body the plain paths take."""
 
     __slots__ = ("max_bytes", "server")
 
@@ -732,14 +774,23 @@ class _Direct:
         self.max_bytes = min(server.offload_bytes, server.max_body)
 
     def accepts(self, path: str) -> bool:
-        if path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX):
-            name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
-            return bool(name) and "/" not in name  # what the route's {name} matches
-        return path == _INVOCATIONS
+        return path == _INVOCATIONS or bool(_named(path, _PREDICT_PREFIX, _PREDICT_SUFFIX) or _named(path, _V2_PREFIX, _V2_SUFFIX))
 
     def __call__(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
-        name = None if path == _INVOCATIONS else path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
-        return self.server.answer_now(name, path, headers, body)
+        if path == _INVOCATIONS:
+            return self.server.answer_now(None, path, headers, body)
+        name = _named(path, _PREDICT_PREFIX, _PREDICT_SUFFIX)
+        if name:
+            return self.server.answer_now(name, path, headers, body)
+        return self.server.answer_now(_named(path, _V2_PREFIX, _V2_SUFFIX), path, headers, body, v2=True)
+
+
+def _named(path: str, prefix: str, suffix: str) -> str:
+    """The ``{name}`` of ``prefix{name}suffix`` (one path segment, as the route matches it), or ""."""
+    if path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix):
+        name = path[len(prefix) : -len(suffix)]
+        return "" if "/" in name else name
+    return ""
 
 
 class _ScoringApp(Starlette):
