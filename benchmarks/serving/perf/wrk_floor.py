@@ -2,6 +2,7 @@
 side by side, each model path (issue 14's first table).
 
     .venv/bin/python benchmarks/serving/perf/wrk_floor.py [--repeats 3] [--seconds 10] [--base SRC]
+        [--protocol native|v2]
 
   ``--base`` also serves every modelyard deployment from another checkout's ``src`` folder
   (``git worktree add /tmp/base <commit>``; then ``--base /tmp/base/src``), as ``before …``,
@@ -14,6 +15,9 @@ side by side, each model path (issue 14's first table).
   the prediction log on and off; the lean scikit-learn server (``../lean_app.py``: JSON, array,
   ``predict``) and the lean ONNX server (``lean_onnx.py``: JSON, float32 array, one
   onnxruntime run, labels and probabilities).
+* ``--protocol v2`` sends modelyard's servers the same row as an Open Inference Protocol
+  JSON tensor (``POST /v2/models/bc/infer``, one FP64 tensor of shape [1, 30]); the lean
+  servers keep their native body (the model's work is the same; the floor is theirs).
 * Every repeat runs every server once, in a rotated order; the figures are medians over the
   repeats. wrk shares the machine's two cores with the server, as in the issue's table.
 """
@@ -60,6 +64,13 @@ def serve_lean_sklearn(folder: Path, body: bytes) -> tuple[subprocess.Popen[byte
     return proc, base, "/predict"
 
 
+def v2_body(native: bytes) -> bytes:
+    """The native body's row as an Open Inference Protocol JSON tensor."""
+    row = list(json.loads(native)["records"][0].values())
+    tensor = {"name": "input-0", "shape": [1, len(row)], "datatype": "FP64", "data": row}
+    return json.dumps({"inputs": [tensor]}).encode()
+
+
 def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n'
@@ -95,6 +106,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--out", default=str(HERE / "wrk_floor.json"))
     ap.add_argument("--base", help="an earlier checkout's src folder, served as 'before …'")
+    ap.add_argument("--protocol", choices=["native", "v2"], default="native", help="modelyard's request format")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -103,18 +115,24 @@ def main() -> None:
         deploys = perf.deployments(folder)
         src = ROOT / "src"
         servers: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
+        bodies: dict[str, bytes] = {}
+        mine, path = (v2_body(body), "/v2/models/bc/infer") if args.protocol == "v2" else (body, perf.PATH)
         try:
             for name in ("sklearn", "sklearn-nolog", "onnx", "onnx-nolog"):
                 proc, base = perf.serve(src, store, deploys[name], folder / f"home-{name}")
-                servers[f"modelyard {name}"] = (proc, base, perf.PATH)
+                servers[f"modelyard {name}"] = (proc, base, path)
+                bodies[f"modelyard {name}"] = mine
                 if args.base:
                     proc, base = perf.serve(Path(args.base), store, deploys[name], folder / f"home-before-{name}")
-                    servers[f"before {name}"] = (proc, base, perf.PATH)
+                    servers[f"before {name}"] = (proc, base, path)
+                    bodies[f"before {name}"] = mine
             servers["lean scikit-learn"] = serve_lean_sklearn(folder, body)
             proc, base = perf.serve_floor(store, body)
             servers["lean ONNX"] = (proc, base, perf.PATH)
-            for _, base, path in servers.values():  # warm-up
-                wrk(base + path, body, 2, folder / "post.lua")
+            for name, (_, base, path) in servers.items():  # warm-up; every answer must be a 200
+                if httpx.post(base + path, content=bodies.get(name, body), headers={"content-type": "application/json"}).status_code != 200:
+                    raise RuntimeError(f"{name} does not answer {path} with 200")
+                wrk(base + path, bodies.get(name, body), 2, folder / "post.lua")
             load_before = os.getloadavg()
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
             names = list(servers)
@@ -122,7 +140,7 @@ def main() -> None:
                 order = names[repeat % len(names) :] + names[: repeat % len(names)]
                 for name in order:
                     _, base, path = servers[name]
-                    runs[name].append(wrk(base + path, body, args.seconds, folder / "post.lua"))
+                    runs[name].append(wrk(base + path, bodies.get(name, body), args.seconds, folder / "post.lua"))
                     print(f"  repeat {repeat + 1} {name:24s} {runs[name][-1]}", flush=True)
             load_after = os.getloadavg()
         finally:
@@ -137,6 +155,7 @@ def main() -> None:
         for name, rs in runs.items()
     }
     result = {
+        "protocol": args.protocol,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "summary": summary,
