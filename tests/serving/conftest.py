@@ -20,6 +20,7 @@ from modelyard.http._direct import DirectProtocol
 from modelyard.registry import Client
 from modelyard.serving import ScoringServer
 
+from ..features.conftest import forget  # noqa: F401 (a fixture: Redis keys of a test go after it)
 from ..poll import until
 
 __all__ = ["until"]  # the serving tests import it from here

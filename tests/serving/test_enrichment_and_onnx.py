@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from modelyard.features import FeatureStore
 
-from ..features.conftest import REPO
+from ..features.conftest import REPO, redis_url
 from .conftest import Registered, Running
 
 
-def test_entity_keys_in_features_out(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
+def _credit_endpoint(registered: Registered, tmp_path: Path, online: str, repo_name: str = "repo") -> tuple[Path, Any]:
+    """A deployment of one endpoint that looks a model's three features up in ``online``
+    (materialized from a two-applicant repo named ``repo_name``); and the model."""
     from sklearn.linear_model import LogisticRegression
 
-    repo = tmp_path / "repo"
+    repo = tmp_path / repo_name
     (repo / "data").mkdir(parents=True)
     (repo / "definitions.py").write_text(REPO)
     now = datetime.now(tz=UTC)
@@ -36,7 +42,6 @@ def test_entity_keys_in_features_out(registered: Registered, serve: Callable[...
     pd.DataFrame(
         {"applicant_id": [1, 2], "event_time": [now - timedelta(days=2)] * 2, "open_loans": [0, 6], "income": [1.0, 1.0]}
     ).to_parquet(repo / "data" / "bureau.parquet")
-    online = str(tmp_path / "online.db")
     store = FeatureStore(repo_path=repo, tracking_uri=registered.uri, online_store=online)
     store.apply()
     store.materialize(now - timedelta(days=30), now, progress=False)
@@ -61,6 +66,11 @@ def test_entity_keys_in_features_out(registered: Registered, serve: Callable[...
             }
         )
     )
+    return deployment, model
+
+
+def test_entity_keys_in_features_out(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
+    deployment, model = _credit_endpoint(registered, tmp_path, str(tmp_path / "online.db"))
     running = serve(str(deployment))
     answer = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"applicant_id": 1}, {"applicant_id": 2}]})
     assert answer.status_code == 200, answer.text
@@ -98,6 +108,50 @@ def test_entity_keys_in_features_out(registered: Registered, serve: Callable[...
         "/v2/models/credit/infer", json={"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}
     )
     assert v2_no_key.status_code == 400 and "applicant_id" in v2_no_key.json()["error"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_small_lookups_in_a_local_store_stay_on_the_event_loop(
+    registered: Registered,
+    serve: Callable[..., Running],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forget: list[tuple[str, str]],
+    backend: str,
+) -> None:
+    """A SQLite lookup takes tens of µs, less than the hop to the scoring pool and back: a
+    small request's features are looked up on the event loop, on every protocol. A big body,
+    or a Redis store (a lookup waits on the network), keeps the pool."""
+    repo_name = f"credit_{uuid.uuid4().hex[:8]}"
+    online = str(tmp_path / "online.db") if backend == "sqlite" else redis_url()
+    forget.append((online, repo_name))
+    deployment, _ = _credit_endpoint(registered, tmp_path, online, repo_name)
+    threads: list[str] = []
+    original = FeatureStore.get_online_features
+
+    def spy(self: FeatureStore, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FeatureStore, "get_online_features", spy)
+    running = serve(str(deployment))
+    assert running.server.runtime.endpoints["credit"].local_features is (backend == "sqlite")
+    small = [
+        ("/v1/endpoints/credit/predict", {"records": [{"applicant_id": 1}]}),
+        ("/invocations", {"dataframe_records": [{"applicant_id": 2}]}),
+        ("/v2/models/credit/infer", {"inputs": [{"name": "applicant_id", "shape": [1], "datatype": "INT64", "data": [1]}]}),
+    ]
+    for path, body in small:
+        assert running.http.post(path, json=body).status_code == 200
+    many = {"records": [{"applicant_id": 1 + i % 2} for i in range(2_000)]}
+    assert len(str(many)) > running.server.offload_bytes
+    assert running.http.post("/v1/endpoints/credit/predict", json=many).status_code == 200
+    pool = "AnyIO worker thread"
+    assert len(threads) == 4
+    if backend == "sqlite":
+        assert all(pool not in t for t in threads[:3]) and pool in threads[3], threads
+    else:
+        assert all(pool in t for t in threads), threads
 
 
 def test_onnx_route(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:

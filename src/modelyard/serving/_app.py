@@ -286,7 +286,8 @@ class ScoringServer(ScoringPath):
             proto.check_rows(proto.payload_rows(layout, payload), endpoint.config.max_rows)
             keys, payload = self._take_keys(endpoint, layout, payload)
             if endpoint.features is not None:
-                layout, payload = "records", await self._off(self._enrich, endpoint, layout, payload, keys)
+                lookup = self._lookup_via(endpoint, raw)
+                layout, payload = "records", await lookup(self._enrich, endpoint, layout, payload, keys)
             route = endpoint.choose(keys[0] if keys and endpoint.config.sticky_key else None)
             explain = bool(body.get("explain"))
             if explain and not endpoint.config.explain:
@@ -485,7 +486,7 @@ class ScoringServer(ScoringPath):
             key, payload = await off(proto.mlflow_payload, body, media, endpoint.config.max_rows)
             keys: list[Any] | None = None
             if endpoint.features is not None:
-                keys, build = await self._off(
+                keys, build = await self._lookup_via(endpoint, body)(
                     self._looked_up, endpoint, proto.mlflow_records(key, payload)
                 )
             else:
@@ -523,7 +524,7 @@ class ScoringServer(ScoringPath):
             if endpoint.features is not None:
                 names = [str(t["name"]) for t in data["inputs"]]
                 columns = proto.v2_columns(names, tensors)
-                keys, build = await self._off(
+                keys, build = await self._lookup_via(endpoint, body)(
                     self._looked_up, endpoint, proto.columns_to_records(columns, "inputs")
                 )
             else:

@@ -56,6 +56,7 @@ class Endpoint:
         bounds[-1] = 1.0
         self._bounds = bounds
         self.features: Any = None  # (FeatureStore, FeatureService, join keys) when enriched
+        self.local_features = False  # its online store is in this process (SQLite): no waiting on a network
         self._counter = 0
 
     def choose(self, key: Any = None) -> Route:
@@ -85,6 +86,14 @@ class Endpoint:
         if self.features is not None:
             keys += [k for k in self.features[2] if k not in keys]
         return keys
+
+
+def _in_process(store: Any) -> bool:
+    """Whether a feature store's online lookups stay in this process (SQLite), rather than
+    waiting on a server (Redis)."""
+    from modelyard.features import SqliteOnlineStore
+
+    return isinstance(store.online_store, SqliteOnlineStore)
 
 
 class Runtime:
@@ -152,6 +161,7 @@ class Runtime:
             endpoint = Endpoint(ec, routes, shadows)
             if ec.features is not None:
                 endpoint.features = self._features(ec)
+                endpoint.local_features = _in_process(endpoint.features[0])
             endpoints[ec.name] = endpoint
             for route in [*routes, *shadows]:
                 if self.on_load is not None:

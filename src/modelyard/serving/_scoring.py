@@ -70,6 +70,13 @@ class ScoringPath:
         request more than its scoring)."""
         return self._off if len(body) > self.offload_bytes else self._inline
 
+    def _lookup_via(self, endpoint: Endpoint, body: bytes) -> Callable[..., Awaitable[Any]]:
+        """Where to look a request's features up: on the loop for a small request to an
+        endpoint whose online store is in this process (a SQLite lookup takes tens of µs; the
+        hop to the pool and back cost more), else in the pool (a Redis lookup waits on the
+        network, a big one on the disk)."""
+        return self._inline if endpoint.local_features and len(body) <= self.offload_bytes else self._off
+
     def _score(
         self,
         endpoint: Endpoint,
