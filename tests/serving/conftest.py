@@ -7,20 +7,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
 import yaml
 
+from modelyard.features import FeatureStore
 from modelyard.http._direct import DirectProtocol
 from modelyard.registry import Client
 from modelyard.serving import ScoringServer
 
-from ..features.conftest import forget  # noqa: F401 (a fixture: Redis keys of a test go after it)
+from ..features.conftest import REPO, forget  # noqa: F401 (forget: a fixture, Redis keys of a test go after it)
 from ..poll import until
 
 __all__ = ["until"]  # the serving tests import it from here
@@ -110,3 +113,52 @@ def serve(registered: Registered) -> Iterator[Callable[..., Running]]:
     yield start
     for running in started:
         running.stop()
+
+
+def credit_endpoint(registered: Registered, tmp_path: Path, online: str, repo_name: str = "repo") -> tuple[Path, Any]:
+    """A deployment of one endpoint that looks a model's three features up in ``online``
+    (materialized from a two-applicant repo named ``repo_name``); and the model."""
+    from sklearn.linear_model import LogisticRegression
+
+    repo = tmp_path / repo_name
+    (repo / "data").mkdir(parents=True)
+    (repo / "definitions.py").write_text(REPO)
+    now = datetime.now(tz=UTC)
+    pd.DataFrame(
+        {
+            "applicant_id": [1, 2],
+            "event_time": [now - timedelta(days=1)] * 2,
+            "created": [now - timedelta(days=1)] * 2,
+            "income": [5000.0, 200.0],
+            "debt_ratio": [0.1, 0.9],
+            "segment": ["a", "b"],
+        }
+    ).to_parquet(repo / "data" / "finances.parquet")
+    pd.DataFrame(
+        {"applicant_id": [1, 2], "event_time": [now - timedelta(days=2)] * 2, "open_loans": [0, 6], "income": [1.0, 1.0]}
+    ).to_parquet(repo / "data" / "bureau.parquet")
+    store = FeatureStore(repo_path=repo, tracking_uri=registered.uri, online_store=online)
+    store.apply()
+    store.materialize(now - timedelta(days=30), now, progress=False)
+
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"income": rng.uniform(0, 6000, 400), "debt_ratio": rng.uniform(0, 1, 400), "open_loans": rng.integers(0, 8, 400)})
+    label = (train.debt_ratio * 3 + train.open_loans / 4 - train.income / 3000 > 1).astype(int)
+    model = LogisticRegression(max_iter=1000).fit(train, label)
+    registered.client.register_model("credit", model, input_example=train.head(3))
+
+    deployment = tmp_path / "deployment.yaml"
+    deployment.write_text(
+        yaml.safe_dump(
+            {
+                "endpoints": [
+                    {
+                        "name": "credit",
+                        "routes": [{"model": "models:/credit/1"}],
+                        "features": {"repo": str(repo), "service": "credit_v1", "online_store": online},
+                    }
+                ]
+            }
+        )
+    )
+    return deployment, model

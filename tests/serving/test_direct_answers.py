@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from modelyard.http import hash_token
@@ -20,7 +21,7 @@ from modelyard.http._direct import DirectProtocol
 from modelyard.http._timeouts import ReadTimeoutProtocol, with_timeouts
 from modelyard.serving._app import ScoringServer
 
-from .conftest import Registered, Running, deployment_file, until
+from .conftest import Registered, Running, credit_endpoint, deployment_file, until
 
 URL = "/v1/endpoints/cancer/predict"
 
@@ -163,6 +164,43 @@ def test_open_inference_protocol_requests_are_answered_directly_as_the_app_answe
             if x.startswith("modelyard_requests_total{") and 'endpoint="cancer"' in x
         ]  # fmt: skip
         assert sum(float(x.rsplit(" ", 1)[1]) for x in lines) == expected, lines
+
+
+def test_an_endpoint_of_local_features_is_answered_directly_as_the_app_answers_it(
+    registered: Registered, serve: Callable[..., Running], through_app: list[str], tmp_path: Path
+) -> None:
+    """Entity keys in, features looked up in a SQLite online store, scored: answered by the
+    protocol, the same bytes, counts and log rows as the app's; other bodies and the other
+    protocols go to the app."""
+    deployment, _ = credit_endpoint(registered, tmp_path, str(tmp_path / "online.db"))
+    direct = serve(str(deployment))
+    app = serve(str(deployment), uvicorn_options={"http": ReadTimeoutProtocol})
+    url = "/v1/endpoints/credit/predict"
+    bodies: list[Any] = [
+        {"records": [{"applicant_id": 1}, {"applicant_id": 2}]},
+        {"records": [{"applicant_id": 2, "income": 7.0}]},  # a feature given in the request is used as given
+        {"records": [{"applicant_id": 99}]},  # 422: never materialized, no features
+        {"records": [{"income": 1.0}]},  # 422: no entity key
+        {"records": [[1]]},  # 422: not a record
+    ]
+    for body in bodies:
+        mine = direct.http.post(url, json=body, headers={"x-request-id": "trace-4"})
+        _same(mine, app.http.post(url, json=body, headers={"x-request-id": "trace-4"}))
+        assert mine.headers["x-client-request-id"] == "trace-4"
+    assert through_app == [url] * len(bodies)  # the app's server only
+    assert direct.http.post(url, json={"records": [{"applicant_id": 1}], "explain": False}).status_code == 200
+    assert through_app[-1] == url and len(through_app) == len(bodies) + 1  # other bodies: the app
+    # both servers log into the same folder (one home): each request once, 3 + 4 answered, 6 refused
+    assert direct.server.writer is not None and app.server.writer is not None
+    assert direct.server.writer.root == app.server.writer.root
+    direct.server.writer.flush()
+    app.server.writer.flush()
+    files = sorted((direct.server.writer.root / "requests").rglob("*.parquet"))
+    logged = pd.concat(pd.read_parquet(f) for f in files)
+    ok = logged[logged.status == 200].sort_values(["entity_key", "input_income"])
+    assert ok.entity_key.tolist() == ["1"] * 3 + ["2"] * 4
+    assert ok.input_income.tolist() == [5000.0] * 3 + [7.0, 7.0, 200.0, 200.0]
+    assert sorted(logged.status.tolist()) == [200] * 7 + [422] * 6
 
 
 def test_other_requests_go_to_the_app_with_their_body(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,61 +15,12 @@ import yaml
 
 from modelyard.features import FeatureStore
 
-from ..features.conftest import REPO, redis_url
-from .conftest import Registered, Running
-
-
-def _credit_endpoint(registered: Registered, tmp_path: Path, online: str, repo_name: str = "repo") -> tuple[Path, Any]:
-    """A deployment of one endpoint that looks a model's three features up in ``online``
-    (materialized from a two-applicant repo named ``repo_name``); and the model."""
-    from sklearn.linear_model import LogisticRegression
-
-    repo = tmp_path / repo_name
-    (repo / "data").mkdir(parents=True)
-    (repo / "definitions.py").write_text(REPO)
-    now = datetime.now(tz=UTC)
-    pd.DataFrame(
-        {
-            "applicant_id": [1, 2],
-            "event_time": [now - timedelta(days=1)] * 2,
-            "created": [now - timedelta(days=1)] * 2,
-            "income": [5000.0, 200.0],
-            "debt_ratio": [0.1, 0.9],
-            "segment": ["a", "b"],
-        }
-    ).to_parquet(repo / "data" / "finances.parquet")
-    pd.DataFrame(
-        {"applicant_id": [1, 2], "event_time": [now - timedelta(days=2)] * 2, "open_loans": [0, 6], "income": [1.0, 1.0]}
-    ).to_parquet(repo / "data" / "bureau.parquet")
-    store = FeatureStore(repo_path=repo, tracking_uri=registered.uri, online_store=online)
-    store.apply()
-    store.materialize(now - timedelta(days=30), now, progress=False)
-
-    rng = np.random.default_rng(0)
-    train = pd.DataFrame({"income": rng.uniform(0, 6000, 400), "debt_ratio": rng.uniform(0, 1, 400), "open_loans": rng.integers(0, 8, 400)})
-    label = (train.debt_ratio * 3 + train.open_loans / 4 - train.income / 3000 > 1).astype(int)
-    model = LogisticRegression(max_iter=1000).fit(train, label)
-    registered.client.register_model("credit", model, input_example=train.head(3))
-
-    deployment = tmp_path / "deployment.yaml"
-    deployment.write_text(
-        yaml.safe_dump(
-            {
-                "endpoints": [
-                    {
-                        "name": "credit",
-                        "routes": [{"model": "models:/credit/1"}],
-                        "features": {"repo": str(repo), "service": "credit_v1", "online_store": online},
-                    }
-                ]
-            }
-        )
-    )
-    return deployment, model
+from ..features.conftest import redis_url
+from .conftest import Registered, Running, credit_endpoint
 
 
 def test_entity_keys_in_features_out(registered: Registered, serve: Callable[..., Running], tmp_path: Path) -> None:
-    deployment, model = _credit_endpoint(registered, tmp_path, str(tmp_path / "online.db"))
+    deployment, model = credit_endpoint(registered, tmp_path, str(tmp_path / "online.db"))
     running = serve(str(deployment))
     answer = running.http.post("/v1/endpoints/credit/predict", json={"records": [{"applicant_id": 1}, {"applicant_id": 2}]})
     assert answer.status_code == 200, answer.text
@@ -125,7 +75,7 @@ def test_small_lookups_in_a_local_store_stay_on_the_event_loop(
     repo_name = f"credit_{uuid.uuid4().hex[:8]}"
     online = str(tmp_path / "online.db") if backend == "sqlite" else redis_url()
     forget.append((online, repo_name))
-    deployment, _ = _credit_endpoint(registered, tmp_path, online, repo_name)
+    deployment, _ = credit_endpoint(registered, tmp_path, online, repo_name)
     threads: list[str] = []
     original = FeatureStore.get_online_features
 

@@ -79,6 +79,22 @@ def _native_answer(request_id: str, endpoint: Endpoint, route: Route, scorer: Sc
     }
 
 
+def _native_build(endpoint: Endpoint, layout: str, payload: Any) -> Callable[[Scorer], Batch]:
+    """How a native payload becomes a scorer's batch: entity keys the model does not take
+    are dropped first."""
+
+    def build(scorer: Scorer) -> Batch:
+        data = payload
+        drop = [k for k in endpoint.entity_keys if k not in scorer.spec.name_set]
+        if drop and layout == "records":
+            data = [{k: v for k, v in r.items() if k not in drop} if isinstance(r, dict) else r for r in payload]
+        elif drop and isinstance(payload, dict):
+            data = {k: v for k, v in payload.items() if k not in drop}
+        return proto.native_batch(scorer.spec, layout, data)
+
+    return build
+
+
 def _status_of(error: Exception) -> int | None:
     if isinstance(error, PayloadTooLarge):
         return 413
@@ -293,15 +309,7 @@ class ScoringServer(ScoringPath):
             if explain and not endpoint.config.explain:
                 raise ClientError(403, "Forbidden", f"explanations are switched off for endpoint {endpoint.name!r}")
 
-            def build(scorer: Scorer) -> Batch:
-                data = payload
-                drop = [k for k in endpoint.entity_keys if k not in scorer.spec.name_set]
-                if drop and layout == "records":
-                    data = [{k: v for k, v in r.items() if k not in drop} if isinstance(r, dict) else r for r in payload]
-                elif drop and isinstance(payload, dict):
-                    data = {k: v for k, v in payload.items() if k not in drop}
-                return proto.native_batch(scorer.spec, layout, data)
-
+            build = _native_build(endpoint, layout, payload)
             scorer, batch, out = await self._score_via(off, endpoint, route, build, request_id, started, keys)
             answer = _native_answer(request_id, endpoint, route, scorer, out)
             if explain:
@@ -326,17 +334,54 @@ class ScoringServer(ScoringPath):
             and endpoint.config.batching is None
         )
 
+    @staticmethod
+    def _enriched_now(endpoint: Endpoint) -> bool:
+        """Whether a predict request to ``endpoint`` needs nothing but its features looked up
+        in this process (SQLite) and its rows scored."""
+        return (
+            endpoint.local_features
+            and not endpoint.shadows
+            and not endpoint.config.sticky_key
+            and endpoint.config.batching is None
+        )
+
+    def _records(self, endpoint: Endpoint, raw: bytes) -> list[Any] | None:
+        """The rows of a ``{"records": [...]}`` body and nothing else (within ``max_rows``)."""
+        body = parse_json(raw)
+        if type(body) is not dict or len(body) != 1:
+            return None
+        records = body.get("records")
+        if type(records) is not list or not 0 < len(records) <= endpoint.config.max_rows:
+            return None
+        return records
+
+    def _predict_enriched(
+        self, endpoint: Endpoint, raw: bytes, request_id: str, started: float, client_id: str | None
+    ) -> Response | None:
+        """A ``{"records": [...]}`` body to an endpoint of local features (``_enriched_now``):
+        keys taken, features looked up and rows scored on the event loop, answered as the
+        general path answers; None for any other body."""
+        records = self._records(endpoint, raw)
+        if records is None:
+            return None
+        keys, payload = self._take_keys(endpoint, "records", records)
+        payload = self._enrich(endpoint, "records", payload, keys)
+        route = endpoint.choose()
+        build = _native_build(endpoint, "records", payload)
+        scorer, _, out = self._score(endpoint, route, build, request_id, started, keys)
+        return _json(
+            _native_answer(request_id, endpoint, route, scorer, out),
+            headers={"x-request-id": request_id, **client_headers(client_id)},
+        )
+
     def _predict_plain(
         self, endpoint: Endpoint, raw: bytes, request_id: str, started: float, client_id: str | None
     ) -> Response | None:
         """The answer to the commonest request, ``{"records": [...]}`` and nothing else, to a
         plain endpoint, scored on the event loop with no step it does not need; None for any
         other body, which then takes the general path (so errors are the general path's too)."""
-        body = parse_json(raw)
-        if type(body) is not dict or len(body) != 1:
-            return None
-        records = body.get("records")
-        if type(records) is not list or not 0 < len(records) <= endpoint.config.max_rows:
+        records = self._records(endpoint, raw)
+        if records is None:
             return None
         route = endpoint.choose()
         scorer = route.scorer  # read once: a swap during this request does not affect it
@@ -356,7 +401,10 @@ class ScoringServer(ScoringPath):
         from the start, as every request to a server run another way)."""
         endpoints = self.runtime.endpoints
         endpoint = next(iter(endpoints.values())) if name is None else endpoints.get(name)
-        if endpoint is None or not self._plain(endpoint) or len(body) > self.offload_bytes:
+        if endpoint is None or len(body) > self.offload_bytes:
+            return None
+        enriched = name is not None and not v2 and self._enriched_now(endpoint)
+        if not (enriched or self._plain(endpoint)):
             return None
         given = head(headers)
         if v2:
@@ -380,6 +428,8 @@ class ScoringServer(ScoringPath):
                 return self._invocations_plain(endpoint, body, request_id, started, given.client_id)
             if v2:
                 return self._v2_plain(endpoint, body, request_id, started, given.client_id)
+            if enriched:
+                return self._predict_enriched(endpoint, body, request_id, started, given.client_id)
             return self._predict_plain(endpoint, body, request_id, started, given.client_id)
         except Exception as error:
             failed = self._failure(error, name or "", path, headers, request_id, started)
