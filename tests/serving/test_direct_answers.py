@@ -62,11 +62,19 @@ def test_direct_answers_are_the_apps_answers(
     direct = serve("models:/cancer@champion")
     app = serve("models:/cancer@champion", uvicorn_options={"http": ReadTimeoutProtocol})
     record = registered.rows(1)[0]
+    rows = registered.rows(3)
     bodies: list[Any] = [
         {"records": registered.rows(1)},
         {"records": registered.rows(5, start=3)},
         {"records": [{k: v for k, v in record.items() if k != "mean radius"}]},  # 422
         {"records": [{**record, "mean radius": "wide"}]},  # 422
+        {"columns": {k: [r[k] for r in rows] for k in rows[0]}},
+        {"records": rows, "explain": False, "id": "a-1"},
+        {"columns": {k: [r[k] for r in rows] for k in rows[0]}, "records": rows},  # 400: both
+        {"records": rows, "explain": "yes"},  # 400
+        {"records": []},  # 400: no rows
+        {"rows": rows},  # 400: unknown field
+        [record],  # 400: not an object
     ]
     for body in bodies:
         mine = direct.http.post(URL, json=body, headers={"x-request-id": "trace-1"})
@@ -82,7 +90,8 @@ def test_direct_answers_are_the_apps_answers(
             x for x in running.http.get("/metrics").text.splitlines()
             if x.startswith("modelyard_requests_total{") and 'endpoint="cancer"' in x
         ]  # fmt: skip
-        assert sorted(float(x.rsplit(" ", 1)[1]) for x in lines) == [2.0, 2.0], lines
+        by_status = {x.split('status="')[1].split('"')[0]: float(x.rsplit(" ", 1)[1]) for x in lines}
+        assert by_status == {"200": 4.0, "400": 4.0, "422": 3.0}, lines
 
 
 def test_mlflow_invocations_are_answered_directly_as_the_app_answers_them(
@@ -212,7 +221,7 @@ def test_other_requests_go_to_the_app_with_their_body(
     cases: list[tuple[dict[str, str], bytes, int]] = [
         ({"content-type": "text/plain"}, body, 415),  # the app's 415
         ({"content-type": "application/vnd.api+json"}, body, 200),  # JSON by suffix: the app's
-        ({"content-type": "application/json"}, json.dumps({"records": records, "explain": False}).encode(), 200),
+        ({"content-type": "application/json"}, json.dumps({"records": records, "explain": True}).encode(), 200),
     ]
     for headers, content, status in cases:
         answer = running.http.post(URL, content=content, headers=headers)

@@ -1,7 +1,7 @@
-"""The plain path (``ScoringServer._predict_plain``): a ``{"records": [...]}`` request to an
-endpoint with no sticky key, features, shadows or batching skips the general path's steps.
-It must answer exactly what the general path answers, log and count the same, and leave every
-other body (and every error) to the general path."""
+"""The plain path (``ScoringServer._predict_plain``): a native request (``records`` or
+``columns``) to an endpoint with no sticky key, features, shadows or batching skips the
+general path's steps. It must answer exactly what the general path answers, raise the same
+errors, log and count the same, and leave requests of explanations to the general path."""
 
 from __future__ import annotations
 
@@ -44,13 +44,15 @@ def test_plain_and_general_paths_answer_alike(
     for rows in (1, 7):
         records = registered.rows(rows, start=rows)
         plain = running.http.post(url, json={"records": records})
-        general = running.http.post(url, json={"records": records, "explain": False})
+        general = running.http.post(url, json={"records": records, "explain": True})
         assert plain.status_code == general.status_code == 200, (plain.text, general.text)
-        assert _without_id(plain.json()) == _without_id(general.json())
+        explained = general.json()
+        assert len(explained.pop("explanations")) == rows
+        assert _without_id(plain.json()) == _without_id(explained)
         assert len(plain.json()["predictions"]) == rows
         assert plain.headers["x-request-id"] == plain.json()["request_id"]
-    # the bodies with "explain" parse, then go on: tried by the protocol's direct answer
-    # (http/_direct.py), then by the app, on the general path
+    # the bodies asking for explanations parse, then go on: tried by the protocol's direct
+    # answer (http/_direct.py), then by the app, on the general path
     assert counted == {"plain": 6, "answered": 2}
     # both paths counted at /metrics and logged alike
     running.server.tally.flush()

@@ -377,15 +377,22 @@ class ScoringServer(ScoringPath):
     def _predict_plain(
         self, endpoint: Endpoint, raw: bytes, request_id: str, started: float, client_id: str | None
     ) -> Response | None:
-        """The answer to the commonest request, ``{"records": [...]}`` and nothing else, to a
-        plain endpoint, scored on the event loop with no step it does not need; None for any
-        other body, which then takes the general path (so errors are the general path's too)."""
-        records = self._records(endpoint, raw)
-        if records is None:
-            return None
+        """The answer to a native request (``records`` or ``columns``) to a plain endpoint,
+        scored on the event loop; the commonest, ``{"records": [...]}`` and nothing else, with
+        no check it does not need. None for a request of explanations (computed in the pool):
+        the general path answers it. Errors are raised as the general path raises them."""
+        body = parse_json(raw)
+        records = body.get("records") if type(body) is dict and len(body) == 1 else None
+        if type(records) is list and 0 < len(records) <= endpoint.config.max_rows:
+            layout, payload = "records", records
+        else:
+            layout, payload = proto.native_rows(body)
+            if body.get("explain"):
+                return None
+            proto.check_rows(proto.payload_rows(layout, payload), endpoint.config.max_rows)
         route = endpoint.choose()
         scorer = route.scorer  # read once: a swap during this request does not affect it
-        batch = scorer.spec.from_records(records, "records")
+        batch = proto.native_batch(scorer.spec, layout, payload)
         scorer, batch, out = self._score_checked(endpoint, route, scorer, batch, request_id, started, None)
         answer = _native_answer(request_id, endpoint, route, scorer, out)
         return Answer(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY), request_id, client_id)
