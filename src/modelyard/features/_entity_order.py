@@ -40,6 +40,8 @@ def _scatter(column: pa.ChunkedArray, position: np.ndarray, width: int) -> pa.Ar
     start = 0
     for chunk in column.chunks:
         size = len(chunk)
+        if not size:  # an empty chunk may have no values buffer at all
+            continue
         where = position[start : start + size]
         raw = np.frombuffer(chunk.buffers()[1], dtype=values.dtype, count=chunk.offset + size)
         values[where] = raw[chunk.offset :]
