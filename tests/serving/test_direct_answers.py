@@ -192,24 +192,35 @@ def test_an_endpoint_of_local_features_is_answered_directly_as_the_app_answers_i
         {"records": [{"income": 1.0}]},  # 422: no entity key
         {"records": [[1]]},  # 422: not a record
     ]
-    for body in bodies:
-        mine = direct.http.post(url, json=body, headers={"x-request-id": "trace-4"})
-        _same(mine, app.http.post(url, json=body, headers={"x-request-id": "trace-4"}))
+    v2 = "/v2/models/credit/infer"
+    others: list[tuple[str, Any]] = [
+        ("/invocations", {"dataframe_records": [{"applicant_id": 2}, {"applicant_id": 1}]}),
+        ("/invocations", {"inputs": {"applicant_id": [1]}}),
+        ("/invocations", {"dataframe_records": [{"applicant_id": 99}]}),  # 422
+        (v2, {"inputs": [{"name": "applicant_id", "shape": [2], "datatype": "INT64", "data": [1, 2]}]}),
+        (v2, {"inputs": [{"name": "income", "shape": [1], "datatype": "FP64", "data": [1.0]}]}),  # 400
+    ]
+    for path, body in [(url, b) for b in bodies] + others:
+        mine = direct.http.post(path, json=body, headers={"x-request-id": "trace-4"})
+        _same(mine, app.http.post(path, json=body, headers={"x-request-id": "trace-4"}))
         assert mine.headers["x-client-request-id"] == "trace-4"
-    assert through_app == [url] * len(bodies)  # the app's server only
-    assert direct.http.post(url, json={"records": [{"applicant_id": 1}], "explain": False}).status_code == 200
-    assert through_app[-1] == url and len(through_app) == len(bodies) + 1  # other bodies: the app
-    # both servers log into the same folder (one home): each request once, 3 + 4 answered, 6 refused
+    assert through_app == [url] * len(bodies) + [p for p, _ in others]  # the app's server only
+    assert direct.http.post(url, json={"records": [{"applicant_id": 1}], "explain": True}).status_code == 200
+    assert through_app[-1] == url and len(through_app) == len(bodies) + len(others) + 1  # explanations: the app
+    # both servers log into the same folder (one home): each request once
     assert direct.server.writer is not None and app.server.writer is not None
     assert direct.server.writer.root == app.server.writer.root
     direct.server.writer.flush()
     app.server.writer.flush()
     files = sorted((direct.server.writer.root / "requests").rglob("*.parquet"))
     logged = pd.concat(pd.read_parquet(f) for f in files)
-    ok = logged[logged.status == 200].sort_values(["entity_key", "input_income"])
-    assert ok.entity_key.tolist() == ["1"] * 3 + ["2"] * 4
-    assert ok.input_income.tolist() == [5000.0] * 3 + [7.0, 7.0, 200.0, 200.0]
-    assert sorted(logged.status.tolist()) == [200] * 7 + [422] * 6
+    # answered rows, per server: applicant 1 four times, 2 four times (one with its own income);
+    # and applicant 1 once more, explained by the direct server's app
+    ok = logged[logged.status == 200]
+    assert ok.entity_key.value_counts().to_dict() == {"1": 9, "2": 8}
+    assert set(ok[ok.entity_key == "1"].input_income) == {5000.0}
+    assert sorted(ok[ok.entity_key == "2"].input_income) == [7.0, 7.0] + [200.0] * 6
+    assert logged.status.value_counts().to_dict() == {200: 17, 422: 10}  # v2 answers its 422s as 400
 
 
 def test_other_requests_go_to_the_app_with_their_body(

@@ -336,8 +336,8 @@ class ScoringServer(ScoringPath):
 
     @staticmethod
     def _enriched_now(endpoint: Endpoint) -> bool:
-        """Whether a predict request to ``endpoint`` needs nothing but its features looked up
-        in this process (SQLite) and its rows scored."""
+        """Whether a request to ``endpoint`` needs nothing but its features looked up in this
+        process (SQLite) and its rows scored."""
         return (
             endpoint.local_features
             and not endpoint.shadows
@@ -403,14 +403,15 @@ class ScoringServer(ScoringPath):
         """A scoring request answered from the HTTP protocol, with no ASGI request cycle
         (``http/_direct.py``): a predict request to endpoint ``name``, with ``v2`` an Open
         Inference Protocol infer request to it (JSON tensors), or, with ``name`` None, an
-        ``/invocations`` request. What the app answers a plain request, errors included; None
+        ``/invocations`` request, to a plain endpoint or one of local features
+        (``_enriched_now``). What the app answers such a request, errors included; None
         for any other request, before anything is counted or logged (the app then answers it
         from the start, as every request to a server run another way)."""
         endpoints = self.runtime.endpoints
         endpoint = next(iter(endpoints.values())) if name is None else endpoints.get(name)
         if endpoint is None or len(body) > self.offload_bytes:
             return None
-        enriched = name is not None and not v2 and self._enriched_now(endpoint)
+        enriched = self._enriched_now(endpoint)
         if not (enriched or self._plain(endpoint)):
             return None
         given = head(headers)
@@ -446,15 +447,21 @@ class ScoringServer(ScoringPath):
         self, endpoint: Endpoint, body: bytes, request_id: str, started: float, client_id: str | None
     ) -> Response:
         """An Open Inference Protocol infer request of JSON tensors of at most ``offload_bytes``
-        to a plain endpoint, decoded and scored on the event loop."""
+        to a plain endpoint or one of local features, decoded (features looked up) and scored
+        on the event loop."""
         data, tensors = proto.v2_request(body, None, endpoint.config.max_rows)
+        keys: list[Any] | None = None
+        if endpoint.features is not None:
+            columns = proto.v2_columns([str(t["name"]) for t in data["inputs"]], tensors)
+            keys, build = self._looked_up(endpoint, proto.columns_to_records(columns, "inputs"))
+        else:
 
-        def build(scorer: Scorer) -> Batch:
-            return proto.v2_batch(scorer.spec, data, tensors)
+            def build(scorer: Scorer) -> Batch:
+                return proto.v2_batch(scorer.spec, data, tensors)
 
         route = endpoint.choose()
         wanted = _v2_wanted(data)
-        scorer, _, out = self._score(endpoint, route, build, request_id, started, None)
+        scorer, _, out = self._score(endpoint, route, build, request_id, started, keys)
         return _json(
             _v2_answer(endpoint, scorer, out, data, wanted),
             headers={"x-request-id": request_id, **client_headers(client_id)},
@@ -463,14 +470,18 @@ class ScoringServer(ScoringPath):
     def _invocations_plain(
         self, endpoint: Endpoint, body: bytes, request_id: str, started: float, client_id: str | None
     ) -> Response:
-        """An ``/invocations`` JSON body of at most ``offload_bytes`` to a plain endpoint,
-        decoded and scored on the event loop."""
+        """An ``/invocations`` JSON body of at most ``offload_bytes`` to a plain endpoint or one
+        of local features, decoded (features looked up) and scored on the event loop."""
         key, payload = proto.mlflow_payload(body, _JSON, endpoint.config.max_rows)
+        keys: list[Any] | None = None
+        if endpoint.features is not None:
+            keys, build = self._looked_up(endpoint, proto.mlflow_records(key, payload))
+        else:
 
-        def build(scorer: Scorer) -> Batch:
-            return proto.mlflow_batch(scorer.spec, key, payload)
+            def build(scorer: Scorer) -> Batch:
+                return proto.mlflow_batch(scorer.spec, key, payload)
 
-        _, _, out = self._score(endpoint, endpoint.choose(), build, request_id, started, None)
+        _, _, out = self._score(endpoint, endpoint.choose(), build, request_id, started, keys)
         return _json(
             {"predictions": proto.jsonable(out.predictions)},
             headers={"x-request-id": request_id, **client_headers(client_id)},
@@ -535,7 +546,8 @@ class ScoringServer(ScoringPath):
             endpoint = next(iter(self.runtime.endpoints.values()))
             media = self._require(request, _JSON, *_CSV)
             body = await self._body(request)
-            if media == _JSON and self._plain(endpoint) and len(body) <= self.offload_bytes:
+            now = self._plain(endpoint) or self._enriched_now(endpoint)
+            if media == _JSON and now and len(body) <= self.offload_bytes:
                 return self._invocations_plain(
                     endpoint, body, request_id, started, head(request.scope["headers"]).client_id
                 )
