@@ -38,6 +38,7 @@ from modelyard.serving._feedback import parse_feedback
 from modelyard.serving._inputs import Batch
 from modelyard.serving._metrics import Metrics
 from modelyard.serving._openapi import openapi_document
+from modelyard.serving._responder import PREDICT_PREFIX, PREDICT_SUFFIX, DirectResponder, named
 from modelyard.serving._runtime import Endpoint, Route, Runtime
 from modelyard.serving._scorer import Output, Scorer
 from modelyard.serving._scoring import ClientError, ScoringPath
@@ -803,11 +804,6 @@ class ScoringServer(ScoringPath):
         return app
 
 
-_PREDICT_PREFIX = "/v1/endpoints/"
-_PREDICT_SUFFIX = "/predict"
-_INVOCATIONS = "/invocations"
-_V2_PREFIX = "/v2/models/"
-_V2_SUFFIX = "/infer"
 _BINARY_LENGTH = b"inference-header-content-length"
 
 
@@ -832,37 +828,6 @@ def _v2_answer(endpoint: Endpoint, scorer: Scorer, out: Output, data: dict[str, 
     return answer
 
 
-class _Direct:
-    """The scoring server's direct answers (``http/_direct.py``): ``POST
-    /v1/endpoints/{name}/predict``, ``POST /v2/models/{name}/infer`` and ``POST /invocations``
-    with a body the plain paths take."""
-
-    __slots__ = ("max_bytes", "server")
-
-    def __init__(self, server: ScoringServer) -> None:
-        self.server = server
-        self.max_bytes = min(server.offload_bytes, server.max_body)
-
-    def accepts(self, path: str) -> bool:
-        return path == _INVOCATIONS or bool(_named(path, _PREDICT_PREFIX, _PREDICT_SUFFIX) or _named(path, _V2_PREFIX, _V2_SUFFIX))
-
-    def __call__(self, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> Response | None:
-        if path == _INVOCATIONS:
-            return self.server.answer_now(None, path, headers, body)
-        name = _named(path, _PREDICT_PREFIX, _PREDICT_SUFFIX)
-        if name:
-            return self.server.answer_now(name, path, headers, body)
-        return self.server.answer_now(_named(path, _V2_PREFIX, _V2_SUFFIX), path, headers, body, v2=True)
-
-
-def _named(path: str, prefix: str, suffix: str) -> str:
-    """The ``{name}`` of ``prefix{name}suffix`` (one path segment, as the route matches it), or ""."""
-    if path.startswith(prefix) and path.endswith(suffix) and len(path) > len(prefix) + len(suffix):
-        name = path[len(prefix) : -len(suffix)]
-        return "" if "/" in name else name
-    return ""
-
-
 class _ScoringApp(Starlette):
     """The scoring server's app: a ``POST /v1/endpoints/{name}/predict`` goes straight to
     ``ScoringServer.predict``, past Starlette's error middleware, exception middleware and
@@ -871,22 +836,20 @@ class _ScoringApp(Starlette):
     usual way."""
 
     @property
-    def direct_responder(self) -> _Direct | None:
+    def direct_responder(self) -> DirectResponder | None:
         """What ``http/_direct.py``'s protocol answers without this app (``modelyard serve``)."""
         server = getattr(self.state, "server", None)
-        return None if server is None else _Direct(server)
+        return None if server is None else DirectResponder(server)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            path: str = scope["path"]
-            if path.startswith(_PREDICT_PREFIX) and path.endswith(_PREDICT_SUFFIX):
-                name = path[len(_PREDICT_PREFIX) : -len(_PREDICT_SUFFIX)]
-                if name and "/" not in name:  # what the route's {name} matches
-                    scope["app"] = self
-                    scope["path_params"] = {"name": name}
-                    response = await self.state.server.predict(Request(scope, receive, send))
-                    await response(scope, receive, send)
-                    return
+            name = named(scope["path"], PREDICT_PREFIX, PREDICT_SUFFIX)
+            if name:
+                scope["app"] = self
+                scope["path_params"] = {"name": name}
+                response = await self.state.server.predict(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
