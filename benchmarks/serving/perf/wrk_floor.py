@@ -20,6 +20,9 @@ side by side, each model path (issue 14's first table).
   servers keep their native body (the model's work is the same; the floor is theirs).
 * Every repeat runs every server once, in a rotated order; the figures are medians over the
   repeats. wrk shares the machine's two cores with the server, as in the issue's table.
+* ``cpu µs/req``: the CPU time (user and system, from ``/proc``) the server's processes spent
+  during a wrk run, per request answered. Throughput on two shared cores moves by ±4% from run
+  to run; what a server spends per request moves less, so a cost of a few percent shows there.
 """
 
 from __future__ import annotations
@@ -98,6 +101,28 @@ def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
     }
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user and system) of process ``root`` and its descendants, from ``/proc``."""
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry)] = int(fields[1])
+        seconds[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grown = {root}, True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grown = bool(children)
+        tree |= children
+    return sum(seconds.get(pid, 0.0) for pid in tree)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,8 +164,11 @@ def main() -> None:
             for repeat in range(args.repeats):
                 order = names[repeat % len(names) :] + names[: repeat % len(names)]
                 for name in order:
-                    _, base, path = servers[name]
-                    runs[name].append(wrk(base + path, bodies.get(name, body), args.seconds, folder / "post.lua"))
+                    proc, base, path = servers[name]
+                    before = tree_cpu(proc.pid)
+                    run = wrk(base + path, bodies.get(name, body), args.seconds, folder / "post.lua")
+                    run["cpu_us"] = (tree_cpu(proc.pid) - before) * 1e6 / (run["req_s"] * args.seconds)
+                    runs[name].append(run)
                     print(f"  repeat {repeat + 1} {name:24s} {runs[name][-1]}", flush=True)
             load_after = os.getloadavg()
         finally:
@@ -150,7 +178,7 @@ def main() -> None:
                 proc.wait(timeout=30)
     summary: dict[str, Any] = {
         name: {
-            k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "errors")
+            k: statistics.median(r[k] for r in rs) for k in ("req_s", "p50_ms", "p99_ms", "errors", "cpu_us")
         }
         for name, rs in runs.items()
     }
@@ -165,13 +193,13 @@ def main() -> None:
     print(f"load average before {load_before}, after {load_after}; medians of {args.repeats}")
     floors = {"sklearn": "lean scikit-learn", "onnx": "lean ONNX"}
     print(
-        f"{'server':26s} {'req/s':>8s} {'of floor':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s}"
+        f"{'server':26s} {'req/s':>8s} {'of floor':>9s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} {'cpu µs/req':>10s}"
     )
     for name, s in summary.items():
         kind = name.split()[-1].removesuffix("-nolog")
         floor = summary[floors[kind]]["req_s"] if kind in floors else s["req_s"]
         print(
-            f"{name:26s} {s['req_s']:8.0f} {100 * s['req_s'] / floor:8.0f}% {s['p50_ms']:7.2f} {s['p99_ms']:7.2f} {s['errors']:6.0f}"
+            f"{name:26s} {s['req_s']:8.0f} {100 * s['req_s'] / floor:8.0f}% {s['p50_ms']:7.2f} {s['p99_ms']:7.2f} {s['errors']:6.0f} {s['cpu_us']:10.1f}"
         )
 
 
