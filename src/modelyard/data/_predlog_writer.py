@@ -3,8 +3,7 @@ Parquet by a background thread.
 
 Writes happen in batches, every ``flush_seconds``; the queue in front of the thread is
 bounded in requests and in bytes, and requests that find it full are counted as dropped,
-never silently lost. Online serving's single-row requests wait as references to what their
-response holds (``_predlog_refs.py``), its other usual requests in lanes, as columns
+never silently lost. Online serving's usual requests wait in lanes, as columns
 (``_predlog_lanes.py``); anything else waits as a ``LoggedRequest``. A batch that cannot be
 written (a full disk, a value Arrow refuses) is counted as dropped by reason and logged once
 per reason; the thread carries on. Closing the writer flushes what is queued. An unclean kill
@@ -23,7 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from modelyard.data._predlog import (
@@ -42,7 +40,6 @@ from modelyard.data._predlog import (
     write_atomic,
 )
 from modelyard.data._predlog_lanes import Budget, Chunk, Lane, LaneHeader, by_day, chunk_table
-from modelyard.data._predlog_refs import REF_BYTES, Refs, capacity, tables
 
 log = logging.getLogger("modelyard.predictions")
 
@@ -53,10 +50,7 @@ class PredictionLogWriter:
     The queue is bounded by ``queue_size`` requests and ``queue_bytes`` bytes (an estimate of
     the arrays a request holds); a request that does not fit is dropped and counted. A batch
     that fails to write is dropped, counted under its reason in ``dropped_by`` and logged once
-    per reason; the thread never dies of it.
-
-    With ``references``, ``refs`` takes single-row requests as references, within half of
-    both bounds (``capacity``)."""
+    per reason; the thread never dies of it."""
 
     def __init__(
         self,
@@ -66,7 +60,6 @@ class PredictionLogWriter:
         queue_bytes: int = 256 << 20,
         flush_seconds: float = 1.0,
         max_batch: int = 50_000,
-        references: bool = False,
     ) -> None:
         self.root = Path(root) if root is not None else default_log_root()
         self.queue_size = queue_size
@@ -77,9 +70,7 @@ class PredictionLogWriter:
         self.failed_writes = 0
         # the requests waiting as columns, by the key their logger chose (``lane``)
         self.lanes: dict[Hashable, Lane] = {}
-        refs = capacity(queue_size, queue_bytes) if references else 0
-        self.refs = Refs(refs)
-        self._budget = Budget(queue_size - refs, queue_bytes - refs * REF_BYTES)
+        self._budget = Budget(queue_size, queue_bytes)
         self._requests: deque[tuple[LoggedRequest, int]] = deque()
         self._feedback: deque[tuple[Feedback, int]] = deque()
         self._wake = threading.Event()
@@ -133,12 +124,11 @@ class PredictionLogWriter:
     @property
     def depth(self) -> int:
         """Requests and feedback waiting to be written."""
-        return self._budget.items + len(self._feedback) + len(self.refs)
+        return self._budget.items + len(self._feedback)
 
     @property
     def queued_bytes(self) -> int:
-        """About how much memory the queue holds (a reference counted at its bound)."""
-        return self._budget.bytes + len(self.refs) * REF_BYTES
+        return self._budget.bytes
 
     # -- the background side -------------------------------------------------------------
 
@@ -200,8 +190,6 @@ class PredictionLogWriter:
         """Write everything queued so far; returns the number of rows written."""
         with self._lock:
             written = 0
-            if self.refs:
-                written += self._write_refs(self.refs.take())
             for chunk in self._take_lanes():
                 written += self._write_chunk(chunk)
             while self._requests:
@@ -230,43 +218,23 @@ class PredictionLogWriter:
             self._drop(BAD_BATCH, len(chunk.request_ids), error)
             return 0
         rows = 0
-        for day, part, requests in by_day(chunk.times, chunk.counts, table):
+        for day, part, requests in by_day(chunk, table):
             if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
                 rows += part.num_rows
         return rows
 
-    def _write_refs(self, items: list[tuple[Any, ...]]) -> int:
-        try:
-            made = list(tables(items))
-        except Exception as error:
-            self.failed_writes += 1
-            self._drop(BAD_BATCH, len(items), error)
-            return 0
-        rows = 0
-        for header, table, times in made:
-            if not isinstance(table, pa.Table):  # arrays that do not join: the general way
-                rows += self._write_requests(table)
-                continue
-            folder = self.root / "requests" / f"endpoint={header.endpoint}"
-            for day, part, requests in by_day(times, [1] * len(times), table):
-                if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
-                    rows += part.num_rows
-        return rows
-
     def _write_requests(self, batch: list[LoggedRequest]) -> int:
-        groups: dict[tuple[str, str, tuple[str, ...], Any], list[LoggedRequest]] = {}
+        groups: dict[tuple[str, str, tuple[str, ...]], list[LoggedRequest]] = {}
         dates: dict[int, str] = {}
         for item in batch:
             second = int(item.timestamp)
             date = dates.get(second)
             if date is None:
                 date = dates[second] = date_of(item.timestamp)
-            # a matrix of another width than its names (a bug upstream) must not spoil the others
-            width = None if item.matrix is None else np.shape(item.matrix)[1:]
-            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs), width)
+            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs))
             groups.setdefault(key, []).append(item)
         rows = 0
-        for (endpoint, date, _, _), items in groups.items():
+        for (endpoint, date, _), items in groups.items():
             folder = self.root / "requests" / f"endpoint={endpoint}" / f"date={date}"
             if self._safe_write(partial(requests_table, items), folder, len(items)):
                 rows += sum(r.rows for r in items)

@@ -20,7 +20,6 @@ from starlette.background import BackgroundTask
 from modelyard.core.errors import SchemaError
 from modelyard.data._predlog import LoggedRequest
 from modelyard.data._predlog_lanes import LaneHeader
-from modelyard.data._predlog_refs import MAX_MATRIX_BYTES
 from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.serving._batcher import Batcher, QueueFull
 from modelyard.serving._inputs import Batch
@@ -31,11 +30,6 @@ from modelyard.serving._tally import Tally
 
 log = logging.getLogger("modelyard.serving")
 _T = TypeVar("_T")
-
-
-def lane_header(endpoint: Endpoint, route: Route, scorer: Scorer, shadow: bool) -> LaneHeader:
-    """What the prediction log's rows of a request scored by ``scorer`` share."""
-    return LaneHeader(endpoint.name, route.label, scorer.name, scorer.label, shadow, scorer.spec.name_tuple)
 
 
 class ClientError(Exception):
@@ -214,18 +208,12 @@ class ScoringPath:
         if writer is None:
             return
         matrix = batch.matrix
-        if matrix is not None:
-            refs = writer.refs  # online serving's usual request: queued as references
-            if batch.rows == 1 and len(refs) < refs.capacity and matrix.nbytes <= MAX_MATRIX_BYTES:
-                made = route.log_header
-                if made is None or made[0] is not scorer:  # once per route and model version
-                    made = route.log_header = (scorer, tuple(lane_header(endpoint, route, scorer, shadow)))
-                refs.append((made[1], request_id, time.time(), elapsed * 1000.0, matrix, out.predictions, out.scores, keys))
-                return
-            key = (endpoint.name, route.label, scorer, shadow)  # into its lane, as columns (a scorer is hashed by identity)
+        if matrix is not None:  # the usual request: into its lane, as columns
+            key = (endpoint.name, route.label, scorer, shadow)  # a scorer is hashed by identity
             lane = writer.lanes.get(key)
             if lane is None:
-                lane = writer.lane(key, lane_header(endpoint, route, scorer, shadow))
+                header = LaneHeader(endpoint.name, route.label, scorer.name, scorer.label, shadow, scorer.spec.name_tuple)
+                lane = writer.lane(key, header)
             if lane.add(request_id, time.time(), elapsed * 1000.0, batch.rows, matrix, out.predictions, out.scores, keys):
                 return
         # positional, in LoggedRequest's field order: keywords cost 0.8 µs a request here
