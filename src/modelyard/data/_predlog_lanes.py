@@ -14,8 +14,7 @@ requests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -67,8 +66,7 @@ class Budget:
         return True
 
 
-@dataclass(frozen=True, slots=True)
-class LaneHeader:
+class LaneHeader(NamedTuple):
     """What every request of a lane shares."""
 
     endpoint: str
@@ -220,51 +218,69 @@ def chunk_table(chunk: Chunk) -> pa.Table:
     built on the joined bytes of its arrays, with no Python per row."""
     header = chunk.header
     matrix_dtype, prediction_dtype, score_dtype = chunk.dtypes
-    n = len(chunk.request_ids)
-    single = chunk.counts.count(1) == n
-    total = n if single else sum(chunk.counts)
-    counts = None if single else np.array(chunk.counts, dtype=np.int64)
-
-    def each(values: list[Any], dtype: Any) -> np.ndarray:  # a value per request -> a value per row
-        array = np.array(values, dtype=dtype)
-        return array if counts is None else np.repeat(array, counts)
-
+    total = sum(chunk.counts)
     matrix = np.frombuffer(b"".join(chunk.matrices), dtype=matrix_dtype).reshape(total, len(header.names))
     predicted = np.frombuffer(b"".join(chunk.predictions), dtype=prediction_dtype)
-    scored = (
-        np.full(total, np.nan)
-        if score_dtype is None
-        else np.frombuffer(b"".join(chunk.scores), dtype=score_dtype)
-    )
+    scored = None if score_dtype is None else np.frombuffer(b"".join(chunk.scores), dtype=score_dtype)
+    return columns_table(
+        header, chunk.request_ids, chunk.times, chunk.latencies, chunk.counts, matrix, predicted, scored, chunk.keys
+    )  # fmt: skip
+
+
+def columns_table(
+    header: LaneHeader,
+    request_ids: Sequence[str],
+    times: Sequence[float],
+    latencies: Sequence[float],
+    counts: Sequence[int],
+    matrix: np.ndarray,
+    predicted: np.ndarray,
+    scored: np.ndarray | None,
+    keys: Sequence[list[Any] | None],
+) -> pa.Table:
+    """The log's table of requests that share ``header``, from a value per request (ids,
+    times, latencies, row counts, entity keys) and their rows joined (``matrix`` of
+    ``[rows, columns]``; predictions and scores, None for no scores, one a row)."""
+    n = len(request_ids)
+    single = counts.count(1) == n
+    total = n if single else sum(counts)
+    repeats = None if single else np.array(counts, dtype=np.int64)
+
+    def each(values: Sequence[Any], dtype: Any) -> np.ndarray:  # a value per request -> a value per row
+        array = np.array(values, dtype=dtype)
+        return array if repeats is None else np.repeat(array, repeats)
+
     columns: dict[str, Any] = {
-        "request_id": pa.array(chunk.request_ids if single else each(chunk.request_ids, object), pa.string()),
-        "row": pa.array(np.zeros(total, np.int64) if counts is None else row_numbers(counts, total)),
-        "timestamp": pa.array((each(chunk.times, np.float64) * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
+        "request_id": pa.array(request_ids if single else each(request_ids, object), pa.string()),
+        "row": pa.array(np.zeros(total, np.int64) if repeats is None else row_numbers(repeats, total)),
+        "timestamp": pa.array((each(times, np.float64) * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
         "endpoint": pa.repeat(pa.scalar(header.endpoint, pa.string()), total),
         "route": pa.repeat(pa.scalar(header.route, pa.string()), total),
         "model": pa.repeat(pa.scalar(header.model, pa.string()), total),
         "version": pa.repeat(pa.scalar(header.version, pa.string()), total),
         "shadow": pa.repeat(pa.scalar(header.shadow, pa.bool_()), total),
         "status": pa.repeat(pa.scalar(200, pa.int16()), total),
-        "latency_ms": pa.array(each(chunk.latencies, np.float64)),
-        "entity_key": entity_key_column(chunk.keys, chunk.counts, total),
+        "latency_ms": pa.array(each(latencies, np.float64)),
+        "entity_key": entity_key_column(list(keys), list(counts), total),
         "prediction": pa.array(predicted.astype(np.float64, copy=False), from_pandas=True),
         "prediction_label": pa.nulls(total, pa.string()),
-        "score": pa.array(scored.astype(np.float64, copy=False), from_pandas=True),
+        "score": pa.array(
+            np.full(total, np.nan) if scored is None else scored.astype(np.float64, copy=False), from_pandas=True
+        ),
     }
     for j, name in enumerate(header.names):
         columns[INPUT_PREFIX + name] = pa.array(matrix[:, j])
     return pa.table(columns)
 
 
-def by_day(chunk: Chunk, table: pa.Table) -> Iterator[tuple[int, pa.Table, int]]:
-    """The chunk's table split by UTC day (the log's date partitions), as (day, its rows, how
-    many requests they are)."""
-    days = (np.array(chunk.times, dtype=np.float64) // 86400).astype(np.int64)
+def by_day(times: Sequence[float], counts: Sequence[int], table: pa.Table) -> Iterator[tuple[int, pa.Table, int]]:
+    """The table of requests at ``times`` of ``counts`` rows each split by UTC day (the log's
+    date partitions), as (day, its rows, how many requests they are)."""
+    days = (np.array(times, dtype=np.float64) // 86400).astype(np.int64)
     first, last = int(days.min()), int(days.max())
     if first == last:
         yield first, table, len(days)
         return
-    row_days = np.repeat(days, chunk.counts)
+    row_days = np.repeat(days, np.asarray(counts, dtype=np.int64))
     for day in np.unique(days).tolist():
         yield day, table.filter(pa.array(row_days == day)), int((days == day).sum())

@@ -3,7 +3,8 @@ Parquet by a background thread.
 
 Writes happen in batches, every ``flush_seconds``; the queue in front of the thread is
 bounded in requests and in bytes, and requests that find it full are counted as dropped,
-never silently lost. Online serving's usual requests wait in lanes, as columns
+never silently lost. Online serving's single-row requests wait packed, one byte string each
+(``_predlog_packed.py``), its other usual requests in lanes, as columns
 (``_predlog_lanes.py``); anything else waits as a ``LoggedRequest``. A batch that cannot be
 written (a full disk, a value Arrow refuses) is counted as dropped by reason and logged once
 per reason; the thread carries on. Closing the writer flushes what is queued. An unclean kill
@@ -22,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from modelyard.data._predlog import (
@@ -40,6 +42,7 @@ from modelyard.data._predlog import (
     write_atomic,
 )
 from modelyard.data._predlog_lanes import Budget, Chunk, Lane, LaneHeader, by_day, chunk_table
+from modelyard.data._predlog_packed import PACKED_BYTES, Packed, capacity, tables
 
 log = logging.getLogger("modelyard.predictions")
 
@@ -50,7 +53,10 @@ class PredictionLogWriter:
     The queue is bounded by ``queue_size`` requests and ``queue_bytes`` bytes (an estimate of
     the arrays a request holds); a request that does not fit is dropped and counted. A batch
     that fails to write is dropped, counted under its reason in ``dropped_by`` and logged once
-    per reason; the thread never dies of it."""
+    per reason; the thread never dies of it.
+
+    With ``packing``, ``packed`` takes single-row requests as one byte string each
+    (``_predlog_packed.py``), within half of both bounds (``capacity``)."""
 
     def __init__(
         self,
@@ -60,6 +66,7 @@ class PredictionLogWriter:
         queue_bytes: int = 256 << 20,
         flush_seconds: float = 1.0,
         max_batch: int = 50_000,
+        packing: bool = False,
     ) -> None:
         self.root = Path(root) if root is not None else default_log_root()
         self.queue_size = queue_size
@@ -70,7 +77,9 @@ class PredictionLogWriter:
         self.failed_writes = 0
         # the requests waiting as columns, by the key their logger chose (``lane``)
         self.lanes: dict[Hashable, Lane] = {}
-        self._budget = Budget(queue_size, queue_bytes)
+        share = capacity(queue_size, queue_bytes) if packing else 0
+        self.packed = Packed(share)
+        self._budget = Budget(queue_size - share, queue_bytes - share * PACKED_BYTES)
         self._requests: deque[tuple[LoggedRequest, int]] = deque()
         self._feedback: deque[tuple[Feedback, int]] = deque()
         self._wake = threading.Event()
@@ -124,11 +133,12 @@ class PredictionLogWriter:
     @property
     def depth(self) -> int:
         """Requests and feedback waiting to be written."""
-        return self._budget.items + len(self._feedback)
+        return self._budget.items + len(self._feedback) + len(self.packed)
 
     @property
     def queued_bytes(self) -> int:
-        return self._budget.bytes
+        """About how much memory the queue holds (a packed request counted at its bound)."""
+        return self._budget.bytes + len(self.packed) * PACKED_BYTES
 
     # -- the background side -------------------------------------------------------------
 
@@ -190,6 +200,8 @@ class PredictionLogWriter:
         """Write everything queued so far; returns the number of rows written."""
         with self._lock:
             written = 0
+            if self.packed:
+                written += self._write_packed(self.packed.take())
             for chunk in self._take_lanes():
                 written += self._write_chunk(chunk)
             while self._requests:
@@ -218,23 +230,43 @@ class PredictionLogWriter:
             self._drop(BAD_BATCH, len(chunk.request_ids), error)
             return 0
         rows = 0
-        for day, part, requests in by_day(chunk, table):
+        for day, part, requests in by_day(chunk.times, chunk.counts, table):
             if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
                 rows += part.num_rows
         return rows
 
+    def _write_packed(self, items: list[tuple[Any, ...]]) -> int:
+        try:
+            made = list(tables(items))
+        except Exception as error:
+            self.failed_writes += 1
+            self._drop(BAD_BATCH, len(items), error)
+            return 0
+        rows = 0
+        for header, table, times in made:
+            if not isinstance(table, pa.Table):  # arrays that do not join: the general way
+                rows += self._write_requests(table)
+                continue
+            folder = self.root / "requests" / f"endpoint={header.endpoint}"
+            for day, part, requests in by_day(times, [1] * len(times), table):
+                if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
+                    rows += part.num_rows
+        return rows
+
     def _write_requests(self, batch: list[LoggedRequest]) -> int:
-        groups: dict[tuple[str, str, tuple[str, ...]], list[LoggedRequest]] = {}
+        groups: dict[tuple[str, str, tuple[str, ...], Any], list[LoggedRequest]] = {}
         dates: dict[int, str] = {}
         for item in batch:
             second = int(item.timestamp)
             date = dates.get(second)
             if date is None:
                 date = dates[second] = date_of(item.timestamp)
-            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs))
+            # a matrix of another width than its names (a bug upstream) must not spoil the others
+            width = None if item.matrix is None else np.shape(item.matrix)[1:]
+            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs), width)
             groups.setdefault(key, []).append(item)
         rows = 0
-        for (endpoint, date, _), items in groups.items():
+        for (endpoint, date, _, _), items in groups.items():
             folder = self.root / "requests" / f"endpoint={endpoint}" / f"date={date}"
             if self._safe_write(partial(requests_table, items), folder, len(items)):
                 rows += sum(r.rows for r in items)

@@ -128,6 +128,7 @@ class ScoringServer(ScoringPath):
                 queue_size=log_config.queue_size,
                 queue_bytes=log_config.queue_bytes,
                 flush_seconds=log_config.flush_seconds,
+                packing=True,
             )
             if log_config.enabled
             else None

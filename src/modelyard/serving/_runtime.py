@@ -38,6 +38,9 @@ class Route:
         self.label = config.label
         self.scorer = scorer
         self.shadow = shadow
+        # the prediction log's header for this route's rows, as a plain tuple (which the garbage
+        # collector stops tracking), and the scorer it was made for
+        self.log_header: tuple[Scorer, tuple[Any, ...]] | None = None
 
 
 class Endpoint:
