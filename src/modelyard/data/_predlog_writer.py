@@ -23,7 +23,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from modelyard.data._predlog import (
@@ -244,7 +243,7 @@ class PredictionLogWriter:
             return 0
         rows = 0
         for header, table, times in made:
-            if not isinstance(table, pa.Table):  # arrays that do not join: the general way
+            if not isinstance(table, pa.Table):  # mixed dtypes or text labels: the general way
                 rows += self._write_requests(table)
                 continue
             folder = self.root / "requests" / f"endpoint={header.endpoint}"
@@ -254,19 +253,17 @@ class PredictionLogWriter:
         return rows
 
     def _write_requests(self, batch: list[LoggedRequest]) -> int:
-        groups: dict[tuple[str, str, tuple[str, ...], Any], list[LoggedRequest]] = {}
+        groups: dict[tuple[str, str, tuple[str, ...]], list[LoggedRequest]] = {}
         dates: dict[int, str] = {}
         for item in batch:
             second = int(item.timestamp)
             date = dates.get(second)
             if date is None:
                 date = dates[second] = date_of(item.timestamp)
-            # a matrix of another width than its names (a bug upstream) must not spoil the others
-            width = None if item.matrix is None else np.shape(item.matrix)[1:]
-            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs), width)
+            key = (item.endpoint, date, item.matrix_names or tuple(item.inputs))
             groups.setdefault(key, []).append(item)
         rows = 0
-        for (endpoint, date, _, _), items in groups.items():
+        for (endpoint, date, _), items in groups.items():
             folder = self.root / "requests" / f"endpoint={endpoint}" / f"date={date}"
             if self._safe_write(partial(requests_table, items), folder, len(items)):
                 rows += sum(r.rows for r in items)

@@ -231,7 +231,7 @@ class ScoringPath:
                             packed, score_type = matrix.tobytes() + predictions.tobytes() + scores.tobytes(), scores.dtype
                         queue.append((made[1], request_id, time.time(), elapsed * 1000.0, packed, matrix.dtype, predictions.dtype, score_type, keys))
                         return
-                except AttributeError:  # not arrays: logged the general way below
+                except AttributeError:  # not arrays: the lane refuses them too, and they go the general way
                     pass
             key = (endpoint.name, route.label, scorer, shadow)  # into its lane, as columns (a scorer is hashed by identity)
             lane = writer.lanes.get(key)
