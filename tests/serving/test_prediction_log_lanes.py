@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,20 +147,10 @@ def switching() -> Iterator[None]:
     sys.setswitchinterval(before)
 
 
-@pytest.mark.usefixtures("switching")
-def test_concurrent_writers_and_flushes_keep_every_row_with_its_request(tmp_path: Path) -> None:
-    writer = PredictionLogWriter(tmp_path / "log")
-    per_thread, threads = 3000, 4
+def hammer(writer: PredictionLogWriter, serve: Callable[[int], None], threads: int) -> None:
+    """``serve(t)`` on ``threads`` threads while another flushes ``writer`` in a loop; then
+    a last flush."""
     done = threading.Event()
-
-    def serve(t: int) -> None:
-        for j in range(per_thread):
-            i = t * per_thread + j
-            rows = 1 + i % 3
-            lane = writer.lanes.get("k") or writer.lane("k", HEADER)
-            value = np.full((rows, len(NAMES)), float(i))
-            if not lane.add(f"r{i}", 1.7e9 + j, float(i), rows, value, np.full(rows, i), np.full(rows, i / 10), None):
-                writer.log(LoggedRequest(f"r{i}", 1.7e9 + j, "e", "champion", "m", "3", False, 200, float(i), rows, {}, np.full(rows, i), np.full(rows, i / 10), None, value, NAMES))  # fmt: skip
 
     def flush() -> None:
         while not done.is_set():
@@ -176,6 +166,23 @@ def test_concurrent_writers_and_flushes_keep_every_row_with_its_request(tmp_path
     done.set()
     flusher.join()
     writer.flush()
+
+
+@pytest.mark.usefixtures("switching")
+def test_concurrent_writers_and_flushes_keep_every_row_with_its_request(tmp_path: Path) -> None:
+    writer = PredictionLogWriter(tmp_path / "log")
+    per_thread, threads = 3000, 4
+
+    def serve(t: int) -> None:
+        for j in range(per_thread):
+            i = t * per_thread + j
+            rows = 1 + i % 3
+            lane = writer.lanes.get("k") or writer.lane("k", HEADER)
+            value = np.full((rows, len(NAMES)), float(i))
+            if not lane.add(f"r{i}", 1.7e9 + j, float(i), rows, value, np.full(rows, i), np.full(rows, i / 10), None):
+                writer.log(LoggedRequest(f"r{i}", 1.7e9 + j, "e", "champion", "m", "3", False, 200, float(i), rows, {}, np.full(rows, i), np.full(rows, i / 10), None, value, NAMES))  # fmt: skip
+
+    hammer(writer, serve, threads)
     table = ds.dataset(tmp_path / "log" / "requests", format="parquet", partitioning="hive").to_table().to_pandas()
     n = per_thread * threads
     assert writer.dropped == 0 and len(table) == sum(1 + i % 3 for i in range(n))

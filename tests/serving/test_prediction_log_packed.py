@@ -7,7 +7,6 @@ that scored them across a swap, and leave nothing for the garbage collector to w
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from modelyard.data._predlog import QUEUE_FULL, requests_table
 from modelyard.data._predlog_lanes import LaneHeader
 from modelyard.data._predlog_packed import PACKED_BYTES, Packed, capacity, tables
 from modelyard.data._predlog_writer import PredictionLogWriter
-from tests.serving.test_prediction_log_lanes import DAY, HEADER, NAMES, _logged, _parts
+from tests.serving.test_prediction_log_lanes import DAY, HEADER, NAMES, _logged, _parts, hammer
 
 from .conftest import Registered, Running, deployment_file
 from .test_prediction_log_lanes import switching  # noqa: F401 - a fixture
@@ -125,7 +124,6 @@ def test_a_take_leaves_what_is_appended_after_it() -> None:
 def test_concurrent_writers_and_flushes_keep_every_packed_request(tmp_path: Path) -> None:
     writer = PredictionLogWriter(tmp_path / "log", packing=True)
     per_thread, threads = 3000, 4
-    done = threading.Event()
 
     def serve(t: int) -> None:
         for j in range(per_thread):
@@ -135,20 +133,7 @@ def test_concurrent_writers_and_flushes_keep_every_packed_request(tmp_path: Path
                      "predictions": np.full(1, i), "scores": np.full(1, i / 10), "keys": None}  # fmt: skip
             writer.packed.append(_packed(parts))
 
-    def flush() -> None:
-        while not done.is_set():
-            writer.flush()
-
-    flusher = threading.Thread(target=flush)
-    flusher.start()
-    workers = [threading.Thread(target=serve, args=(t,)) for t in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    done.set()
-    flusher.join()
-    writer.flush()
+    hammer(writer, serve, threads)
     table = _written(tmp_path / "log").to_pandas()
     assert writer.dropped == 0 and len(table) == per_thread * threads
     assert table.request_id.is_unique
