@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -228,8 +228,13 @@ class PredictionLogWriter:
             self.failed_writes += 1
             self._drop(BAD_BATCH, len(chunk.request_ids), error)
             return 0
+        return self._write_by_day(folder, table, chunk.times, chunk.counts)
+
+    def _write_by_day(self, folder: Path, table: pa.Table, times: Sequence[float], counts: Sequence[int]) -> int:
+        """Write the table of requests at ``times`` of ``counts`` rows each into ``folder``'s
+        date partitions; returns the rows written."""
         rows = 0
-        for day, part, requests in by_day(chunk.times, chunk.counts, table):
+        for day, part, requests in by_day(times, counts, table):
             if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
                 rows += part.num_rows
         return rows
@@ -247,9 +252,7 @@ class PredictionLogWriter:
                 rows += self._write_requests(table)
                 continue
             folder = self.root / "requests" / f"endpoint={header.endpoint}"
-            for day, part, requests in by_day(times, [1] * len(times), table):
-                if self._safe_write(part, folder / f"date={date_of(day * 86400)}", requests):
-                    rows += part.num_rows
+            rows += self._write_by_day(folder, table, times, [1] * len(times))
         return rows
 
     def _write_requests(self, batch: list[LoggedRequest]) -> int:

@@ -225,6 +225,7 @@ class ScoringPath:
                         made = route.log_header
                         if made is None or made[0] is not scorer:  # once per route and model version
                             made = route.log_header = (scorer, tuple(lane_header(endpoint, route, scorer, shadow)))
+                        # the layout ``_predlog_packed.tables`` reads: inputs, prediction, score
                         if scores is None:
                             packed, score_type = matrix.tobytes() + predictions.tobytes(), None
                         else:
