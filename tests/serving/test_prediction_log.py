@@ -126,9 +126,10 @@ def test_single_row_requests_make_the_table_any_requests_make(kind: str) -> None
 
 
 def test_the_log_keeps_statistics_where_readers_prune_and_spares_the_cpu_elsewhere(tmp_path: Path) -> None:
-    """Readers of a window prune files by time and endpoint, so those columns keep their
-    statistics; measured values and ids, which never repeat, are written plainly (no
-    dictionary, and no compression where it saves nothing)."""
+    """Readers of a window prune files by time (and by endpoint through the partition's
+    folder), so the times keep their statistics and no other column pays for them; measured
+    values and ids, which never repeat, are written plainly (no dictionary, and no
+    compression where it saves nothing)."""
     writer = PredictionLogWriter(tmp_path / "log")
     for i in range(50):
         matrix = np.full((1, 2), float(i))
@@ -137,9 +138,10 @@ def test_the_log_keeps_statistics_where_readers_prune_and_spares_the_cpu_elsewhe
     (part,) = (tmp_path / "log" / "requests").rglob("*.parquet")
     meta = pq.ParquetFile(part).metadata
     columns = {meta.schema.column(j).name: meta.row_group(0).column(j) for j in range(meta.num_columns)}
-    for name in ("timestamp", "endpoint", "version"):
-        assert columns[name].is_stats_set and columns[name].statistics.has_min_max, name
+    assert columns["timestamp"].is_stats_set and columns["timestamp"].statistics.has_min_max
     assert columns["timestamp"].statistics.min.timestamp() == 1.7e9
+    for name in ("request_id", "endpoint", "version", "row", "input_a", "score"):
+        assert not columns[name].is_stats_set, name
     for name in ("request_id", "timestamp", "input_a", "score"):
         assert not columns[name].has_dictionary_page, name
     for name in ("request_id", "input_a", "latency_ms"):

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from modelyard.data import _predlog_writer
@@ -21,6 +23,7 @@ from modelyard.data._predlog import (
     QUEUE_FULL,
     LoggedRequest,
     requests_table,
+    write_atomic,
 )
 from modelyard.data._predlog_lanes import Budget, Chunk, Lane, LaneHeader, chunk_table
 from modelyard.data._predlog_writer import PredictionLogWriter
@@ -57,6 +60,20 @@ def _logged(p: dict[str, Any]) -> LoggedRequest:
     )  # fmt: skip
 
 
+HEADER_TEXT = ("endpoint", "route", "model", "version")
+
+
+def same_table(fast: pa.Table, general: pa.Table, scratch: Path) -> None:
+    """``fast`` (a lane's or packed requests' table) holds what ``general`` holds, its header's
+    text as dictionaries of one value; written, the two read back alike."""
+    for name in HEADER_TEXT:
+        column = fast.column(name)
+        assert pa.types.is_dictionary(column.type) and len(column.chunk(0).dictionary) == 1, name
+    assert fast.cast(general.schema).equals(general), (fast.schema, general.schema)
+    written = [pq.read_table(write_atomic(table, scratch / name)) for name, table in (("fast", fast), ("general", general))]
+    assert written[0].equals(written[1]), (written[0].schema, written[1].schema)
+
+
 def _chunk(requests: list[dict[str, Any]]) -> Chunk:
     lane = Lane(HEADER, Budget(100, 1 << 20))
     assert all(lane.add(**p) for p in requests)
@@ -67,12 +84,12 @@ def _chunk(requests: list[dict[str, Any]]) -> Chunk:
 
 @pytest.mark.parametrize("kind", ["ints", "bools", "floats", "float32", "no-scores", "keys", "fortran"])
 @pytest.mark.parametrize("rows", [[1] * 7, [1, 3, 1, 2, 1, 1, 4]])
-def test_a_lane_gives_the_table_the_general_way_gives(kind: str, rows: list[int]) -> None:
+def test_a_lane_gives_the_table_the_general_way_gives(kind: str, rows: list[int], tmp_path: Path) -> None:
     requests = [_parts(i, n, kind) for i, n in enumerate(rows)]
     fast = chunk_table(_chunk(requests))
     general = requests_table([_logged(p) for p in requests])
     assert fast.num_rows == sum(rows)
-    assert fast.equals(general), (kind, fast.schema, general.schema)
+    same_table(fast, general, tmp_path)
 
 
 MISFITS = {

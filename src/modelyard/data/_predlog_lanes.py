@@ -227,11 +227,15 @@ def chunk_table(chunk: Chunk) -> pa.Table:
     )  # fmt: skip
 
 
+def _constant(value: str, indices: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.string()))
+
+
 def columns_table(
     header: LaneHeader,
     request_ids: Sequence[str],
-    times: Sequence[float],
-    latencies: Sequence[float],
+    times: Sequence[float] | np.ndarray,
+    latencies: Sequence[float] | np.ndarray,
     counts: Sequence[int],
     matrix: np.ndarray,
     predicted: np.ndarray,
@@ -246,18 +250,21 @@ def columns_table(
     total = n if single else sum(counts)
     repeats = None if single else np.array(counts, dtype=np.int64)
 
-    def each(values: Sequence[Any], dtype: Any) -> np.ndarray:  # a value per request -> a value per row
+    def each(values: Sequence[Any] | np.ndarray, dtype: Any) -> np.ndarray:  # a value per request -> a value per row
         array = np.array(values, dtype=dtype)
         return array if repeats is None else np.repeat(array, repeats)
 
+    indices = pa.array(np.zeros(total, np.int32))
     columns: dict[str, Any] = {
         "request_id": pa.array(request_ids if single else each(request_ids, object), pa.string()),
         "row": pa.array(np.zeros(total, np.int64) if repeats is None else row_numbers(repeats, total)),
         "timestamp": pa.array((each(times, np.float64) * 1e6).astype(np.int64), pa.timestamp("us", tz="UTC")),
-        "endpoint": pa.repeat(pa.scalar(header.endpoint, pa.string()), total),
-        "route": pa.repeat(pa.scalar(header.route, pa.string()), total),
-        "model": pa.repeat(pa.scalar(header.model, pa.string()), total),
-        "version": pa.repeat(pa.scalar(header.version, pa.string()), total),
+        # the header's text as a dictionary of one value: no copy a row, and the Parquet
+        # writer takes the dictionary as it is instead of hashing every row's value
+        "endpoint": _constant(header.endpoint, indices),
+        "route": _constant(header.route, indices),
+        "model": _constant(header.model, indices),
+        "version": _constant(header.version, indices),
         "shadow": pa.repeat(pa.scalar(header.shadow, pa.bool_()), total),
         "status": pa.repeat(pa.scalar(200, pa.int16()), total),
         "latency_ms": pa.array(each(latencies, np.float64)),
@@ -273,7 +280,7 @@ def columns_table(
     return pa.table(columns)
 
 
-def by_day(times: Sequence[float], counts: Sequence[int], table: pa.Table) -> Iterator[tuple[int, pa.Table, int]]:
+def by_day(times: Sequence[float] | np.ndarray, counts: Sequence[int], table: pa.Table) -> Iterator[tuple[int, pa.Table, int]]:
     """The table of requests at ``times`` of ``counts`` rows each split by UTC day (the log's
     date partitions), as (day, its rows, how many requests they are)."""
     days = (np.array(times, dtype=np.float64) // 86400).astype(np.int64)

@@ -1,42 +1,93 @@
 """Packed requests of the prediction log: online serving's single-row requests queued as one
-byte string each.
+byte string and two numbers each.
 
 A lane (``_predlog_lanes.py``) checks each request's arrays and copies them into three lists
 under a lock; that Python work on the response path cost the ONNX route ~9% of its throughput
-(``benchmarks/serving/perf/log_cost.py``). Here the response path checks a few attributes,
-packs the row's inputs, prediction and score into one ``bytes`` and appends one tuple — the
-lane header's fields (a plain tuple made once per route and model version), the request id,
-time and latency, the packed bytes, the three dtypes, the entity keys — to a list, with no
-lock (a list's ``append`` is atomic under the GIL). The tuple holds one new object besides its
-id and times, and nothing the garbage collector walks. The flush checks the dtypes and lengths
-of a group at once (in C), reads the joined bytes as one record array and builds the columns;
-a group of mixed dtypes is decoded request by request and written the general way: the same
-table either way.
+(``benchmarks/serving/perf/log_cost.py``). Here the response path compares the request's
+dtypes and size with its route's ``Layout`` (made once per route and model version), and
+appends one tuple to a list, with no lock (a list's ``append`` is atomic under the GIL): the
+``PackedHeader`` (a plain tuple), the request id, the times it started and took (the floats
+the server measured anyway, on ``time.perf_counter``'s clock), the row's inputs as bytes, its
+prediction and score as Python numbers, the entity keys. The tuple holds nothing the garbage
+collector walks. The flush joins a group's bytes into one matrix, turns the times into UTC
+(the wall clock's offset from the performance counter is read at the flush, so a step of the
+wall clock also shifts the requests queued in the interval before it) and builds the columns
+the general way builds: the same table.
 
-Only single-row requests with one prediction, at most one score, no Python objects in their
-arrays and a matrix of at most ``MAX_MATRIX_BYTES`` come here, so a queued request holds at
-most ``PACKED_BYTES``; ``Packed`` takes at most ``capacity`` of them between two flushes, and a
-request that finds it full goes to its lane, which counts it against the queue's bounds.
+Only single-row requests whose matrix is numeric, of its layout's dtype and width and at most
+``MAX_MATRIX_BYTES``, with one numeric prediction and at most one numeric score come here, so a
+queued request holds at most ``PACKED_BYTES``; ``Packed`` takes at most ``capacity`` of them
+between two flushes, and a request that finds it full goes to its lane, which counts it
+against the queue's bounds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
-from modelyard.data._predlog import LoggedRequest
 from modelyard.data._predlog_lanes import LaneHeader, columns_table
 
 MAX_MATRIX_BYTES = 4096  # a row of up to 512 float64 inputs
 PACKED_BYTES = MAX_MATRIX_BYTES + 512  # and its prediction, score, id, key and tuple, at most
-ONE = (1,)  # the shape of a single row's predictions and scores
 
-# a queued request: (a LaneHeader's fields as a plain tuple, request_id, timestamp, latency_ms,
-# the row's bytes: inputs, prediction, score; the inputs' dtype, the prediction's, the score's
-# or None, the entity keys)
+# a queued request: (a PackedHeader as a plain tuple, request_id, started and elapsed (seconds
+# on the performance counter), the row's inputs as bytes, its prediction and its score (None
+# when the header has no scores) as Python numbers, the entity keys)
+
+
+class PackedHeader(NamedTuple):
+    """What a packed group's rows share: their lane's header, and how their bytes are read."""
+
+    endpoint: str
+    route: str
+    model: str
+    version: str
+    shadow: bool
+    names: tuple[str, ...]
+    matrix: np.dtype[Any]  # the inputs' dtype
+    scored: bool
+
+    @property
+    def lane(self) -> LaneHeader:
+        return LaneHeader(*self[:6])
+
+
+class Layout(NamedTuple):
+    """A route's packing for one model version, as the response path compares a request with
+    it: ``header`` None when the version's answers cannot be packed."""
+
+    scorer: object  # what the layout was made for (compared by identity)
+    header: tuple[Any, ...] | None  # a PackedHeader's fields
+    matrix: np.dtype[Any] | None
+    row_bytes: int
+    prediction: np.dtype[Any] | None
+    score: np.dtype[Any] | None
+
+
+def _numeric(values: Any) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype.kind in "fiub"
+
+
+def layout(scorer: object, header: LaneHeader, matrix: Any, predictions: Any, scores: Any) -> Layout:
+    """How a route packs what ``scorer`` answers, from its first request: its dtypes, if the
+    inputs, the prediction and the score (when there is one) are numeric arrays and a row
+    holds at most ``MAX_MATRIX_BYTES``."""
+    packable = (
+        _numeric(matrix)
+        and _numeric(predictions)
+        and (scores is None or _numeric(scores))
+        and len(header.names) * matrix.dtype.itemsize <= MAX_MATRIX_BYTES
+    )
+    if not packable:
+        return Layout(scorer, None, None, -1, None, None)
+    packed = PackedHeader(*header, matrix.dtype, scores is not None)
+    score = None if scores is None else scores.dtype
+    return Layout(scorer, tuple(packed), matrix.dtype, len(header.names) * matrix.dtype.itemsize, predictions.dtype, score)
 
 
 class Packed(list[tuple[Any, ...]]):
@@ -64,70 +115,37 @@ def capacity(queue_size: int, queue_bytes: int) -> int:
     return max(0, min(queue_size // 2, (queue_bytes // 2) // PACKED_BYTES))
 
 
-def _groups(items: list[tuple[Any, ...]]) -> Iterator[tuple[LaneHeader, list[tuple[Any, ...]]]]:
-    """The requests' fields as columns (a tuple each), by lane header: one group in the usual
-    flush, found in C."""
-    columns = list(zip(*items, strict=True))
-    first = items[0][0]
-    if columns[0].count(first) == len(items):
-        yield LaneHeader._make(first), columns
+_HEADER, _ID, _STARTED, _ELAPSED, _ROW, _PREDICTION, _SCORE, _KEYS = map(itemgetter, range(8))
+
+
+def _groups(items: list[tuple[Any, ...]]) -> Iterator[tuple[PackedHeader, list[tuple[Any, ...]]]]:
+    """The requests by header: one group in the usual flush, found in C. (Fields are read
+    with ``itemgetter``, not ``zip(*items)``: that makes an iterator an item, and the garbage
+    collector's passes over tens of thousands of new objects cost more than the rest of the
+    flush.)"""
+    headers = list(map(_HEADER, items))
+    first = headers[0]
+    if headers.count(first) == len(items):
+        yield PackedHeader._make(first), items
         return
     groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-    for item in items:
-        groups.setdefault(item[0], []).append(item)
+    for header, item in zip(headers, items, strict=True):
+        groups.setdefault(header, []).append(item)
     for header, group in groups.items():
-        yield LaneHeader._make(header), list(zip(*group, strict=True))
+        yield PackedHeader._make(header), group
 
 
-def _record(width: int, matrix: np.dtype[Any], prediction: np.dtype[Any], score: np.dtype[Any] | None) -> np.dtype[Any]:
-    """How a request's packed bytes are laid out: its inputs, its prediction, its score."""
-    fields: list[tuple[Any, ...]] = [("m", matrix, (width,)), ("p", prediction)]
-    if score is not None:
-        fields.append(("s", score))
-    return np.dtype(fields)
-
-
-def _numeric(dtype: np.dtype[Any] | None) -> bool:
-    return dtype is None or dtype.kind in "fiub"
-
-
-def tables(
-    items: list[tuple[Any, ...]],
-) -> Iterator[tuple[LaneHeader, pa.Table | list[LoggedRequest], Sequence[float]]]:
-    """The queued requests as the log's tables, a table per lane header, with the header and
-    their requests' times; a group that is not all of one layout (or not numeric) comes as its
-    requests, decoded one by one, to write the general way."""
-    for header, columns in _groups(items):
-        _, ids, times, latencies, packed, matrices, predictions, scores, keys = columns
-        n = len(ids)
-        width = len(header.names)
-        kinds = (matrices[0], predictions[0], scores[0])
-        record = _record(width, *kinds)
-        lengths = np.fromiter(map(len, packed), np.int64, n)
-        if (
-            matrices.count(kinds[0]) == n
-            and predictions.count(kinds[1]) == n
-            and scores.count(kinds[2]) == n
-            and all(_numeric(kind) for kind in kinds)
-            and bool((lengths == record.itemsize).all())
-        ):
-            rows = np.frombuffer(b"".join(packed), record)
-            scored = None if kinds[2] is None else rows["s"]
-            yield header, columns_table(header, ids, times, latencies, [1] * n, rows["m"], rows["p"], scored, keys), times
-            continue
-        yield header, [_request(header, item) for item in zip(*columns, strict=True)], times
-
-
-def _request(header: LaneHeader, item: tuple[Any, ...]) -> LoggedRequest:
-    """One packed request decoded on its own, for the general way."""
-    _, request_id, timestamp, latency_ms, packed, matrix_type, prediction_type, score_type, keys = item
-    record = _record(len(header.names), matrix_type, prediction_type, score_type)
-    row = np.frombuffer(packed, record) if len(packed) == record.itemsize else None
-    matrix = None if row is None else row["m"]
-    predictions = None if row is None else row["p"]
-    scores = None if row is None or score_type is None else row["s"]
-    # positional, in LoggedRequest's field order
-    return LoggedRequest(
-        request_id, timestamp, header.endpoint, header.route, header.model, header.version, header.shadow,
-        200, latency_ms, 1, {}, predictions, scores, keys, matrix, header.names if matrix is not None else (),
-    )  # fmt: skip
+def tables(items: list[tuple[Any, ...]], offset: float) -> Iterator[tuple[LaneHeader, pa.Table, np.ndarray]]:
+    """The queued requests as the log's tables, a table per header, with their lane's header
+    and their requests' times; ``offset`` is the wall clock's time at the performance
+    counter's zero."""
+    for header, group in _groups(items):
+        n = len(group)
+        matrix = np.frombuffer(b"".join(map(_ROW, group)), header.matrix).reshape(n, len(header.names))
+        took = np.fromiter(map(_ELAPSED, group), np.float64, n)
+        times = np.fromiter(map(_STARTED, group), np.float64, n) + took + offset
+        predicted = np.fromiter(map(_PREDICTION, group), np.float64, n)
+        scored = np.fromiter(map(_SCORE, group), np.float64, n) if header.scored else None
+        ids, keys = list(map(_ID, group)), list(map(_KEYS, group))
+        lane = header.lane
+        yield lane, columns_table(lane, ids, times, took * 1000.0, [1] * n, matrix, predicted, scored, keys), times

@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from modelyard.data._predlog import (
@@ -55,7 +57,9 @@ class PredictionLogWriter:
     per reason; the thread never dies of it.
 
     With ``packing``, ``packed`` takes single-row requests as one byte string each
-    (``_predlog_packed.py``), within half of both bounds (``capacity``)."""
+    (``_predlog_packed.py``), within half of both bounds (``capacity``); their times are
+    on the performance counter's clock, and ``wall_offset`` says, at each flush, the wall
+    clock's time at its zero."""
 
     def __init__(
         self,
@@ -66,12 +70,14 @@ class PredictionLogWriter:
         flush_seconds: float = 1.0,
         max_batch: int = 50_000,
         packing: bool = False,
+        wall_offset: Callable[[], float] = lambda: time.time() - time.perf_counter(),
     ) -> None:
         self.root = Path(root) if root is not None else default_log_root()
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes
         self.flush_seconds = flush_seconds
         self.max_batch = max_batch
+        self.wall_offset = wall_offset
         self.written_rows = 0
         self.failed_writes = 0
         # the requests waiting as columns, by the key their logger chose (``lane``)
@@ -230,7 +236,7 @@ class PredictionLogWriter:
             return 0
         return self._write_by_day(folder, table, chunk.times, chunk.counts)
 
-    def _write_by_day(self, folder: Path, table: pa.Table, times: Sequence[float], counts: Sequence[int]) -> int:
+    def _write_by_day(self, folder: Path, table: pa.Table, times: Sequence[float] | np.ndarray, counts: Sequence[int]) -> int:
         """Write the table of requests at ``times`` of ``counts`` rows each into ``folder``'s
         date partitions; returns the rows written."""
         rows = 0
@@ -241,16 +247,13 @@ class PredictionLogWriter:
 
     def _write_packed(self, items: list[tuple[Any, ...]]) -> int:
         try:
-            made = list(tables(items))
+            made = list(tables(items, self.wall_offset()))
         except Exception as error:
             self.failed_writes += 1
             self._drop(BAD_BATCH, len(items), error)
             return 0
         rows = 0
         for header, table, times in made:
-            if not isinstance(table, pa.Table):  # mixed dtypes or text labels: the general way
-                rows += self._write_requests(table)
-                continue
             folder = self.root / "requests" / f"endpoint={header.endpoint}"
             rows += self._write_by_day(folder, table, times, [1] * len(times))
         return rows

@@ -20,6 +20,7 @@ from typing import Any
 
 from modelyard.core.errors import ModelyardError, NotFoundError, ValidationError
 from modelyard.core.uris import parse_models_uri
+from modelyard.data._predlog_packed import Layout
 from modelyard.flavors import MANIFEST, load_bundle
 from modelyard.registry import Client
 from modelyard.serving._config import DeploymentConfig, EndpointConfig, RouteConfig, load_deployment
@@ -38,9 +39,9 @@ class Route:
         self.label = config.label
         self.scorer = scorer
         self.shadow = shadow
-        # the prediction log's header for this route's rows, as a plain tuple (which the garbage
-        # collector stops tracking), and the scorer it was made for
-        self.log_header: tuple[Scorer, tuple[Any, ...]] | None = None
+        # how the prediction log packs this route's single-row requests, and the scorer it
+        # was made for (``_predlog_packed.layout``)
+        self.log_header: Layout | None = None
 
 
 class Endpoint:

@@ -20,7 +20,7 @@ from starlette.background import BackgroundTask
 from modelyard.core.errors import SchemaError
 from modelyard.data._predlog import LoggedRequest
 from modelyard.data._predlog_lanes import LaneHeader
-from modelyard.data._predlog_packed import MAX_MATRIX_BYTES, ONE
+from modelyard.data._predlog_packed import layout
 from modelyard.data._predlog_writer import PredictionLogWriter
 from modelyard.serving._batcher import Batcher, QueueFull
 from modelyard.serving._inputs import Batch
@@ -195,7 +195,7 @@ class ScoringPath:
         """Count and log one answered request."""
         elapsed = time.perf_counter() - started
         self.tally.add((endpoint.name, route.label, scorer.label), elapsed, batch.rows)
-        self._log(endpoint, route, scorer, batch, out, request_id, elapsed, keys, shadow=False)
+        self._log(endpoint, route, scorer, batch, out, request_id, started, elapsed, keys, shadow=False)
 
     def _log(
         self,
@@ -205,34 +205,39 @@ class ScoringPath:
         batch: Batch,
         out: Output,
         request_id: str,
+        started: float,
         elapsed: float,
         keys: list[Any] | None,
         *,
         shadow: bool,
     ) -> None:
+        """Queue one answered request for the prediction log; ``started`` and ``elapsed`` on
+        ``time.perf_counter``'s clock."""
         writer = self.writer
         if writer is None:
             return
         matrix = batch.matrix
         if matrix is not None:
-            queue = writer.packed  # online serving's usual request: its bytes, packed
-            if batch.rows == 1 and len(queue) < queue.capacity and matrix.nbytes <= MAX_MATRIX_BYTES:
+            queue = writer.packed  # online serving's usual request: its row's bytes and its answer, packed
+            if batch.rows == 1 and len(queue) < queue.capacity:
                 predictions, scores = out.predictions, out.scores
+                made = route.log_header
+                if made is None or made.scorer is not scorer:  # once per route and model version
+                    header = lane_header(endpoint, route, scorer, shadow)
+                    made = route.log_header = layout(scorer, header, matrix, predictions, scores)
                 try:
-                    if predictions.shape == ONE and not predictions.dtype.hasobject and not matrix.dtype.hasobject and (
-                        scores is None or (scores.shape == ONE and not scores.dtype.hasobject)
+                    if (
+                        made.header is not None
+                        and matrix.dtype is made.matrix
+                        and matrix.nbytes == made.row_bytes
+                        and predictions.dtype is made.prediction
+                        and (None if scores is None else scores.dtype) is made.score
                     ):
-                        made = route.log_header
-                        if made is None or made[0] is not scorer:  # once per route and model version
-                            made = route.log_header = (scorer, tuple(lane_header(endpoint, route, scorer, shadow)))
-                        # the layout ``_predlog_packed.tables`` reads: inputs, prediction, score
-                        if scores is None:
-                            packed, score_type = matrix.tobytes() + predictions.tobytes(), None
-                        else:
-                            packed, score_type = matrix.tobytes() + predictions.tobytes() + scores.tobytes(), scores.dtype
-                        queue.append((made[1], request_id, time.time(), elapsed * 1000.0, packed, matrix.dtype, predictions.dtype, score_type, keys))
+                        # what ``_predlog_packed.tables`` reads; ``item`` raises unless one prediction and score
+                        score = None if scores is None else scores.item()
+                        queue.append((made.header, request_id, started, elapsed, matrix.tobytes(), predictions.item(), score, keys))
                         return
-                except AttributeError:  # not arrays: the lane refuses them too, and they go the general way
+                except (AttributeError, ValueError):  # not arrays, or not one value a row: the lane or the general way
                     pass
             key = (endpoint.name, route.label, scorer, shadow)  # into its lane, as columns (a scorer is hashed by identity)
             lane = writer.lanes.get(key)
@@ -279,6 +284,6 @@ class ScoringPath:
                     log.warning("shadow %s/%s failed on request %s: %s", endpoint.name, route.label, request_id, error)
                     continue
                 self.metrics.requests.labels(endpoint.name, route.label, scorer.label, "shadow").inc()
-                self._log(endpoint, route, scorer, batch, out, request_id, time.perf_counter() - started, keys, shadow=True)
+                self._log(endpoint, route, scorer, batch, out, request_id, started, time.perf_counter() - started, keys, shadow=True)
 
         return BackgroundTask(run)
