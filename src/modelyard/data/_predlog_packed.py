@@ -6,11 +6,11 @@ under a lock; that Python work on the response path cost the ONNX route ~9% of i
 (``benchmarks/serving/perf/log_cost.py``). Here the response path compares the request's
 dtypes and size with its route's ``Layout`` (made once per route and model version), and
 appends one tuple to a list, with no lock (a list's ``append`` is atomic under the GIL): the
-``PackedHeader`` (a plain tuple), the request id, the times it started and took (the floats
+key of its ``PackedHeader`` (an int), the request id, the times it started and took (the floats
 the server measured anyway, on ``time.perf_counter``'s clock), the row's inputs as bytes, its
-prediction and score as Python numbers, the entity keys. The tuple holds nothing the garbage
-collector walks. The flush joins a group's bytes into one matrix, turns the times into UTC
-(the wall clock's offset from the performance counter is read at the flush, so a step of the
+prediction and score as Python numbers, the entity keys. Without entity keys the tuple holds
+nothing the garbage collector walks. The flush joins a group's bytes into one matrix, turns
+the times into UTC (the wall clock's offset from the performance counter is read at the flush, so a step of the
 wall clock also shifts the requests queued in the interval before it) and builds the columns
 the general way builds: the same table.
 
@@ -23,6 +23,7 @@ against the queue's bounds.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -35,7 +36,7 @@ from modelyard.data._predlog_lanes import LaneHeader, columns_table
 MAX_MATRIX_BYTES = 4096  # a row of up to 512 float64 inputs
 PACKED_BYTES = MAX_MATRIX_BYTES + 512  # and its prediction, score, id, key and tuple, at most
 
-# a queued request: (a PackedHeader as a plain tuple, request_id, started and elapsed (seconds
+# a queued request: (its header's key in ``HEADERS``, request_id, started and elapsed (seconds
 # on the performance counter), the row's inputs as bytes, its prediction and its score (None
 # when the header has no scores) as Python numbers, the entity keys)
 
@@ -57,12 +58,22 @@ class PackedHeader(NamedTuple):
         return LaneHeader(*self[:6])
 
 
+# The headers of the layouts made in this process, by key. A queued request holds its
+# header's key, an int: a tuple holding only ints, floats, strings, bytes and None is untracked
+# by the garbage collector at its first pass, while one holding the header (a tuple the
+# collector tracks until a full pass) stayed tracked, was promoted with the queue and brought
+# on full passes (~3,600 instructions a request at 12,000 requests a flush, callgrind). One
+# entry per route and model version served.
+HEADERS: dict[int, PackedHeader] = {}
+_keys = itertools.count()
+
+
 class Layout(NamedTuple):
     """A route's packing for one model version, as the response path compares a request with
     it: ``header`` None when the version's answers cannot be packed."""
 
     scorer: object  # what the layout was made for (compared by identity)
-    header: tuple[Any, ...] | None  # a PackedHeader's fields
+    header: int | None  # its PackedHeader's key in ``HEADERS``
     matrix: np.dtype[Any] | None
     row_bytes: int
     prediction: np.dtype[Any] | None
@@ -85,9 +96,10 @@ def layout(scorer: object, header: LaneHeader, matrix: Any, predictions: Any, sc
     )
     if not packable:
         return Layout(scorer, None, None, -1, None, None)
-    packed = PackedHeader(*header, matrix.dtype, scores is not None)
+    key = next(_keys)
+    HEADERS[key] = PackedHeader(*header, matrix.dtype, scores is not None)
     score = None if scores is None else scores.dtype
-    return Layout(scorer, tuple(packed), matrix.dtype, len(header.names) * matrix.dtype.itemsize, predictions.dtype, score)
+    return Layout(scorer, key, matrix.dtype, len(header.names) * matrix.dtype.itemsize, predictions.dtype, score)
 
 
 class Packed(list[tuple[Any, ...]]):
@@ -126,13 +138,13 @@ def _groups(items: list[tuple[Any, ...]]) -> Iterator[tuple[PackedHeader, list[t
     headers = list(map(_HEADER, items))
     first = headers[0]
     if headers.count(first) == len(items):
-        yield PackedHeader._make(first), items
+        yield HEADERS[first], items
         return
-    groups: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    groups: dict[int, list[tuple[Any, ...]]] = {}
     for header, item in zip(headers, items, strict=True):
         groups.setdefault(header, []).append(item)
-    for header, group in groups.items():
-        yield PackedHeader._make(header), group
+    for key, group in groups.items():
+        yield HEADERS[key], group
 
 
 def tables(items: list[tuple[Any, ...]], offset: float) -> Iterator[tuple[LaneHeader, pa.Table, np.ndarray]]:
