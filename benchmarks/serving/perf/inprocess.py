@@ -33,8 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import instructions  # noqa: E402  (prepare, requester)
-import run as perf  # noqa: E402  (source_of)
+import instructions  # noqa: E402  (prepared, requester)
 
 BATCH = 3000
 
@@ -88,10 +87,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        instructions.prepare(work)
-        base_dir = work / "base"
-        base_dir.mkdir()
-        sources = {"base": perf.source_of(args.base, base_dir), "tree": perf.source_of(None, work)}
+        sources = instructions.prepared(work, args.base)
         load_before = os.getloadavg()
         runs: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.rounds):

@@ -53,6 +53,14 @@ def prepare(work: Path) -> None:
     (work / "columns.json").write_text(json.dumps(list(X.columns)))
 
 
+def prepared(work: Path, base: str) -> dict[str, Path]:
+    """``prepare`` in ``work``, and the ``src`` folders to compare: ``base``'s and this tree's."""
+    prepare(work)
+    base_dir = work / "base"
+    base_dir.mkdir()
+    return {"base": perf.source_of(base, base_dir), "tree": perf.source_of(None, work)}
+
+
 def requester(app: Any, body: bytes) -> tuple[Callable[[int], Awaitable[None]], list[int]]:
     """``many(n)``: ``n`` POSTs of ``body`` to the predict path of the ASGI ``app``, in
     process; and the list their statuses go to."""
@@ -137,10 +145,7 @@ def main() -> None:
     small, large = args.requests
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        prepare(work)
-        base_dir = work / "base"
-        base_dir.mkdir()
-        sources = {"base": perf.source_of(args.base, base_dir), "tree": perf.source_of(None, work)}
+        sources = prepared(work, args.base)
         jobs = [("tree", "lean")] + [(s, v) for s in ("base", "tree") for v in ("onnx", "onnx-nolog")]
         with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on what runs beside
             counts = {

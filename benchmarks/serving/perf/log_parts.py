@@ -1,7 +1,7 @@
 """Where the prediction log's instructions go: the response path and the flush, counted
 apart by valgrind's callgrind, a base commit against this tree (issue 14's "log ≤ 5%" goal).
 
-    .venv/bin/python benchmarks/serving/perf/log_parts.py [--base 154fa09] [--requests 1000 6000]
+    .venv/bin/python benchmarks/serving/perf/log_parts.py [--base 154fa09] [--requests 1000 12000]
 
 ``instructions.py`` counts requests and their flush together; here each part is its own
 count, so a change to one shows as that part's change:
@@ -35,8 +35,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import instructions  # noqa: E402  (prepare, requester)
-import run as perf  # noqa: E402  (source_of)
+import instructions  # noqa: E402  (prepared, requester)
 
 
 def drive(variant: str, requests: int, work: Path, part: str) -> None:
@@ -82,7 +81,7 @@ def count(src: Path, variant: str, requests: int, work: Path, part: str) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", default="154fa09", help="the commit to compare this tree with")
-    ap.add_argument("--requests", type=int, nargs=2, default=[1000, 6000])
+    ap.add_argument("--requests", type=int, nargs=2, default=[1000, 12000])
     ap.add_argument("--out", default=str(HERE / "log_parts.json"))
     ap.add_argument("--drive", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -93,10 +92,7 @@ def main() -> None:
     small, large = args.requests
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        instructions.prepare(work)
-        base_dir = work / "base"
-        base_dir.mkdir()
-        sources = {"base": perf.source_of(args.base, base_dir), "tree": perf.source_of(None, work)}
+        sources = instructions.prepared(work, args.base)
         jobs = [(s, v, p) for s in sources for v, p in (("onnx", "response"), ("onnx-nolog", "response"), ("onnx", "flush"))]
         with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on what runs beside
             futures = {(s, v, p, n): pool.submit(count, sources[s], v, n, work, p) for s, v, p in jobs for n in (small, large)}
