@@ -10,9 +10,9 @@ key of its ``PackedHeader`` (an int), the request id, the times it started and t
 the server measured anyway, on ``time.perf_counter``'s clock), the row's inputs as bytes, its
 prediction and score as Python numbers, the entity keys. Without entity keys the tuple holds
 nothing the garbage collector walks. The flush joins a group's bytes into one matrix, turns
-the times into UTC (the wall clock's offset from the performance counter is read at the flush, so a step of the
-wall clock also shifts the requests queued in the interval before it) and builds the columns
-the general way builds: the same table.
+the times into UTC (the wall clock's offset from the performance counter is read at the
+flush, so a step of the wall clock also shifts the requests queued in the interval before it)
+and builds the columns the general way builds: the same table.
 
 Only single-row requests whose matrix is numeric, of its layout's dtype and width and at most
 ``MAX_MATRIX_BYTES``, with one numeric prediction and at most one numeric score come here, so a
@@ -62,8 +62,8 @@ class PackedHeader(NamedTuple):
 # header's key, an int: a tuple holding only ints, floats, strings, bytes and None is untracked
 # by the garbage collector at its first pass, while one holding the header (a tuple the
 # collector tracks until a full pass) stayed tracked, was promoted with the queue and brought
-# on full passes (~3,600 instructions a request at 12,000 requests a flush, callgrind). One
-# entry per route and model version served.
+# the next full pass, which walks the whole heap, sooner. One entry per route and model
+# version served.
 HEADERS: dict[int, PackedHeader] = {}
 _keys = itertools.count()
 
