@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.core.entities import Experiment
 from modelyard.core.errors import NotFoundError
-from modelyard.tracking import Client
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` stays quick
+    from modelyard.tracking import Client
 
 TrackingUri = Annotated[
     str | None,
@@ -24,6 +26,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts inste
 
 
 def client(tracking_uri: str | None) -> Client:
+    from modelyard.tracking import Client
+
     return Client(tracking_uri)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli._common import Json, TrackingUri
 from modelyard.cli._output import Styled, console, emit_json, friendly_errors, table
 from modelyard.core.extras import require
-from modelyard.features import FeatureStore, Plan
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` stays quick
+    from modelyard.features import FeatureStore, Plan
 
 app = typer.Typer(help="Declare, apply and inspect feature definitions.", no_args_is_help=True)
 
@@ -20,8 +22,10 @@ Repo = Annotated[
 ]
 
 
-def _store(repo: Path, tracking_uri: str | None) -> FeatureStore:
-    return FeatureStore(repo_path=repo, tracking_uri=tracking_uri)
+def _store(repo: Path, tracking_uri: str | None, online_store: str | None = None) -> FeatureStore:
+    from modelyard.features import FeatureStore
+
+    return FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
 
 
 def _print_plan(title: str, plan: Plan) -> None:
@@ -146,7 +150,7 @@ def materialize(
 ) -> None:
     """Load the latest values in [START, END] into the online store (idempotent; progress shown)."""
     with friendly_errors():
-        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        fs = _store(repo, tracking_uri, online_store)
         counts = fs.materialize(_when(start), _when(end), views, progress=not json)
     if json:
         emit_json(counts)
@@ -168,7 +172,7 @@ def materialize_incremental(
 ) -> None:
     """Materialize from where the last completed run of each view stopped up to END."""
     with friendly_errors():
-        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        fs = _store(repo, tracking_uri, online_store)
         counts = fs.materialize_incremental(_when(end), views, progress=not json)
     if json:
         emit_json(counts)
@@ -277,7 +281,7 @@ def serve(
     if tracking_uri:
         os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
     with friendly_errors():  # a broken repo or store fails here, with a clear message
-        fs = FeatureStore(repo_path=repo, tracking_uri=tracking_uri, online_store=online_store)
+        fs = _store(repo, tracking_uri, online_store)
         _announce(
             fs, repo.absolute(), host, port, workers, bool(os.environ.get("MODELYARD_ONLINE_STORE"))
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,8 +22,9 @@ from modelyard.cli._output import (
 from modelyard.core.errors import GateFailedError, ValidationError
 from modelyard.core.formatting import number
 from modelyard.core.models import ModelVersion, RegisteredModel
-from modelyard.registry import CheckResult, Client, export_model, parse_gate
-from modelyard.registry._gate import CardCheck, ChampionCheck, LatencyCheck, MetricCheck
+
+if TYPE_CHECKING:  # the registry is imported when a command runs: `--help` stays quick
+    from modelyard.registry import CheckResult, Client
 
 app = typer.Typer(
     help="Register, promote, document and compare model versions.", no_args_is_help=True
@@ -34,6 +35,8 @@ Version = Annotated[int, typer.Argument(help="Version number.")]
 
 
 def client(tracking_uri: str | None) -> Client:
+    from modelyard.registry import Client
+
     return Client(tracking_uri)
 
 
@@ -44,6 +47,9 @@ def _aliases(aliases: dict[str, int]) -> str:
 def gate_lines(gate: dict[str, Any] | None) -> list[str]:
     """A gate as sentences, one per check: ``holdout_auc >= 0.7``, ``median predict time <=
     50 ms on the input example``..."""
+    from modelyard.registry import parse_gate
+    from modelyard.registry._gate import CardCheck, ChampionCheck, LatencyCheck, MetricCheck
+
     if not gate or not gate.get("checks"):
         return ["none (any version may be promoted; risk rules still apply)"]
     try:
@@ -328,6 +334,8 @@ def export(
     json: Json = False,
 ) -> None:
     """Export a model version as an MLflow model folder (or its modelyard bundle)."""
+    from modelyard.registry import export_model
+
     with friendly_errors():
         folder = export_model(client(tracking_uri), model_uri, path, format)
     if json:
@@ -361,6 +369,8 @@ def promote(
     json: Json = False,
 ) -> None:
     """Move an alias to a version if the model's gate passes; show every check."""
+    from modelyard.registry import CheckResult
+
     try:
         with friendly_errors():
             try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,7 +12,9 @@ from modelyard.cli._output import duration, emit_json, friendly_errors, say, tab
 from modelyard.core.entities import Run, ViewType
 from modelyard.core.formatting import number
 from modelyard.core.search_filter import Comparison, Entity, Node, parse_filter, parse_order_by
-from modelyard.tracking import Client
+
+if TYPE_CHECKING:
+    from modelyard.tracking import Client
 
 app = typer.Typer(help="Find, inspect and compare runs.", no_args_is_help=True)
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli._common import Json
 from modelyard.cli._output import console, emit_json, friendly_errors, table
-from modelyard.store import UserStore
-from modelyard.store._remote import HttpStore
-from modelyard.tracking import Client
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` stays quick
+    from modelyard.store import UserStore
 
 BackendUri = Annotated[
     str | None,
@@ -95,6 +95,8 @@ users_app = typer.Typer(help="Users of the team server: tokens and roles.", no_a
 
 
 def _users(uri: str | None) -> UserStore:
+    from modelyard.tracking import Client
+
     return Client(uri).store.users
 
 
@@ -107,6 +109,8 @@ def users_create(
 ) -> None:
     """Create a user and print their token (shown once; only its SHA-256 is stored)."""
     from modelyard.server.auth import create_user
+    from modelyard.store._remote import HttpStore
+    from modelyard.tracking import Client
 
     with friendly_errors():
         store = Client(tracking_uri).store

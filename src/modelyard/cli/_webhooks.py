@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelyard.cli._common import Json, TrackingUri
 from modelyard.cli._output import console, emit_json, friendly_errors, table, when
-from modelyard.registry import Client
+
+if TYPE_CHECKING:
+    from modelyard.registry import Client
+
+
+def _client(tracking_uri: str | None) -> Client:
+    """The registry's client, imported when a command runs (`--help` stays quick)."""
+    from modelyard.registry import Client
+
+    return Client(tracking_uri)
+
 
 app = typer.Typer(
     help="Registry webhooks: POSTs signed with HMAC-SHA256 (X-Modelyard-Signature: sha256=<hex>) "
@@ -32,7 +42,7 @@ def add(
 ) -> None:
     """Subscribe a URL to registry events."""
     with friendly_errors():
-        hook = Client(tracking_uri).create_webhook(url, events, secret)
+        hook = _client(tracking_uri).create_webhook(url, events, secret)
     shown = {**hook.to_dict(), **({} if secret is not None else {"secret": hook.secret})}
     if json:
         emit_json(shown)
@@ -46,7 +56,7 @@ def add(
 def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
     """The webhooks (never their secrets)."""
     with friendly_errors():
-        hooks = Client(tracking_uri).list_webhooks()
+        hooks = _client(tracking_uri).list_webhooks()
     if json:
         emit_json([h.to_dict() for h in hooks])
         return
@@ -57,7 +67,7 @@ def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
 def remove(webhook_id: Annotated[str, typer.Argument(help="The webhook's id.")], tracking_uri: TrackingUri = None) -> None:
     """Stop sending to a webhook (its recorded deliveries stay)."""
     with friendly_errors():
-        Client(tracking_uri).delete_webhook(webhook_id)
+        _client(tracking_uri).delete_webhook(webhook_id)
     console.print(f"removed webhook {webhook_id}", highlight=False)
 
 
@@ -70,7 +80,7 @@ def deliveries(
 ) -> None:
     """Every delivery attempt: status, error, duration (a retried event shows one row per attempt)."""
     with friendly_errors():
-        rows = Client(tracking_uri).list_webhook_deliveries(webhook_id, limit)
+        rows = _client(tracking_uri).list_webhook_deliveries(webhook_id, limit)
     if json:
         emit_json([d.to_dict() for d in rows])
         return
