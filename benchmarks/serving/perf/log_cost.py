@@ -16,6 +16,14 @@ one server differed by up to 4%, as much as the goal. Here every measurement is 
   server's processes from ``/proc``).
 * Prints the median cost over the pairs and its spread (the quartiles), and ``--null`` pairs
   of the log-off server against itself: the spread a cost must clear to mean anything.
+
+``--together`` is for a machine whose other tenants come and go: run one after the other, two
+instances of one server differed by up to 19% there, because the neighbours changed between
+them. Then a pair's two servers (one worker each) are started and driven at the same time, each
+by its own ``wrk -t1 -c8``, so whatever the neighbours do falls on both alike. The cost to read
+is the CPU a request (each server's whole process tree, from ``/proc``): throughput is shared
+by the scheduler, which counts threads, not servers, so the log's writer thread, while it
+flushes, takes a share from the other server too.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import json
 import statistics
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +60,34 @@ def measure(src: Path, store: Path, deploy: Path, home: Path, body: bytes, secon
         proc.wait(timeout=30)
 
 
+def measure_together(
+    src: Path, store: Path, deploys: list[Path], homes: list[Path], body: bytes, seconds: int, folder: Path
+) -> list[dict[str, float]]:
+    """Fresh servers of one worker each, warmed up and driven by wrk at the same time; stopped."""
+    started: list[tuple[Any, str]] = []
+    try:
+        for deploy, home in zip(deploys, homes, strict=True):
+            started.append(perf.serve(src, store, deploy, home, workers=1))
+        scripts = [folder / f"post-{k}.lua" for k in range(len(started))]
+
+        def drive(k: int, secs: int) -> dict[str, float]:
+            return wrk_floor.wrk(started[k][1] + perf.PATH, body, secs, scripts[k], threads=1, connections=8)
+
+        with ThreadPoolExecutor(len(started)) as pool:
+            list(pool.map(lambda k: drive(k, 2), range(len(started))))
+            before = [wrk_floor.tree_cpu(proc.pid) for proc, _ in started]
+            runs = list(pool.map(lambda k: drive(k, seconds), range(len(started))))
+            after = [wrk_floor.tree_cpu(proc.pid) for proc, _ in started]
+        for run, b, a in zip(runs, before, after, strict=True):
+            run["cpu_us"] = (a - b) * 1e6 / (run["req_s"] * seconds)
+        return runs
+    finally:
+        for proc, _ in started:
+            proc.terminate()
+        for proc, _ in started:
+            proc.wait(timeout=30)
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, q2, q3
@@ -63,6 +100,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--src", default=str(ROOT / "src"), help="the checkout's src folder to serve")
     ap.add_argument("--out", default=str(HERE / "log_cost.json"))
+    ap.add_argument("--together", action="store_true", help="drive each pair's two servers at the same time (see above)")
     args = ap.parse_args()
     src = Path(args.src)
     pairs: list[dict[str, Any]] = []
@@ -79,8 +117,12 @@ def main() -> None:
             if i % 2:
                 names.reverse()
             runs = {}
-            for j, name in enumerate(names):
-                runs[f"{name}#{j}"] = measure(src, store, deploys[name], folder / f"home-{i}-{j}", body, args.seconds, lua)
+            homes = [folder / f"home-{i}-{j}" for j in range(len(names))]
+            if args.together:
+                together = measure_together(src, store, [deploys[n] for n in names], homes, body, args.seconds, folder)
+                runs = {f"{name}#{j}": run for j, (name, run) in enumerate(zip(names, together, strict=True))}
+            for j, name in enumerate(names if not args.together else []):
+                runs[f"{name}#{j}"] = measure(src, store, deploys[name], homes[j], body, args.seconds, lua)
             on, off = (runs[k] for k in sorted(runs, key=lambda k: (k.startswith("onnx-nolog"), k)))
             pair = {
                 "order": names,
@@ -104,7 +146,9 @@ def main() -> None:
             q1, q2, q3 = quartiles([p[key] for p in group])
             summary[f"{label}: {key}"] = {"median": q2, "q1": q1, "q3": q3, "n": len(group)}
             print(f"{label:20s} {key:16s} median {100 * q2:5.1f}%  quartiles {100 * q1:5.1f}% .. {100 * q3:5.1f}%  (n={len(group)})")
-    Path(args.out).write_text(json.dumps({"summary": summary, "pairs": pairs, "nulls": nulls}, indent=2))
+    Path(args.out).write_text(
+        json.dumps({"together": args.together, "summary": summary, "pairs": pairs, "nulls": nulls}, indent=2)
+    )
 
 
 if __name__ == "__main__":

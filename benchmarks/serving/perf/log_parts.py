@@ -17,7 +17,12 @@ count, so a change to one shows as that part's change:
   but a full pass of the garbage collector (it walks the whole heap) falls in one run and not
   in another as allocations shift, which moved a response figure by thousands at these sizes.
   So each run starts with a full collection after its warm-up, and N is large.
-* valgrind must be on PATH; a run at the default sizes takes ~25 minutes on two cores.
+* ``--cache-sim`` also simulates the caches (callgrind's ``--cache-sim=yes``: first-level
+  instruction and data caches of 32 KiB, a last level of 8 MiB) and reports, beside
+  the instructions, callgrind's cycle estimate: instructions + 10 * first-level misses + 100 *
+  last-level misses. Instructions alone miss what new memory a request costs in the caches.
+* valgrind must be on PATH; a run at the default sizes takes ~25 minutes on two cores (about
+  twice that with ``--cache-sim``).
 """
 
 from __future__ import annotations
@@ -65,17 +70,31 @@ def drive(variant: str, requests: int, work: Path, part: str) -> None:
         raise SystemExit(f"{variant}: answered {sorted(set(statuses))}")
 
 
-def count(src: Path, variant: str, requests: int, work: Path, part: str) -> int:
+# caches as simulated: this machine reports a 320 MiB last level (direct-mapped), no server's
+CACHES = ["--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64"]
+
+
+def count(src: Path, variant: str, requests: int, work: Path, part: str, caches: bool) -> dict[str, int]:
+    """Callgrind's events for one run: ``Ir`` (instructions), and with ``caches`` the misses
+    and ``CEst``, its cycle estimate."""
     env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{HERE}"}
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null",
+         f"--cache-sim={'yes' if caches else 'no'}", *(CACHES if caches else []),
          sys.executable, __file__, "--drive", variant, str(requests), str(work), part],
         env=env, capture_output=True, text=True,
     )  # fmt: skip
+    names = [line for line in done.stderr.splitlines() if "Events    :" in line]
     found = [line for line in done.stderr.splitlines() if "Collected :" in line]
-    if done.returncode != 0 or not found:
+    if done.returncode != 0 or not found or not names:
         raise RuntimeError(f"{variant} {part} from {src}:\n{done.stderr[-2000:]}")
-    return int(found[-1].split(":")[-1].strip().replace(",", ""))
+    values = map(int, found[-1].split(":")[-1].replace(",", "").split())
+    events = dict(zip(names[-1].split(":")[-1].split(), values, strict=True))
+    if caches:
+        first = events["I1mr"] + events["D1mr"] + events["D1mw"]
+        last = events["ILmr"] + events["DLmr"] + events["DLmw"]
+        events["CEst"] = events["Ir"] + 10 * first + 100 * last
+    return events
 
 
 def main() -> None:
@@ -83,6 +102,7 @@ def main() -> None:
     ap.add_argument("--base", default="154fa09", help="the commit to compare this tree with")
     ap.add_argument("--requests", type=int, nargs=2, default=[1000, 12000])
     ap.add_argument("--out", default=str(HERE / "log_parts.json"))
+    ap.add_argument("--cache-sim", action="store_true", help="simulate the caches too; report cycle estimates")
     ap.add_argument("--drive", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.drive:
@@ -95,19 +115,31 @@ def main() -> None:
         sources = instructions.prepared(work, args.base)
         jobs = [(s, v, p) for s in sources for v, p in (("onnx", "response"), ("onnx-nolog", "response"), ("onnx", "flush"))]
         with ThreadPoolExecutor(max_workers=2) as pool:  # counts do not depend on what runs beside
-            futures = {(s, v, p, n): pool.submit(count, sources[s], v, n, work, p) for s, v, p in jobs for n in (small, large)}
+            futures = {
+                (s, v, p, n): pool.submit(count, sources[s], v, n, work, p, args.cache_sim)
+                for s, v, p in jobs for n in (small, large)
+            }  # fmt: skip
             totals = {k: f.result() for k, f in futures.items()}
-    per = {f"{s} {v} {p}": (totals[(s, v, p, large)] - totals[(s, v, p, small)]) / (large - small) for s, v, p in jobs}
-    parts = {
-        s: {"response": per[f"{s} onnx response"] - per[f"{s} onnx-nolog response"], "flush": per[f"{s} onnx flush"],
-            "answer": per[f"{s} onnx-nolog response"]}
-        for s in sources
-    }  # fmt: skip
-    Path(args.out).write_text(json.dumps({"base": args.base, "requests": [small, large], "parts": parts, "per_request": per}, indent=2))
-    print(f"{'tree':6s} {'answer (log off)':>17s} {'response path':>14s} {'flush a row':>12s} {'log in all':>11s} {'share':>7s}")
-    for s, p in parts.items():
-        log = p["response"] + p["flush"]
-        print(f"{s:6s} {p['answer']:17,.0f} {p['response']:14,.0f} {p['flush']:12,.0f} {log:11,.0f} {100 * log / p['answer']:6.1f}%")
+    metrics = ("Ir", "CEst") if args.cache_sim else ("Ir",)
+    report: dict[str, object] = {"base": args.base, "requests": [small, large], "cache_sim": args.cache_sim}
+    for metric in metrics:
+        per = {
+            f"{s} {v} {p}": (totals[(s, v, p, large)][metric] - totals[(s, v, p, small)][metric]) / (large - small)
+            for s, v, p in jobs
+        }  # fmt: skip
+        parts = {
+            s: {"response": per[f"{s} onnx response"] - per[f"{s} onnx-nolog response"], "flush": per[f"{s} onnx flush"],
+                "answer": per[f"{s} onnx-nolog response"]}
+            for s in sources
+        }  # fmt: skip
+        key = "" if metric == "Ir" else f"_{metric}"
+        report[f"parts{key}"], report[f"per_request{key}"] = parts, per
+        print(f"{metric}: {'tree':6s} {'answer (log off)':>17s} {'response path':>14s} {'flush a row':>12s} {'log in all':>11s} {'share':>7s}")
+        for s, p in parts.items():
+            log = p["response"] + p["flush"]
+            print(f"{' ' * len(metric)}  {s:6s} {p['answer']:17,.0f} {p['response']:14,.0f} {p['flush']:12,.0f} {log:11,.0f} {100 * log / p['answer']:6.1f}%")
+    report["totals"] = {" ".join(map(str, k)): v for k, v in totals.items()}
+    Path(args.out).write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

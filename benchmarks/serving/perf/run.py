@@ -86,7 +86,7 @@ def deployments(folder: Path) -> dict[str, Path]:
     return out
 
 
-def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(src: Path, store: Path, deploy: Path, home: Path, workers: int = 2) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -107,7 +107,7 @@ def serve(src: Path, store: Path, deploy: Path, home: Path) -> tuple[subprocess.
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

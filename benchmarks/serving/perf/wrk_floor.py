@@ -74,7 +74,7 @@ def v2_body(native: bytes) -> bytes:
     return json.dumps({"inputs": [tensor]}).encode()
 
 
-def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
+def wrk(url: str, body: bytes, seconds: int, script: Path, threads: int = 2, connections: int = 16) -> dict[str, float]:
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n'
         f"wrk.body = [[{body.decode()}]]\n"
@@ -84,7 +84,7 @@ def wrk(url: str, body: bytes, seconds: int, script: Path) -> dict[str, float]:
         " + summary.errors.write + summary.errors.timeout))\nend\n"
     )
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
