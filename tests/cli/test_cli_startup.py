@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,12 +37,12 @@ def loaded(*args: str) -> tuple[str, dict[str, object]]:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        ((["--help"]), "features"),
-        ((["features", "--help"]), "materialize"),
-        ((["models", "--help"]), "promote"),
-        ((["runs", "--help"]), "list"),
-        ((["webhooks", "--help"]), "deliveries"),
-        ((["server", "--help"]), "users"),
+        (["--help"], "features"),
+        (["features", "--help"], "materialize"),
+        (["models", "--help"], "promote"),
+        (["runs", "--help"], "list"),
+        (["webhooks", "--help"], "deliveries"),
+        (["server", "--help"], "users"),
     ],
 )
 def test_help_imports_none_of_the_heavy_libraries(args: list[str], says: str) -> None:
@@ -51,7 +52,7 @@ def test_help_imports_none_of_the_heavy_libraries(args: list[str], says: str) ->
     assert found["heavy"] == []
 
 
-def test_a_command_still_imports_what_it_runs_on(tmp_path: object) -> None:
+def test_a_command_still_imports_what_it_runs_on(tmp_path: Path) -> None:
     """The lazy imports are where the commands run: listing experiments loads the store."""
     out, found = loaded("experiments", "list", "--tracking-uri", str(tmp_path), "--json")
     assert found["code"] in (0, None), out
