@@ -45,33 +45,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 
 
-def measure(src: Path, store: Path, deploy: Path, home: Path, body: bytes, seconds: int, lua: Path) -> dict[str, float]:
-    """One fresh server, warmed up, driven by wrk once; stopped."""
-    proc, base = perf.serve(src, store, deploy, home)
-    try:
-        url = base + perf.PATH
-        wrk_floor.wrk(url, body, 2, lua)
-        before = wrk_floor.tree_cpu(proc.pid)
-        run = wrk_floor.wrk(url, body, seconds, lua)
-        run["cpu_us"] = (wrk_floor.tree_cpu(proc.pid) - before) * 1e6 / (run["req_s"] * seconds)
-        return run
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def measure_together(
+def measure(
     src: Path, store: Path, deploys: list[Path], homes: list[Path], body: bytes, seconds: int, folder: Path
 ) -> list[dict[str, float]]:
-    """Fresh servers of one worker each, warmed up and driven by wrk at the same time; stopped."""
+    """Fresh servers, warmed up and driven by wrk at the same time, one wrk each; stopped. One
+    server gets 2 workers and ``wrk -t2 -c16``; several (``--together``) 1 worker and
+    ``wrk -t1 -c8`` each."""
+    alone = len(deploys) == 1
     started: list[tuple[Any, str]] = []
     try:
         for deploy, home in zip(deploys, homes, strict=True):
-            started.append(perf.serve(src, store, deploy, home, workers=1))
+            started.append(perf.serve(src, store, deploy, home, workers=2 if alone else 1))
         scripts = [folder / f"post-{k}.lua" for k in range(len(started))]
 
         def drive(k: int, secs: int) -> dict[str, float]:
-            return wrk_floor.wrk(started[k][1] + perf.PATH, body, secs, scripts[k], threads=1, connections=8)
+            url = started[k][1] + perf.PATH
+            return wrk_floor.wrk(url, body, secs, scripts[k], threads=2 if alone else 1, connections=16 if alone else 8)
 
         with ThreadPoolExecutor(len(started)) as pool:
             list(pool.map(lambda k: drive(k, 2), range(len(started))))
@@ -110,19 +99,17 @@ def main() -> None:
         store = folder / "store"
         body = perf.register(store)
         deploys = perf.deployments(folder)
-        lua = folder / "post.lua"
         for i in range(args.pairs + args.null):
             null = i >= args.pairs
             names = ["onnx-nolog", "onnx-nolog"] if null else ["onnx", "onnx-nolog"]
             if i % 2:
                 names.reverse()
-            runs = {}
             homes = [folder / f"home-{i}-{j}" for j in range(len(names))]
-            if args.together:
-                together = measure_together(src, store, [deploys[n] for n in names], homes, body, args.seconds, folder)
-                runs = {f"{name}#{j}": run for j, (name, run) in enumerate(zip(names, together, strict=True))}
-            for j, name in enumerate(names if not args.together else []):
-                runs[f"{name}#{j}"] = measure(src, store, deploys[name], homes[j], body, args.seconds, lua)
+            batches = [list(range(len(names)))] if args.together else [[j] for j in range(len(names))]
+            runs = {}
+            for batch in batches:
+                done = measure(src, store, [deploys[names[j]] for j in batch], [homes[j] for j in batch], body, args.seconds, folder)
+                runs.update({f"{names[j]}#{j}": run for j, run in zip(batch, done, strict=True)})
             on, off = (runs[k] for k in sorted(runs, key=lambda k: (k.startswith("onnx-nolog"), k)))
             pair = {
                 "order": names,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from modelyard.cli._common import Json
+from modelyard.cli._common import Json, client
 from modelyard.cli._output import console, emit_json, friendly_errors, table
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` stays quick
@@ -95,9 +95,7 @@ users_app = typer.Typer(help="Users of the team server: tokens and roles.", no_a
 
 
 def _users(uri: str | None) -> UserStore:
-    from modelyard.tracking import Client
-
-    return Client(uri).store.users
+    return client(uri).store.users
 
 
 @users_app.command("create")
@@ -110,10 +108,9 @@ def users_create(
     """Create a user and print their token (shown once; only its SHA-256 is stored)."""
     from modelyard.server.auth import create_user
     from modelyard.store._remote import HttpStore
-    from modelyard.tracking import Client
 
     with friendly_errors():
-        store = Client(tracking_uri).store
+        store = client(tracking_uri).store
         if isinstance(store, HttpStore):  # a team server's URL: through its API, with an admin's token
             made = store.create_user(name, role)
             user_name, user_role, token = made.user, made.role, made.token

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from modelyard.cli._common import Json, TrackingUri
+from modelyard.cli._models import client
 from modelyard.cli._output import console, emit_json, friendly_errors, table, when
-
-if TYPE_CHECKING:
-    from modelyard.registry import Client
-
-
-def _client(tracking_uri: str | None) -> Client:
-    """The registry's client, imported when a command runs (`--help` stays quick)."""
-    from modelyard.registry import Client
-
-    return Client(tracking_uri)
-
 
 app = typer.Typer(
     help="Registry webhooks: POSTs signed with HMAC-SHA256 (X-Modelyard-Signature: sha256=<hex>) "
@@ -42,7 +32,7 @@ def add(
 ) -> None:
     """Subscribe a URL to registry events."""
     with friendly_errors():
-        hook = _client(tracking_uri).create_webhook(url, events, secret)
+        hook = client(tracking_uri).create_webhook(url, events, secret)
     shown = {**hook.to_dict(), **({} if secret is not None else {"secret": hook.secret})}
     if json:
         emit_json(shown)
@@ -56,7 +46,7 @@ def add(
 def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
     """The webhooks (never their secrets)."""
     with friendly_errors():
-        hooks = _client(tracking_uri).list_webhooks()
+        hooks = client(tracking_uri).list_webhooks()
     if json:
         emit_json([h.to_dict() for h in hooks])
         return
@@ -67,7 +57,7 @@ def list_(tracking_uri: TrackingUri = None, json: Json = False) -> None:
 def remove(webhook_id: Annotated[str, typer.Argument(help="The webhook's id.")], tracking_uri: TrackingUri = None) -> None:
     """Stop sending to a webhook (its recorded deliveries stay)."""
     with friendly_errors():
-        _client(tracking_uri).delete_webhook(webhook_id)
+        client(tracking_uri).delete_webhook(webhook_id)
     console.print(f"removed webhook {webhook_id}", highlight=False)
 
 
@@ -80,7 +70,7 @@ def deliveries(
 ) -> None:
     """Every delivery attempt: status, error, duration (a retried event shows one row per attempt)."""
     with friendly_errors():
-        rows = _client(tracking_uri).list_webhook_deliveries(webhook_id, limit)
+        rows = client(tracking_uri).list_webhook_deliveries(webhook_id, limit)
     if json:
         emit_json([d.to_dict() for d in rows])
         return
